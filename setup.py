@@ -1,0 +1,37 @@
+from glob import glob
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+package_name = "vap_ros"
+here = Path(__file__).parent
+requirements = [
+    line.split("#")[0].strip()
+    for line in (here / "requirements.txt").read_text().splitlines()
+    if line.split("#")[0].strip()
+]
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    description="Visual action prompts and a video world model for a Franka rig (ROS 2)",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={package_name: ["py.typed", "*/presets/*.yaml", "*/presets/*.json",
+                                 "*/assets/*", "*/assets/*/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
+        ("share/" + package_name + "/config", glob("config/*.yaml") + glob("config/*.rviz")),
+    ],
+    install_requires=requirements,
+    extras_require={"test": ["pytest>=7", "pytest-benchmark>=4"]},
+    zip_safe=False,
+    entry_points={
+        "console_scripts": [
+            "vap-ros = vap_ros.cli:main",
+        ],
+    },
+)

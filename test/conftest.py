@@ -1,0 +1,66 @@
+"""Shared fixtures. DDS is restricted to shared memory before anything imports rclpy."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "SHM?max_msg_size=4MB&sockets_size=16MB")
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="vap_ros_test_log_"))
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_REAL = REPO.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not SHARED_REAL.is_dir():  # the data ships beside every checkout and CI clone
+        raise FileNotFoundError(f"real recordings not found at {SHARED_REAL}")
+    return SHARED_REAL
+
+
+@pytest.fixture(scope="session")
+def panda():
+    from vap_ros.robot import RobotModel
+
+    return RobotModel.from_preset("panda")
+
+
+@pytest.fixture(scope="session")
+def renderer():
+    from vap_ros.prompts import SkeletonRenderer
+
+    return SkeletonRenderer.from_preset("panda")
+
+
+def look_at_camera(name, eye, target=(0.45, 0.0, 0.35), size=(256, 256), fov_deg=50.0,
+                   dist=None):
+    from vap_ros.camera import look_at
+
+    return look_at(name, eye, target, width=size[1], height=size[0], fov_y_deg=fov_deg,
+                   dist=dist, base_frame="panda_link0")
+
+
+@pytest.fixture(scope="session")
+def cam():
+    """``cam(name, eye, target=..., size=..., dist=...)``: a look-at camera factory."""
+    return look_at_camera
+
+
+@pytest.fixture()
+def rig_cameras():
+    return [
+        look_at_camera("front", (1.7, 0.0, 0.8)),
+        look_at_camera("left", (0.6, 1.4, 0.7)),
+        look_at_camera("right", (0.6, -1.4, 0.9)),
+    ]

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``vap-ros bench``. Each returns a flat report dict."""

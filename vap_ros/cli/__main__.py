@@ -1,0 +1,5 @@
+import sys
+
+from vap_ros.cli import main
+
+sys.exit(main())
