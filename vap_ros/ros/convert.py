@@ -1,0 +1,261 @@
+"""Conversions between ROS 2 messages and vap_ros types (numpy images, Camera, trajectories).
+
+The one place that knows message layouts. Speed: filling ``Image.data`` from an ndarray is slow
+(~50 ms for 640x480); ``array.array('B', arr.tobytes())`` takes ~0.1 ms. Reading uses
+``np.frombuffer`` with the row ``step`` respected.
+"""
+
+from __future__ import annotations
+
+import array
+from typing import Sequence
+
+import cv2
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from geometry_msgs.msg import TransformStamped
+from scipy.spatial.transform import Rotation
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+from trajectory_msgs.msg import JointTrajectoryPoint
+
+from vap_ros.camera import Camera
+from vap_ros.errors import ImageError, JointStateError, TrajectoryError
+from vap_ros.robot import JointTrajectory
+
+__all__ = [
+    "IMAGE_ENCODINGS",
+    "camera_from_msg",
+    "camera_info_msg",
+    "duration_msg",
+    "duration_to_ns",
+    "image_from_msg",
+    "image_msg",
+    "joint_state_msg",
+    "matrix_from_transform",
+    "stamp_msg",
+    "stamp_to_ns",
+    "trajectory_from_msg",
+    "trajectory_msg",
+    "transform_msg",
+]
+
+# encoding -> (channels, dtype, cv2 conversion to RGB or None)
+IMAGE_ENCODINGS = {
+    "rgb8": (3, np.uint8, None),
+    "bgr8": (3, np.uint8, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, np.uint8, cv2.COLOR_GRAY2RGB),
+    "8UC1": (1, np.uint8, cv2.COLOR_GRAY2RGB),
+    "8UC3": (3, np.uint8, None),
+    "mono16": (1, np.uint16, cv2.COLOR_GRAY2RGB),
+    "16UC1": (1, np.uint16, cv2.COLOR_GRAY2RGB),
+}
+
+
+# ---------------------------------------------------------------------- time
+def stamp_msg(ns: int) -> Time:
+    ns = int(ns)
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def stamp_to_ns(t) -> int:
+    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+
+
+def duration_msg(ns: int) -> Duration:
+    ns = int(ns)
+    return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def duration_to_ns(d) -> int:
+    return int(d.sec) * 1_000_000_000 + int(d.nanosec)
+
+
+# ---------------------------------------------------------------------- images
+def image_msg(rgb: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> Image:
+    """(H, W, 3) uint8 RGB → sensor_msgs/Image ``rgb8``."""
+    a = np.ascontiguousarray(rgb)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+        raise ImageError(f"image_msg expects (H, W, 3) uint8 RGB, got {a.shape} {a.dtype}")
+    msg = Image()
+    msg.header.stamp = stamp_msg(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = int(a.shape[0]), int(a.shape[1])
+    msg.encoding = "rgb8"
+    msg.is_bigendian = 0
+    msg.step = int(a.shape[1] * 3)
+    msg.data = array.array("B", a.tobytes())
+    return msg
+
+
+def image_from_msg(msg) -> np.ndarray:
+    """sensor_msgs/Image (common encodings) or CompressedImage (jpeg/png) → (H, W, 3) uint8 RGB.
+
+    Raises:
+        ImageError: unknown encoding, or data too short for the declared size.
+    """
+    if isinstance(msg, CompressedImage) or (hasattr(msg, "format") and not hasattr(msg, "encoding")):
+        buf = np.frombuffer(bytes(msg.data), np.uint8)
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+        if bgr is None:
+            raise ImageError(f"cannot decode CompressedImage (format {msg.format!r})")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    enc = msg.encoding
+    if enc not in IMAGE_ENCODINGS:
+        raise ImageError(f"unknown image encoding {enc!r}; supported: {sorted(IMAGE_ENCODINGS)} "
+                         "and CompressedImage jpeg/png")
+    ch, dtype, conv = IMAGE_ENCODINGS[enc]
+    h, w = int(msg.height), int(msg.width)
+    itemsize = np.dtype(dtype).itemsize
+    step = int(msg.step) or w * ch * itemsize
+    data = msg.data
+    raw = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data.view(
+        np.uint8)
+    if h <= 0 or w <= 0 or step < w * ch * itemsize or raw.size < step * h:
+        raise ImageError(f"image data has {raw.size} bytes, expected {step * h} for "
+                         f"{w}x{h} {enc} (step {step})")
+    rows = raw[: step * h].reshape(h, step)[:, : w * ch * itemsize]
+    img = np.ascontiguousarray(rows).view(dtype).reshape(h, w, ch)
+    if msg.is_bigendian and itemsize > 1:
+        img = img.byteswap()
+    if dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if conv is None:
+        return img if ch == 3 else img[..., :3]
+    return cv2.cvtColor(img, conv)
+
+
+# ---------------------------------------------------------------------- cameras
+def camera_info_msg(cam: Camera, stamp_ns: int = 0) -> CameraInfo:
+    d = cam.camera_info_dict()
+    msg = CameraInfo()
+    msg.header.stamp = stamp_msg(stamp_ns)
+    msg.header.frame_id = cam.frame_id
+    msg.width, msg.height = d["width"], d["height"]
+    msg.distortion_model = d["distortion_model"]
+    msg.d = [float(x) for x in d["d"]]
+    msg.k = [float(x) for x in d["k"]]
+    msg.r = [float(x) for x in d["r"]]
+    msg.p = [float(x) for x in d["p"]]
+    return msg
+
+
+def camera_from_msg(info: CameraInfo, T_cam_base: np.ndarray, name: str,
+                    base_frame: str = "") -> Camera:
+    """CameraInfo + extrinsics (from TF or a calibration file) → Camera."""
+    return Camera.from_camera_info(
+        {"width": info.width, "height": info.height, "k": list(info.k), "d": list(info.d),
+         "distortion_model": info.distortion_model, "header": {"frame_id": info.header.frame_id}},
+        T_cam_base, name=name, base_frame=base_frame)
+
+
+# ---------------------------------------------------------------------- TF
+def transform_msg(T_parent_child: np.ndarray, parent: str, child: str,
+                  stamp_ns: int = 0) -> TransformStamped:
+    T = np.asarray(T_parent_child, np.float64)
+    msg = TransformStamped()
+    msg.header.stamp = stamp_msg(stamp_ns)
+    msg.header.frame_id = parent
+    msg.child_frame_id = child
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (
+        float(v) for v in T[:3, 3])
+    q = Rotation.from_matrix(T[:3, :3]).as_quat()
+    r = msg.transform.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in q)
+    return msg
+
+
+def matrix_from_transform(msg: TransformStamped) -> np.ndarray:
+    """TransformStamped → 4x4 ``T_parent_child``."""
+    t, r = msg.transform.translation, msg.transform.rotation
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_quat([r.x, r.y, r.z, r.w]).as_matrix()
+    T[:3, 3] = [t.x, t.y, t.z]
+    return T
+
+
+# ---------------------------------------------------------------------- joints
+def joint_state_msg(names: Sequence[str], positions, stamp_ns: int = 0,
+                    velocities=None) -> JointState:
+    msg = JointState()
+    msg.header.stamp = stamp_msg(stamp_ns)
+    msg.name = list(names)
+    msg.position = [float(x) for x in positions]
+    if velocities is not None:
+        msg.velocity = [float(x) for x in velocities]
+    return msg
+
+
+def trajectory_msg(traj: JointTrajectory, stamp_ns: int = 0,
+                   gripper_joints: Sequence[str] = ()) -> JointTrajectoryMsg:
+    """A vap_ros JointTrajectory → trajectory_msgs/JointTrajectory.
+
+    ``time_from_start`` is relative to the first point; the gripper width, if any, is written
+    as the finger joints' positions (each ``width / len(gripper_joints)``).
+    """
+    msg = JointTrajectoryMsg()
+    msg.header.stamp = stamp_msg(stamp_ns)
+    grip = list(gripper_joints) if traj.gripper_width_m is not None else []
+    msg.joint_names = list(traj.joint_names) + grip
+    t0 = int(traj.stamps_ns[0])
+    for i in range(len(traj)):
+        pt = JointTrajectoryPoint()
+        pos = [float(x) for x in traj.positions[i]]
+        if grip:
+            pos += [float(traj.gripper_width_m[i]) / len(grip)] * len(grip)
+        pt.positions = pos
+        pt.time_from_start = duration_msg(int(traj.stamps_ns[i]) - t0)
+        msg.points.append(pt)
+    return msg
+
+
+def trajectory_from_msg(msg: JointTrajectoryMsg, arm_joints: Sequence[str],
+                        gripper_joints: Sequence[str] = (), *,
+                        start_ns: int | None = None) -> JointTrajectory:
+    """trajectory_msgs/JointTrajectory → JointTrajectory in ``arm_joints`` order.
+
+    Stamps are ``start_ns`` (default: the header stamp) + ``time_from_start``. Finger joints, if
+    all present, give the gripper width (their sum).
+
+    Raises:
+        TrajectoryError: no points, points with the wrong number of positions, unknown or
+            missing joint names.
+    """
+    names = list(msg.joint_names)
+    if not msg.points:
+        raise TrajectoryError("trajectory has no points")
+    known = set(arm_joints) | set(gripper_joints)
+    unknown = [n for n in names if n not in known]
+    missing = [n for n in arm_joints if n not in names]
+    if unknown or missing:
+        raise TrajectoryError(f"trajectory joints {names} do not match the robot's "
+                              f"{list(arm_joints)} (missing {missing}, unknown {unknown})")
+    if len(set(names)) != len(names):
+        raise TrajectoryError(f"trajectory lists a joint twice: {names}")
+    pos = []
+    for i, pt in enumerate(msg.points):
+        if len(pt.positions) != len(names):
+            raise TrajectoryError(f"point {i} has {len(pt.positions)} positions for "
+                                  f"{len(names)} joints")
+        pos.append(list(pt.positions))
+    P = np.asarray(pos, np.float64)
+    base = stamp_to_ns(msg.header.stamp) if start_ns is None else int(start_ns)
+    stamps = np.array([base + duration_to_ns(pt.time_from_start) for pt in msg.points],
+                      np.int64)
+    arm = P[:, [names.index(n) for n in arm_joints]]
+    grip = None
+    if gripper_joints and all(g in names for g in gripper_joints):
+        grip = P[:, [names.index(g) for g in gripper_joints]].sum(axis=1)
+    return JointTrajectory(tuple(arm_joints), arm, stamps, grip)
+
+
+def joint_state_fields(msg: JointState) -> tuple[list[str], np.ndarray]:
+    """(names, positions) of a JointState; a clear error if the lengths differ."""
+    names = list(msg.name)
+    pos = np.asarray(msg.position, np.float64)
+    if len(names) != pos.shape[0]:
+        raise JointStateError(f"JointState has {len(names)} names but {pos.shape[0]} positions",
+                              names=names)
+    return names, pos
