@@ -1,0 +1,44 @@
+"""The interface package builds and its messages serialise like any ROS 2 message."""
+
+import pytest
+
+pytestmark = pytest.mark.ros
+
+
+def test_video_rollout_fields_and_serialisation():
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import Image
+    from trajectory_msgs.msg import JointTrajectory
+
+    from vap_ros_msgs.msg import VideoRollout
+
+    m = VideoRollout()
+    m.camera_name = "front"
+    m.frames = [Image(height=1, width=1, encoding="rgb8", step=3, data=bytes([1, 2, 3]))]
+    m.prompt_frames = list(m.frames)
+    m.plan = JointTrajectory(joint_names=["panda_joint1"])
+    m.model_id = "tiny@test"
+    m.inference_time.sec = 2
+    back = deserialize_message(serialize_message(m), VideoRollout)
+    assert back.camera_name == "front" and bytes(back.frames[0].data) == bytes([1, 2, 3])
+    assert back.plan.joint_names == ["panda_joint1"] and back.inference_time.sec == 2
+    assert hasattr(back, "frame_time_offsets") and hasattr(back, "header")
+
+
+def test_predict_rollout_service_type():
+    from vap_ros_msgs.srv import PredictRollout
+
+    req = PredictRollout.Request()
+    req.cameras = ["front"]
+    req.seed = 3
+    res = PredictRollout.Response()
+    res.success = False
+    res.message = "no image"
+    assert req.steps == 0 and res.rollouts == []
+
+
+def test_tf_message_available():
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+
+    assert TFMessage(transforms=[TransformStamped()]).transforms[0].child_frame_id == ""
