@@ -1,0 +1,132 @@
+"""A torch ``Dataset`` over a clip cache, and its collate function.
+
+Item layout (the world model's input contract)::
+
+    video             float32 (V, 3, F, H, W) in [-1, 1]; frame 0 is the conditioning frame
+    prompts           float32 (V, 3, F, H, W) in [-1, 1]; skeleton prompts of ``source``
+    actions           float32 (F, D): arm joint positions (rad) + gripper width (m), D = n_arm+1
+    keypoints_uv      float32 (V, F, K, 2) skeleton keypoints in clip pixels (``gripper_keypoints``
+                      in the manifest's skeleton block locate the gripper)
+    ee_poses          float32 (F, 4, 4) T_base_tcp
+    camera_K          float32 (V, 3, 3) at the clip size
+    camera_T_cam_base float32 (V, 4, 4)
+    meta              dict: bag, cameras, stamps_ns (V, F) list, image_index0, source, index
+
+``collate_clips`` stacks items to (B, V, 3, F, H, W) etc. and keeps ``meta`` as a list.
+``ClipDataset.raw(i)`` gives the stored uint8 arrays (for evaluation, bit-exact).
+Memory maps are opened lazily per process, so DataLoader workers share the page cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vap_ros.data.cache import read_manifest
+from vap_ros.errors import ConfigError
+
+__all__ = ["ClipDataset", "collate_clips"]
+
+_SOURCES = ("logged", "commanded")
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Clips of a cache built by ``build_dataset``.
+
+    Args:
+        root: the cache folder (with manifest.json).
+        source: prompt/action variant, ``"logged"`` or ``"commanded"``; default: the
+            manifest's ``prompt_source``. Clips without that variant are left out (counted in
+            ``excluded``).
+    """
+
+    def __init__(self, root: str | Path, source: str | None = None):
+        self.root = Path(root)
+        self.manifest = read_manifest(self.root)
+        self.source = source or self.manifest.get("prompt_source", "logged")
+        if self.source not in _SOURCES:
+            raise ConfigError(f"source must be one of {_SOURCES}, got {self.source!r}")
+        clips = self.manifest["clips"]
+        if self.source == "commanded":
+            self.clips = [c for c in clips if c.get("has_commanded")]
+        else:
+            self.clips = list(clips)
+        self.excluded = len(clips) - len(self.clips)
+        self.gripper_keypoints = list(self.manifest.get("skeleton", {}).get(
+            "gripper_keypoints", []))
+        self._maps: dict[tuple[str, str], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_maps"] = {}  # memory maps reopen in each worker
+        return state
+
+    def _array(self, shard: str, key: str) -> np.ndarray:
+        m = self._maps.get((shard, key))
+        if m is None:
+            p = self.root / "shards" / shard / f"{key}.npy"
+            if not p.is_file():
+                raise ConfigError(f"clip cache {self.root}: shard file {p} is missing")
+            m = np.load(p, mmap_mode="r", allow_pickle=False)
+            self._maps[(shard, key)] = m
+        return m
+
+    def raw(self, i: int) -> dict[str, Any]:
+        """Clip i as stored: video / prompts_logged / prompts_commanded (V, F, H, W, 3) uint8,
+        and the other arrays of the shard (numpy, copied out of the memory map)."""
+        c = self.clips[i]
+        keys = ["video", "prompts_logged", "prompts_commanded", "actions_logged",
+                "actions_commanded", "keypoints_uv_logged", "keypoints_uv_commanded",
+                "ee_poses_logged", "ee_poses_commanded", "camera_K", "camera_T_cam_base",
+                "stamps_ns", "image_index", "has_commanded"]
+        out = {k: np.array(self._array(c["shard"], k)[c["row"]]) for k in keys}
+        out["meta"] = dict(c)
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        c = self.clips[i]
+        shard, row, src = c["shard"], c["row"], self.source
+
+        def video(key):
+            u8 = torch.from_numpy(np.array(self._array(shard, key)[row]))  # (V, F, H, W, 3)
+            return u8.permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1.0)
+
+        def arr(key):
+            return torch.from_numpy(np.array(self._array(shard, key)[row], np.float32))
+
+        return {
+            "video": video("video"),
+            "prompts": video(f"prompts_{src}"),
+            "actions": arr(f"actions_{src}"),
+            "keypoints_uv": arr(f"keypoints_uv_{src}"),
+            "ee_poses": arr(f"ee_poses_{src}"),
+            "camera_K": arr("camera_K"),
+            "camera_T_cam_base": arr("camera_T_cam_base"),
+            "meta": {"bag": c["bag"], "cameras": list(c["cameras"]),
+                     "stamps_ns": np.array(self._array(shard, "stamps_ns")[row]).tolist(),
+                     "image_index0": c.get("image_index0"), "source": src, "index": i},
+        }
+
+
+def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack dataset items: video/prompts (B, V, 3, F, H, W), actions (B, F, D), ...; meta
+    becomes a list. Items must share V, F, H, W (one rig config per cache)."""
+    if not items:
+        raise ConfigError("collate_clips: empty batch")
+    out: dict[str, Any] = {}
+    for k, v in items[0].items():
+        if k == "meta":
+            out[k] = [it[k] for it in items]
+            continue
+        shapes = {tuple(it[k].shape) for it in items}
+        if len(shapes) != 1:
+            raise ConfigError(f"collate_clips: '{k}' has different shapes {sorted(shapes)} in "
+                              "one batch (clips from rigs with different views or sizes)")
+        out[k] = torch.stack([it[k] for it in items])
+    return out

@@ -1,0 +1,164 @@
+"""ROS message objects (as rosbags deserialises them) → plain arrays.
+
+Images become (H, W, 3) uint8 RGB; stamps int64 ns; transforms 4x4; plans ``JointTrajectory``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import cv2
+import numpy as np
+
+from vap_ros.errors import ImageError, TrajectoryError
+
+__all__ = [
+    "IMAGE_TYPES",
+    "JOINT_STATE_TYPE",
+    "PLAN_TYPE",
+    "TF_TYPE",
+    "CAMERA_INFO_TYPE",
+    "header_stamp_ns",
+    "image_to_rgb",
+    "plan_to_trajectory",
+    "raw_header_stamp_ns",
+    "tf_transforms",
+]
+
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+JOINT_STATE_TYPE = "sensor_msgs/msg/JointState"
+PLAN_TYPE = "trajectory_msgs/msg/JointTrajectory"
+TF_TYPE = "tf2_msgs/msg/TFMessage"
+
+_STAMP = struct.Struct("<iI")
+_STAMP_BE = struct.Struct(">iI")
+_STAMP1 = struct.Struct("<II")
+
+
+def header_stamp_ns(msg) -> int:
+    s = msg.header.stamp
+    return int(s.sec) * 1_000_000_000 + int(s.nanosec)
+
+
+def raw_header_stamp_ns(raw: bytes, is_ros2: bool = True) -> int:
+    """header.stamp of a serialised message whose first field is a std_msgs/Header, read
+    without deserialising the rest (an image's pixels). 0 if unreadable."""
+    if len(raw) < 16:
+        return 0
+    if is_ros2:
+        st = _STAMP if raw[1] == 1 else _STAMP_BE  # CDR encapsulation: 0x0001 little endian
+        sec, nsec = st.unpack_from(raw, 4)
+    else:
+        sec, nsec = _STAMP1.unpack_from(raw, 4)  # ROS 1: seq, then stamp
+    return int(sec) * 1_000_000_000 + int(nsec)
+
+
+# Image encodings → (channels, dtype, cv2 conversion to RGB or None)
+_RAW = {
+    "rgb8": (3, np.uint8, None),
+    "bgr8": (3, np.uint8, cv2.COLOR_BGR2RGB),
+    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2RGB),
+    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2RGB),
+    "mono8": (1, np.uint8, cv2.COLOR_GRAY2RGB),
+    "8uc1": (1, np.uint8, cv2.COLOR_GRAY2RGB),
+    "8uc3": (3, np.uint8, cv2.COLOR_BGR2RGB),
+    "mono16": (1, np.uint16, cv2.COLOR_GRAY2RGB),
+    "16uc1": (1, np.uint16, cv2.COLOR_GRAY2RGB),
+    "rgb16": (3, np.uint16, None),
+    "bgr16": (3, np.uint16, cv2.COLOR_BGR2RGB),
+}
+
+
+def image_to_rgb(msg, msgtype: str) -> np.ndarray:
+    """An Image or CompressedImage message → (H, W, 3) uint8 RGB.
+
+    Raw images honour ``step`` (row padding) and ``is_bigendian``; 16-bit images are scaled to
+    8 bits; Bayer and YUV encodings go through rosbags-image. Compressed: jpeg/png via OpenCV.
+    For rgb8 without padding the result is a zero-copy view of the message buffer.
+
+    Raises:
+        ImageError: unknown encoding, sizes that do not match the data, undecodable bytes.
+    """
+    if msgtype.endswith("CompressedImage"):
+        fmt = str(getattr(msg, "format", "")).lower()
+        if "compresseddepth" in fmt:
+            raise ImageError(f"compressedDepth images are not colour images (format {fmt!r})")
+        buf = np.frombuffer(msg.data, np.uint8)
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+        if bgr is None:
+            raise ImageError(f"cannot decode CompressedImage (format {fmt!r}, {buf.size} bytes)")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    enc = str(msg.encoding).lower()
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    data = np.frombuffer(msg.data, np.uint8)
+    if h <= 0 or w <= 0:
+        raise ImageError(f"image has size {w}x{h}")
+    spec = _RAW.get(enc)
+    if spec is None:
+        return _via_rosbags_image(msg, enc)
+    ch, dtype, conv = spec
+    itemsize = np.dtype(dtype).itemsize
+    row = w * ch * itemsize
+    if step < row or data.size < step * (h - 1) + row:
+        raise ImageError(f"{enc} image {w}x{h} with step {step} needs "
+                         f"{step * (h - 1) + row} bytes, has {data.size}")
+    rows = np.lib.stride_tricks.as_strided(data, shape=(h, row), strides=(step, 1))
+    img = rows.copy().view(dtype) if (itemsize > 1 or step != row) else rows.view(dtype)
+    img = img.reshape(h, w, ch) if ch > 1 else img.reshape(h, w)
+    if itemsize > 1:
+        if bool(msg.is_bigendian) == np.little_endian:  # bytes differ from this machine's
+            img = img.byteswap()
+        img = (img.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    if conv is not None:
+        img = cv2.cvtColor(np.ascontiguousarray(img), conv)
+    return img
+
+
+def _via_rosbags_image(msg, enc: str) -> np.ndarray:
+    try:
+        from rosbags.image import message_to_cvimage
+
+        img = message_to_cvimage(msg, "rgb8")
+    except Exception as err:
+        raise ImageError(f"unsupported image encoding {enc!r} ({err}); expected rgb8, bgr8, "
+                         "rgba8, bgra8, mono8, mono16, bayer_*, yuv422 or a CompressedImage"
+                         ) from err
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise ImageError(f"encoding {enc!r} did not convert to 8-bit RGB")
+    return img
+
+
+def tf_transforms(msg) -> list[tuple[str, str, np.ndarray]]:
+    """A TFMessage → [(parent frame, child frame, T_parent_child 4x4)]."""
+    from vap_ros.camera import transform_from_pose
+
+    out = []
+    for t in msg.transforms:
+        tr, q = t.transform.translation, t.transform.rotation
+        T = transform_from_pose([tr.x, tr.y, tr.z], [q.x, q.y, q.z, q.w])
+        out.append((str(t.header.frame_id).lstrip("/"), str(t.child_frame_id).lstrip("/"), T))
+    return out
+
+
+def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None):
+    """A trajectory_msgs/JointTrajectory → ``JointTrajectory`` in the robot's arm order with
+    absolute stamps (header.stamp, or the log time when the stamp is zero, + time_from_start).
+
+    Raises:
+        JointStateError: joint names that do not fit the robot.
+        TrajectoryError: no points, or times not increasing.
+    """
+    from vap_ros.robot import JointTrajectory
+
+    names = [name_map.get(n, n) if name_map else n for n in msg.joint_names]
+    if not len(msg.points):
+        raise TrajectoryError("plan has no points")
+    t0 = header_stamp_ns(msg) or int(log_time_ns)
+    pos = np.array([np.asarray(p.positions, np.float64) for p in msg.points])
+    tfs = np.array([int(p.time_from_start.sec) * 1_000_000_000 + int(p.time_from_start.nanosec)
+                    for p in msg.points], np.int64)
+    arm, width = mapper.map_many(names, pos)
+    traj = JointTrajectory(mapper.arm_joint_names, arm, t0 + tfs, width)
+    return traj.validate()
