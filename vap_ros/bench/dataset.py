@@ -1,0 +1,123 @@
+"""Dataset build throughput next to a plain rosbags read of the same bag, in the same run.
+
+Writes a synthetic rig bag (or takes --bag), then times, each --repeats times (median):
+  raw read    rosbags AnyReader iterating every message's bytes (what the disk/page cache gives);
+  read+deser  the same plus deserialising every message and wrapping each image as numpy;
+  build       ``process_bag``: both passes, decode, resize, prompts (logged + commanded),
+              shard writes. One process (per worker).
+Reports frames/s (images consumed from the bag, all cameras) and MB/s (bag bytes / time), and
+the build's share of the raw read rate (goal >= 0.5 per worker).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HELP = "clip-cache build frames/s and MB/s vs a plain rosbags read of the same bag"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--bag", default=None, help="an existing bag (default: write a synthetic one)")
+    p.add_argument("--config", default="sim", help="rig config for --bag (default sim)")
+    p.add_argument("--seconds", type=float, default=8.0, help="synthetic bag length")
+    p.add_argument("--cameras", type=int, default=2, help="synthetic cameras")
+    p.add_argument("--hz", type=float, default=15.0, help="synthetic camera rate")
+    p.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))
+    p.add_argument("--clip-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+
+
+def _raw_read(bag: Path) -> tuple[float, int, int]:
+    from rosbags.highlevel import AnyReader
+
+    t0 = time.perf_counter()
+    n = nbytes = 0
+    with AnyReader([bag]) as r:
+        for _, _, raw in r.messages():
+            n += 1
+            nbytes += len(raw)
+    return time.perf_counter() - t0, n, nbytes
+
+
+def _read_deser(bag: Path) -> float:
+    from rosbags.highlevel import AnyReader
+
+    t0 = time.perf_counter()
+    with AnyReader([bag]) as r:
+        for conn, _, raw in r.messages():
+            msg = r.deserialize(raw, conn.msgtype)
+            if conn.msgtype == "sensor_msgs/msg/Image":
+                np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, -1)
+    return time.perf_counter() - t0
+
+
+def run(args) -> dict:
+    import cv2
+
+    from vap_ros.data import BagReader, load_rig_config, process_bag
+    from vap_ros.data.messages import IMAGE_TYPES
+    from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag
+
+    cv2.setNumThreads(1)
+    tmp = Path(tempfile.mkdtemp(prefix="vap_bench_dataset_"))
+    try:
+        if args.bag:
+            bag = Path(args.bag)
+            cfg = load_rig_config(args.config)
+        else:
+            names = ["front", "left", "right", "top"][: args.cameras]
+            rig = SyntheticRig(default_cameras(tuple(args.image_size), names),
+                               duration_s=args.seconds, camera_hz=args.hz)
+            bag = tmp / "bag"
+            write_synthetic_bag(bag, rig, storage=args.storage)
+            cfg = load_rig_config("sim")
+        fps = args.hz if not args.bag else cfg.clip.fps
+        d = cfg.to_dict()
+        d["clip"] = {"frames": args.frames, "fps": fps, "stride": args.frames,
+                     "size": list(args.clip_size)}
+        d["shard_clips"] = 8
+        cfg = load_rig_config(d)
+        bag_bytes = sum(p.stat().st_size for p in bag.rglob("*") if p.is_file()) \
+            if bag.is_dir() else bag.stat().st_size
+        with BagReader(bag) as r:
+            images = sum(i.count for i in r.topics.values() if i.msgtype in IMAGE_TYPES)
+        raw_t, deser_t, build_t = [], [], []
+        report = None
+        for k in range(args.repeats):
+            t, n_msgs, msg_bytes = _raw_read(bag)
+            raw_t.append(t)
+            deser_t.append(_read_deser(bag))
+            out = tmp / f"out{k}"
+            t0 = time.perf_counter()
+            report = process_bag(bag, cfg, out, "0000")
+            build_t.append(time.perf_counter() - t0)
+            shutil.rmtree(out, ignore_errors=True)
+        raw, deser, build = (float(np.median(x)) for x in (raw_t, deser_t, build_t))
+        mb = bag_bytes / 1e6
+        return {
+            "bag": f"{bag_bytes / 1e6:.0f} MB, {images} images, {n_msgs} messages "
+                   f"({'synthetic' if not args.bag else bag})",
+            "clips": f"{report['clips_written']} clips of {args.frames} frames at "
+                     f"{args.clip_size[0]}x{args.clip_size[1]}; frames used "
+                     f"{report['frames']['used']} of {report['frames']['total']}",
+            "build_ok": bool(report["ok"]),
+            "raw_read_frames_per_s": images / raw,
+            "raw_read_MB_per_s": mb / raw,
+            "read_deser_MB_per_s": mb / deser,
+            "build_frames_per_s": images / build,
+            "build_MB_per_s": mb / build,
+            "build_share_of_raw_read": raw / build,
+            "build_share_of_read_deser": deser / build,
+            "goal_share_of_raw_read": 0.5,
+            "workers": 1,
+            "repeats": args.repeats,
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
