@@ -1,0 +1,51 @@
+"""``vap-ros eval``: score a trained model against baselines on a clip cache."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "eval", help="evaluate a checkpoint against baselines (PSNR, SSIM, ST-IoU, ...)",
+        description="Predict every clip from its first frame(s) and prompts with the "
+                    "checkpoint, copy-first-frame and every --baseline; write OUT/metrics.json "
+                    "(per clip and aggregated), OUT/table.txt and side-by-side videos "
+                    "OUT/videos/<model>/clipNNNN_viewV.{mp4,gif} (real | predicted | prompt). "
+                    "See docs/train.md for metric definitions.")
+    p.add_argument("--checkpoint", required=True,
+                   help="run folder (its newest valid checkpoint), checkpoint folder or "
+                        "save_pretrained folder")
+    p.add_argument("--data", required=True, help="clip cache folder")
+    p.add_argument("--baseline", action="append", default=[], metavar="PATH",
+                   help="another trained model to compare (raw-action, no-action, older run); "
+                        "repeatable")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--source", choices=("logged", "commanded"), default=None,
+                   help="prompt/action variant of the clips (default: the cache's)")
+    p.add_argument("--clips", type=int, default=None, help="evaluate only the first N clips")
+    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: model's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--videos", type=int, default=2,
+                   help="write side-by-side MP4 + GIF for the first N clips (default 2)")
+    p.add_argument("--region-radius", type=float, default=0.08,
+                   help="gripper region radius, fraction of min(H, W) (default 0.08)")
+    p.add_argument("--motion-threshold", type=float, default=0.1,
+                   help="ST-IoU motion threshold, fraction of the range (default 0.1)")
+    p.add_argument("--lpips-weights", default=None, help="local LPIPS weights folder")
+    p.add_argument("--fvd-weights", default=None, help="local I3D weights folder for FVD")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from vap_ros.data import ClipDataset
+    from vap_ros.train.evaluate import EvalSettings, evaluate, format_table, load_models
+
+    dataset = ClipDataset(args.data, source=args.source)
+    models = load_models(args.checkpoint, args.baseline)
+    settings = EvalSettings(max_clips=args.clips, steps=args.steps, seed=args.seed,
+                            videos=args.videos, region_radius=args.region_radius,
+                            motion_threshold=args.motion_threshold,
+                            lpips_weights=args.lpips_weights, fvd_weights=args.fvd_weights)
+    report = evaluate(models, dataset, args.out, settings)
+    print(format_table(report))
+    print(f"wrote {args.out}/metrics.json, table.txt and videos/")
+    return 0

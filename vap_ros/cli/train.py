@@ -1,0 +1,72 @@
+"""``vap-ros train``: fine-tune the world model on a clip cache (HF accelerate).
+
+Multi-GPU / multi-node: ``accelerate launch [--num_processes N ...] -m vap_ros.cli train ...``;
+every process runs this command, only the main one writes the run folder.
+"""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train the world model on a clip cache",
+        description="Train into a run folder (config.yaml, run.json, checkpoints/, logs/ for "
+                    "TensorBoard, samples/). --resume continues a run exactly where its newest "
+                    "valid checkpoint left off. See docs/train.md.")
+    p.add_argument("--config", default=None,
+                   help="training preset (tiny, small, small_prior, small_control) or YAML path; "
+                        "optional with --resume (the run's saved config is used)")
+    p.add_argument("--data", required=True, help="clip cache folder (vap-ros dataset build)")
+    p.add_argument("--out", required=True, help="run folder (must be new or empty unless "
+                                                "--resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--source", choices=("logged", "commanded"), default=None,
+                   help="prompt/action variant of the clips (default: the cache's)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, dotted keys, YAML values "
+                        "(e.g. --set steps=100 --set optim.lr=1e-4); repeatable")
+    p.set_defaults(func=run)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    import yaml
+
+    from vap_ros.errors import ConfigError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    import yaml
+
+    from vap_ros.data import ClipDataset
+    from vap_ros.errors import ConfigError
+    from vap_ros.train.config import TrainConfig, load_train_config
+    from vap_ros.train.trainer import train
+
+    overrides = parse_overrides(args.overrides)
+    if args.config is not None:
+        config = load_train_config(args.config, **overrides)
+    elif args.resume:
+        saved = Path(args.out) / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"cannot resume: {args.out} holds no config.yaml")
+        config = TrainConfig.from_dict(yaml.safe_load(saved.read_text())).replace(**overrides)
+    else:
+        raise ConfigError("--config is required for a new run")
+    dataset = ClipDataset(args.data, source=args.source)
+    summary = train(config, dataset, args.out, resume=args.resume, data_path=str(args.data))
+    if summary is not None:
+        rate = summary.get("clips_per_s")
+        print(f"trained {summary['start_step']} -> {summary['step']} steps; final loss "
+              f"{summary['loss']:.4f}" + (f"; {rate:.2f} clips/s" if rate else "")
+              + f"; run: {summary['run']}")
+    return 0

@@ -1,0 +1,70 @@
+"""The interaction region: where the gripper is, from the prompt keypoints.
+
+VAP amplifies the diffusion loss around the hand/gripper and its contact area. Here the region
+is built from the gripper keypoints' pixel positions (``keypoints_uv`` from the dataset, indices
+from ``SkeletonSpec.gripper``): a Gaussian or a disc around each keypoint, the maximum over
+keypoints. The same disc mask scores the gripper-region PSNR in evaluation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["loss_weight", "region_mask"]
+
+
+def region_mask(keypoints_uv: torch.Tensor, height: int, width: int, *, radius_px: float,
+                shape: str = "disc") -> torch.Tensor:
+    """Soft (``gaussian``) or hard (``disc``) region around keypoints.
+
+    Args:
+        keypoints_uv: (..., T, K, 2) pixel coordinates (u right, v down; pixel centres at
+            integers). Non-finite keypoints (behind the camera, missing) are ignored.
+        height, width: frame size in pixels.
+        radius_px: disc radius, or Gaussian sigma, in pixels.
+        shape: "disc" (1 inside, 0 outside) or "gaussian" (exp(-d^2 / 2 sigma^2)).
+
+    Returns:
+        (..., T, H, W) float32 mask in [0, 1].
+    """
+    if shape not in ("disc", "gaussian"):
+        raise ValueError(f"region shape {shape!r}: expected 'disc' or 'gaussian'")
+    kp = torch.as_tensor(keypoints_uv, dtype=torch.float32)
+    valid = torch.isfinite(kp).all(dim=-1)  # (..., T, K)
+    kp = torch.where(valid[..., None], kp, torch.zeros_like(kp))
+    v = torch.arange(height, dtype=torch.float32).view(height, 1)
+    u = torch.arange(width, dtype=torch.float32).view(1, width)
+    du = u - kp[..., 0, None, None]  # (..., T, K, H, W)
+    dv = v - kp[..., 1, None, None]
+    d2 = du * du + dv * dv
+    if shape == "disc":
+        m = (d2 <= radius_px * radius_px).to(torch.float32)
+    else:
+        m = torch.exp(-d2 / (2.0 * radius_px * radius_px))
+    m = m * valid[..., None, None].to(torch.float32)
+    if m.shape[-3] == 0:  # no keypoints
+        return torch.zeros(m.shape[:-3] + (height, width))
+    return m.amax(dim=-3)
+
+
+def loss_weight(keypoints_uv: torch.Tensor, height: int, width: int, *, factor: float,
+                radius: float, shape: str = "gaussian",
+                keypoint_indices=None) -> torch.Tensor:
+    """Pixel-space loss weight ``1 + (factor - 1) * region`` for a batch.
+
+    Args:
+        keypoints_uv: (B, V, T, K, 2) pixel coordinates.
+        factor: weight at the centre of the region (1 = no emphasis).
+        radius: region radius/sigma as a fraction of min(height, width).
+        keypoint_indices: which of the K keypoints make the region (None: all).
+
+    Returns:
+        (B, V, 1, T, H, W) float32, the ``loss_weight`` entry of a training batch.
+    """
+    kp = torch.as_tensor(keypoints_uv, dtype=torch.float32)
+    if kp.ndim != 5 or kp.shape[-1] != 2:
+        raise ValueError(f"keypoints_uv: expected (B, V, T, K, 2), got {tuple(kp.shape)}")
+    if keypoint_indices is not None:
+        kp = kp[..., list(keypoint_indices), :]
+    region = region_mask(kp, height, width, radius_px=radius * min(height, width), shape=shape)
+    return (1.0 + (factor - 1.0) * region).unsqueeze(2)

@@ -1,0 +1,109 @@
+"""A run folder that describes itself: resolved config, versions, git SHA, history of resumes.
+
+``RUN/config.yaml`` holds the resolved ``TrainConfig``; ``RUN/run.json`` the package version,
+git commit (and whether the tree was dirty), library versions, command line, data path and
+one entry per start/resume. An existing run folder is never silently reused: starting a new run
+in a non-empty folder is refused, resuming checks the settings against the saved ones.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from vap_ros.errors import ConfigError
+from vap_ros.train.config import TrainConfig
+
+__all__ = ["git_describe", "prepare_run_dir", "record_start"]
+
+CONFIG = "config.yaml"
+RUN_JSON = "run.json"
+
+
+def git_describe(path: Path | None = None) -> dict[str, Any]:
+    """Commit SHA and dirty flag of the git checkout holding the vap_ros sources (or None)."""
+    root = Path(path or Path(__file__).resolve().parents[2])
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--",
+                                "vap_ros"], capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip() != ""
+        return {"sha": sha, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"sha": None, "dirty": None}
+
+
+def _versions() -> dict[str, str]:
+    import vap_ros
+
+    out = {"vap_ros": vap_ros.__version__, "python": platform.python_version()}
+    for name in ("torch", "diffusers", "accelerate", "peft", "safetensors", "numpy"):
+        try:
+            out[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001 - version reporting never fails a run
+            out[name] = "missing"
+    return out
+
+
+def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
+    """Check/create the run folder; returns the config to train with.
+
+    New run: ``out`` must not exist or be empty; the config is written. Resume: the saved
+    config is loaded; ``config`` (if given) may only differ in resumable settings.
+
+    Raises:
+        ConfigError: non-empty folder without ``resume``, nothing to resume, or a settings change
+            that would make the resumed run a different run.
+    """
+    out = Path(out)
+    saved_path = out / CONFIG
+    if resume:
+        if not saved_path.is_file():
+            raise ConfigError(f"cannot resume: {out} holds no {CONFIG} (not a run folder)")
+        import yaml
+
+        saved = TrainConfig.from_dict(yaml.safe_load(saved_path.read_text()))
+        if config is None:
+            return saved
+        diffs = config.resume_differences(saved)
+        if diffs:
+            raise ConfigError(f"cannot resume {out} with different settings: {'; '.join(diffs)} "
+                              "(only steps, num_workers, checkpoint.* and log.* may change)")
+        return config
+    if config is None:
+        raise ConfigError("a new run needs a training config")
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"run folder {out} exists and is not empty; pass --resume to continue "
+                          "it or choose another --out (nothing is overwritten)")
+    return config
+
+
+def record_start(out: Path, config: TrainConfig, *, data: str | None, world_size: int,
+                 resumed_from: str | None, start_step: int) -> None:
+    """Write config.yaml and add a start/resume entry to run.json (main process only)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG).write_text(config.to_yaml())
+    path = out / RUN_JSON
+    info = json.loads(path.read_text()) if path.is_file() else {}
+    info.setdefault("created", _now())
+    info.setdefault("git", git_describe())
+    info.setdefault("versions", _versions())
+    info["data"] = data
+    info.setdefault("starts", []).append({
+        "time": _now(), "argv": sys.argv, "resumed_from": resumed_from,
+        "start_step": start_step, "world_size": world_size, "host": platform.node(),
+        "pid": os.getpid(), "git": git_describe(), "versions": _versions()})
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
