@@ -23,15 +23,15 @@ class CameraSpec:
 
     name: str
     eye: tuple[float, float, float]
-    target: tuple[float, float, float] = (0.45, 0.0, 0.2)
+    target: tuple[float, float, float] = (0.32, 0.0, 0.3)
     fov_y_deg: float = 45.0
 
 
 #: The default rig: front, left and right of the table, looking at the workspace.
 DEFAULT_CAMERAS: tuple[CameraSpec, ...] = (
-    CameraSpec("front", (1.55, 0.0, 0.75)),
-    CameraSpec("left", (0.65, 1.15, 0.7)),
-    CameraSpec("right", (0.6, -1.15, 0.85)),
+    CameraSpec("front", (1.7, 0.0, 0.95), fov_y_deg=50.0),
+    CameraSpec("left", (0.6, 1.35, 0.85), fov_y_deg=50.0),
+    CameraSpec("right", (0.5, -1.3, 1.0), fov_y_deg=50.0),
 )
 
 
@@ -66,6 +66,8 @@ class SceneConfig:
         objects: (min, max) number of coloured objects on the table.
         randomize_lighting: random light direction, intensity and ambient per episode.
         shadows: render shadows (about 3x slower on the CPU).
+        msaa_samples: multisample anti-aliasing of the renders (0 = off, ~4x faster on
+            the CPU; 4 = smooth edges).
         physics_hz: simulation steps per second; ``state_hz`` and ``camera_hz`` must divide it.
         state_hz: /joint_states rate (>= 100 for a Franka-like rig).
         camera_hz: image rate of every camera.
@@ -83,6 +85,7 @@ class SceneConfig:
     objects: tuple[int, int] = (2, 4)
     randomize_lighting: bool = True
     shadows: bool = False
+    msaa_samples: int = 4
     physics_hz: int = 500
     state_hz: int = 100
     camera_hz: int = 10
@@ -105,6 +108,8 @@ class SceneConfig:
         if not 0 <= lo <= hi <= 8:
             raise ConfigError(f"objects must be (min, max) with 0 <= min <= max <= 8, "
                               f"got {self.objects}")
+        if self.msaa_samples not in (0, 1, 2, 4, 8):
+            raise ConfigError(f"msaa_samples must be 0, 1, 2, 4 or 8, got {self.msaa_samples}")
         for what, hz in (("state_hz", self.state_hz), ("camera_hz", self.camera_hz)):
             if hz <= 0 or self.physics_hz % hz:
                 raise ConfigError(f"{what}={hz} must be a positive divisor of "
@@ -135,7 +140,7 @@ class SceneConfig:
             if "cameras" in kw:
                 kw["cameras"] = tuple(
                     CameraSpec(c["name"], tuple(map(float, c["eye"])),
-                               tuple(map(float, c.get("target", (0.45, 0.0, 0.2)))),
+                               tuple(map(float, c.get("target", (0.32, 0.0, 0.3)))),
                                float(c.get("fov_y_deg", 45.0)))
                     for c in kw["cameras"])
             if "camera_jitter" in kw:
