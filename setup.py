@@ -32,6 +32,7 @@ setup(
     entry_points={
         "console_scripts": [
             "vap-ros = vap_ros.cli:main",
+            "sim_rig = vap_ros.ros.sim_rig_node:main",
         ],
     },
 )

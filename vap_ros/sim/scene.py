@@ -128,6 +128,11 @@ def build_scene(cfg: SceneConfig, layout: SceneLayout, robot: RobotModel | None 
     spec.visual.global_.offwidth = max(cfg.width, 64)
     spec.visual.global_.offheight = max(cfg.height, 64)
     spec.visual.quality.offsamples = cfg.msaa_samples
+    # Clipping planes are znear/zfar x extent: fix them at 1 cm and 10 m (the wrist camera
+    # sees the fingers from 7 cm; the room would otherwise push the near plane out).
+    spec.stat.extent = 2.0
+    spec.visual.map.znear = 0.005
+    spec.visual.map.zfar = 5.0
     spec.visual.headlight.diffuse = [0.25, 0.25, 0.25]
     spec.visual.headlight.ambient = [layout.light.ambient] * 3
     spec.visual.headlight.specular = [0.0, 0.0, 0.0]
@@ -200,9 +205,13 @@ def build_scene(cfg: SceneConfig, layout: SceneLayout, robot: RobotModel | None 
     world.add_geom(name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[4.0, 4.0, 0.1],
                    pos=[0.0, 0.0, -0.75], rgba=[0.35, 0.36, 0.38, 1.0],
                    contype=_ENV, conaffinity=_OBJ)
-    world.add_geom(name="wall", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.02, 3.0, 1.5],
-                   pos=[-1.6, 0.0, 0.0], rgba=[0.78, 0.80, 0.84, 1.0], contype=0,
-                   conaffinity=0)
+    # A room around the table (visual only), so no view looks into the black void.
+    for name, size, pos, grey in (("wall_back", [0.02, 3.0, 1.6], [-1.6, 0.0, 0.1], 0.80),
+                                  ("wall_left", [2.6, 0.02, 1.6], [1.0, 3.0, 0.1], 0.74),
+                                  ("wall_right", [2.6, 0.02, 1.6], [1.0, -3.0, 0.1], 0.74),
+                                  ("wall_front", [0.02, 3.0, 1.6], [3.6, 0.0, 0.1], 0.70)):
+        world.add_geom(name=name, type=mujoco.mjtGeom.mjGEOM_BOX, size=size, pos=pos,
+                       rgba=[grey, grey + 0.02, grey + 0.05, 1.0], contype=0, conaffinity=0)
     d = np.asarray(layout.light.direction, np.float64)
     world.add_light(name="sun", type=mujoco.mjtLightType.mjLIGHT_DIRECTIONAL,
                     pos=list(-2.0 * d), dir=list(d), diffuse=[layout.light.diffuse] * 3,

@@ -56,7 +56,7 @@ def _grasp_yaw(o: ObjectSpec, home_yaw: float) -> float:
     return float(o.yaw + k * np.pi)
 
 
-def _free_spot(rng, layout: SceneLayout, avoid: ObjectSpec, clearance: float = 0.1):
+def _free_spot(rng, layout: SceneLayout, avoid: ObjectSpec, clearance: float = 0.12):
     for _ in range(100):
         xy = np.array([rng.uniform(*WORKSPACE["x"]), rng.uniform(*WORKSPACE["y"])])
         if np.linalg.norm(xy - avoid.pos[:2]) < 0.12:
