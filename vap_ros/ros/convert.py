@@ -18,6 +18,7 @@ from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from trajectory_msgs.msg import JointTrajectoryPoint
+from vap_ros_msgs.msg import VideoRollout
 
 from vap_ros.camera import Camera
 from vap_ros.errors import ImageError, JointStateError, TrajectoryError
@@ -38,6 +39,8 @@ __all__ = [
     "trajectory_from_msg",
     "trajectory_msg",
     "transform_msg",
+    "video_from_rollout",
+    "video_rollout_msg",
 ]
 
 # encoding -> (channels, dtype, cv2 conversion to RGB or None)
@@ -259,3 +262,45 @@ def joint_state_fields(msg: JointState) -> tuple[list[str], np.ndarray]:
         raise JointStateError(f"JointState has {len(names)} names but {pos.shape[0]} positions",
                               names=names)
     return names, pos
+
+
+# ---------------------------------------------------------------------- rollouts
+def video_rollout_msg(camera_name: str, frames: np.ndarray, prompts: np.ndarray,
+                      offsets_ns, stamp_ns: int, frame_id: str = "",
+                      plan: JointTrajectoryMsg | None = None, model_id: str = "",
+                      inference_ns: int = 0) -> VideoRollout:
+    """One camera's predicted video → vap_ros_msgs/VideoRollout.
+
+    Args:
+        frames, prompts: (T, H, W, 3) uint8 RGB predicted and prompt frames.
+        offsets_ns: (T,) frame times relative to ``stamp_ns`` (the conditioning image's).
+    Each frame's own header stamp is ``stamp_ns + offset``; its frame_id is ``frame_id``.
+    """
+    frames, prompts = np.asarray(frames), np.asarray(prompts)
+    offsets = np.asarray(offsets_ns, np.int64).reshape(-1)
+    if frames.shape[0] != offsets.shape[0] or prompts.shape[0] != offsets.shape[0]:
+        raise ImageError(f"rollout of {camera_name!r}: {frames.shape[0]} frames, "
+                         f"{prompts.shape[0]} prompts, {offsets.shape[0]} offsets")
+    msg = VideoRollout()
+    msg.header.stamp = stamp_msg(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.camera_name = camera_name
+    msg.frame_time_offsets = [duration_msg(int(o)) for o in offsets]
+    msg.frames = [image_msg(f, stamp_ns + int(o), frame_id) for f, o in zip(frames, offsets)]
+    msg.prompt_frames = [image_msg(p, stamp_ns + int(o), frame_id)
+                         for p, o in zip(prompts, offsets)]
+    if plan is not None:
+        msg.plan = plan
+    msg.model_id = model_id
+    msg.inference_time = duration_msg(int(inference_ns))
+    return msg
+
+
+def video_from_rollout(msg: VideoRollout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """VideoRollout → (frames (T, H, W, 3), prompts (T, H, W, 3), offsets_ns (T,))."""
+    frames = np.stack([image_from_msg(f) for f in msg.frames]) if msg.frames else np.zeros(
+        (0, 0, 0, 3), np.uint8)
+    prompts = np.stack([image_from_msg(f) for f in msg.prompt_frames]) if (
+        msg.prompt_frames) else np.zeros((0, 0, 0, 3), np.uint8)
+    offsets = np.array([duration_to_ns(d) for d in msg.frame_time_offsets], np.int64)
+    return frames, prompts, offsets

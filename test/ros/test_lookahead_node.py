@@ -1,0 +1,266 @@
+"""Lookahead node with the real tiny world model, spun over DDS against a probe robot.
+
+A plan → one VideoRollout per camera (frame count, size, stamps, plan); the service answers the
+same for the same seed; every bad input leaves the node alive and logging one clear line
+(checked on /rosout)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
+from vap_ros_msgs.msg import VideoRollout  # noqa: E402
+from vap_ros_msgs.srv import PredictRollout  # noqa: E402
+
+from vap_ros.ros import convert  # noqa: E402
+from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
+from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for  # noqa: E402
+
+STEPS = 2
+
+
+@pytest.fixture(scope="module")
+def rig(ros, tiny_model):
+    probe = ros.add(Probe(ros.context, cameras=("front", "side"), rate_hz=30.0))
+    probe.publish_static()
+    node = ros.add(LookaheadNode(
+        context=ros.context, predictor_factory=lambda p: tiny_model,
+        parameter_overrides=[Parameter("cameras", value=["front", "side"]),
+                             Parameter("steps", value=STEPS),
+                             Parameter("diagnostics_period_s", value=0.5)]))
+    for cam in ("front", "side"):
+        probe.collect(VideoRollout, f"/lookahead/{cam}/rollout")
+        probe.collect(Image, f"/lookahead/{cam}/predicted")
+    wait_for(lambda: all(node.inputs.image_count(c) > 0 and node.inputs.has_info(c)
+                         for c in ("front", "side")) and node.joints.latest is not None,
+             what="inputs reaching the node")
+    client = probe.create_client(PredictRollout, "/lookahead/predict_rollout")
+    assert client.wait_for_service(timeout_sec=5)
+    return probe, node, client
+
+
+def rollouts(probe, cam="front"):
+    return probe.received[f"/lookahead/{cam}/rollout"]
+
+
+def send_plan_and_wait(probe, node, **kw):
+    n0 = len(rollouts(probe))
+    plan = probe.plan(**kw)
+    probe.pub_plan.publish(plan)
+    wait_for(lambda: len(rollouts(probe)) > n0 and len(rollouts(probe, "side")) > n0,
+             timeout=60, what="a rollout per camera")
+    return plan, rollouts(probe)[-1], rollouts(probe, "side")[-1]
+
+
+def call(client, req, timeout=60):
+    fut = client.call_async(req)
+    wait_for(fut.done, timeout=timeout, what="the PredictRollout response")
+    return fut.result()
+
+
+def test_plan_to_rollout(rig, tiny_model):
+    probe, node, _ = rig
+    cfg = tiny_model[0].config
+    plan, front, side = send_plan_and_wait(probe, node)
+    T = cfg.num_frames
+    for m, cam in ((front, "front"), (side, "side")):
+        assert m.camera_name == cam and m.header.frame_id == f"{cam}_optical_frame"
+        assert len(m.frames) == len(m.prompt_frames) == len(m.frame_time_offsets) == T
+        assert (m.frames[0].height, m.frames[0].width, m.frames[0].encoding) == (
+            cfg.height, cfg.width, "rgb8")
+        frames, prompts, offsets = convert.video_from_rollout(m)
+        np.testing.assert_array_equal(offsets, np.round(np.arange(T) * 1e9 / cfg.fps))
+        assert prompts[1:].max() > 0  # the skeleton is drawn
+        assert list(m.plan.joint_names) == list(plan.joint_names)
+        assert len(m.plan.points) == len(plan.points)
+        assert m.model_id.startswith("tiny")
+        assert m.inference_time.sec > 0 or m.inference_time.nanosec > 0
+        stamp = convert.stamp_to_ns(m.header.stamp)
+        assert convert.stamp_to_ns(m.frames[2].header.stamp) == stamp + offsets[2]
+        assert 0 < probe.now_ns() - stamp < 60e9  # a recent image stamp
+    # frame 0 is the conditioning image itself (resized to the model's size)
+    assert abs(frames[0].astype(int).mean() - probe.image.mean()) < 20
+    # replay of the predicted frames at the model's fps
+    wait_for(lambda: len(probe.received["/lookahead/front/predicted"]) >= 2,
+             what="replayed predicted frames")
+    assert node.stats.overheads_s and node.stats.overhead_s < 1.0
+
+
+def test_service_same_seed_same_video(rig):
+    probe, node, client = rig
+    probe.stream = False  # freeze the conditioning images
+    node.params["max_input_age_s"] = 0.0
+    try:
+        req = PredictRollout.Request(plan=probe.plan(), seed=7, cameras=["front"])
+        a, b = call(client, req), call(client, req)
+        req.seed = 8
+        c = call(client, req)
+    finally:
+        probe.stream = True
+    node.params["max_input_age_s"] = 1.0
+    assert a.success and b.success and c.success, (a.message, b.message, c.message)
+    assert [r.camera_name for r in a.rollouts] == ["front"]
+    fa, pa, oa = convert.video_from_rollout(a.rollouts[0])
+    fb, pb, ob = convert.video_from_rollout(b.rollouts[0])
+    fc, _, _ = convert.video_from_rollout(c.rollouts[0])
+    np.testing.assert_array_equal(fa, fb)
+    np.testing.assert_array_equal(pa, pb)
+    np.testing.assert_array_equal(oa, ob)
+    assert not np.array_equal(fa[1:], fc[1:])  # another seed, another sample
+
+
+def test_service_errors(rig):
+    probe, node, client = rig
+    r = call(client, PredictRollout.Request(plan=probe.plan(), cameras=["nope"]))
+    assert not r.success and "unknown cameras ['nope']" in r.message
+    bad = probe.plan()
+    bad.joint_names[0] = "elbow"
+    r = call(client, PredictRollout.Request(plan=bad))
+    assert not r.success and "elbow" in r.message
+
+
+def expect_log(probe, node, text, timeout=5.0):
+    wait_for(lambda: node.errors.seen(text) and probe.logged(text), timeout=timeout,
+             what=f"a log line containing {text!r}")
+
+
+def still_alive(probe, node):
+    """The node keeps working: once fresh inputs are cached again, a plan gives rollouts."""
+    wait_for(lambda: node.joints.latest is not None and all(
+        probe.now_ns() - (node.inputs.image_stamp_ns(c) or 0) < 0.5e9
+        for c in ("front", "side")), what="fresh inputs cached again")
+    send_plan_and_wait(probe, node)
+
+
+@pytest.mark.parametrize("case,text", [
+    ("nan", "non-finite positions (NaN/inf) for joints ['panda_joint3']"),
+    ("unknown", "unknown joint names ['wrist_roll']"),
+    ("missing", "missing joints ['panda_joint7']"),
+    ("count", "JointState has 9 names but 8 positions"),
+])
+def test_bad_joint_states(rig, case, text):
+    probe, node, _ = rig
+    names, q = list(ARM + GRIP), list(probe.q) + [0.02, 0.02]
+    if case == "nan":
+        q[2] = float("nan")
+    elif case == "unknown":
+        names[6] = "wrist_roll"
+    elif case == "missing":
+        names, q = names[:6], q[:6]
+    else:
+        q = q[:8]
+    msg = JointState(name=names, position=q)
+    msg.header.stamp = convert.stamp_msg(probe.now_ns())
+    probe.pub_js.publish(msg)
+    expect_log(probe, node, text)
+    still_alive(probe, node)
+
+
+def test_bad_images(rig):
+    probe, node, _ = rig
+    weird = convert.image_msg(probe.image, probe.now_ns(), "front_optical_frame")
+    weird.encoding = "yuv422_weird"
+    probe.pub_img["front"].publish(weird)
+    expect_log(probe, node, "unknown encoding 'yuv422_weird'")
+    small = convert.image_msg(probe.image[:24, :32], probe.now_ns(), "front_optical_frame")
+    probe.pub_img["side"].publish(small)
+    expect_log(probe, node, "size 32x24 differs from its CameraInfo 64x48")
+    still_alive(probe, node)
+
+
+@pytest.mark.parametrize("case,text", [
+    ("times", "trajectory times must increase strictly"),
+    ("limits", "panda_joint4 = "),
+    ("names", "unknown ['joint_x']"),
+])
+def test_bad_plans(rig, case, text):
+    probe, node, _ = rig
+    plan = probe.plan()
+    if case == "times":
+        plan.points[3].time_from_start = plan.points[1].time_from_start
+    elif case == "limits":
+        plan.points[2].positions[3] = 1.5  # panda_joint4 must stay below about -0.07
+    else:
+        plan.joint_names[1] = "joint_x"
+    n0 = len(rollouts(probe))
+    probe.pub_plan.publish(plan)
+    expect_log(probe, node, "plan rejected: ")
+    expect_log(probe, node, text)
+    assert len(rollouts(probe)) == n0
+    still_alive(probe, node)
+
+
+def test_time_jump_backwards_clears_caches(rig):
+    probe, node, _ = rig
+    msg = convert.joint_state_msg(ARM + GRIP, list(probe.q) + [0.02, 0.02],
+                                  probe.now_ns() - 30 * 10**9)
+    probe.pub_js.publish(msg)
+    expect_log(probe, node, "time jumped backwards by")
+    expect_log(probe, node, "cleared cached images, joint states and plans")
+    assert node.stats.time_jumps >= 1
+    still_alive(probe, node)
+
+
+def test_stale_images_refused(rig):
+    probe, node, _ = rig
+    jumps = node.stats.time_jumps
+    probe.stamp_offset_ns = -5 * 10**9  # the camera stalls: stamps 5 s old
+    try:
+        wait_for(lambda: node.stats.time_jumps > jumps, what="the jump back to stale stamps")
+        wait_for(lambda: all(probe.now_ns() - (node.inputs.image_stamp_ns(c) or 0) > 4e9
+                             and node.inputs.image_stamp_ns(c) for c in ("front", "side")),
+                 what="stale images cached")
+        n0 = len(rollouts(probe))
+        probe.pub_plan.publish(probe.plan())
+        expect_log(probe, node, "s old (max_input_age_s 1): refused")
+        assert len(rollouts(probe)) == n0
+    finally:
+        probe.stamp_offset_ns = 0
+    still_alive(probe, node)
+
+
+def test_missing_camera_info(ros, tiny_model, rig):
+    probe, _, _ = rig
+    node = ros.add(LookaheadNode(
+        "lookahead_no_info", context=ros.context, predictor_factory=lambda p: tiny_model,
+        parameter_overrides=[Parameter("cameras", value=["front", "back"]),
+                             Parameter("steps", value=STEPS),
+                             Parameter("image_topic", value="/front/image_raw"),
+                             Parameter("output_namespace", value="/lookahead_b")]))
+    try:
+        wait_for(lambda: node.inputs.image_count("back") > 0 and node.tf.frames(),
+                 what="images for 'back' and /tf_static")
+        probe.pub_plan.publish(probe.plan())
+        expect_log(probe, node, "camera 'back': no CameraInfo received on /back/camera_info")
+        # alive: CameraInfo arrives late and the next plan works
+        info = convert.camera_info_msg(probe.cams["front"])
+        pub = probe.create_publisher(CameraInfo, "/back/camera_info", 1)
+        probe.collect(VideoRollout, "/lookahead_b/back/rollout")
+        wait_for(lambda: pub.get_subscription_count() > 0, what="back camera_info match")
+        info.header.frame_id = "front_optical_frame"
+        pub.publish(info)
+        wait_for(lambda: node.inputs.has_info("back"), what="late CameraInfo")
+        probe.pub_plan.publish(probe.plan())
+        wait_for(lambda: probe.received["/lookahead_b/back/rollout"], timeout=60,
+                 what="a rollout after CameraInfo arrived")
+    finally:
+        ros.remove(node)
+
+
+def test_diagnostics(rig):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    probe, node, _ = rig
+    probe.collect(DiagnosticArray, "/diagnostics")
+    msgs = wait_for(lambda: [m for m in probe.received["/diagnostics"]
+                             if m.status and m.status[0].name.startswith("lookahead_node")],
+                    what="lookahead diagnostics")
+    values = {kv.key: kv.value for kv in msgs[-1].status[0].values}
+    for key in ("rollout_rate_hz", "latency_ms", "inference_ms", "overhead_ms", "last_error",
+                "image_rate_hz", "dropped_requests", "refused_stale"):
+        assert key in values
+    assert int(values["rollouts"]) >= 1

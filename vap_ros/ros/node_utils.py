@@ -1,0 +1,152 @@
+"""Small pieces every vap_ros node shares: QoS profiles, parameter declaration, an error log
+that throttles repeats and remembers the last error (for diagnostics and tests), a rate meter,
+and ``run_node`` for the ``main()`` of each executable."""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import Any, Callable, Mapping
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+__all__ = [
+    "ErrorLog",
+    "RateMeter",
+    "SENSOR_QOS",
+    "SENSOR_QOS_DEEP",
+    "STATIC_QOS",
+    "declare_parameters",
+    "reliable_qos",
+    "run_node",
+]
+
+# Images and joint states: best effort, keep only the newest (latest-only, no backlog).
+SENSOR_QOS: QoSProfile = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=1,
+    reliability=qos_profile_sensor_data.reliability,
+    durability=qos_profile_sensor_data.durability)
+
+# Any publisher matches: best effort subscriptions accept reliable and best-effort publishers
+# (drivers publish CameraInfo and joint states either way).
+SENSOR_QOS_DEEP: QoSProfile = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=10,
+    reliability=qos_profile_sensor_data.reliability,
+    durability=qos_profile_sensor_data.durability)
+
+# /tf_static: reliable + transient local, like tf2_ros's StaticTransformBroadcaster.
+STATIC_QOS: QoSProfile = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST, depth=100,
+    reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def reliable_qos(depth: int = 10, *, latched: bool = False) -> QoSProfile:
+    """Reliable QoS (plans, rollouts, camera_info); ``latched`` = transient local."""
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
+
+
+def declare_parameters(node, defaults: Mapping[str, Any],
+                       descriptions: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Declare every parameter with its default (the type comes from the default) and return
+    the values in effect (after ``--params-file`` / overrides)."""
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    descriptions = descriptions or {}
+    out = {}
+    for name, default in defaults.items():
+        desc = ParameterDescriptor(description=descriptions.get(name, ""))
+        out[name] = node.declare_parameter(name, default, desc).value
+    return out
+
+
+class ErrorLog:
+    """Logs bad inputs as one clear line each, at most once per ``throttle_s`` per distinct
+    message, and keeps counts, the last error and a short history (for diagnostics/tests)."""
+
+    def __init__(self, logger, throttle_s: float = 2.0, history: int = 50) -> None:
+        self._logger = logger
+        self._throttle_s = throttle_s
+        self._last_logged: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.recent: collections.deque[str] = collections.deque(maxlen=history)
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.last_error: str = ""
+        self.last_error_time: float = 0.0
+
+    def error(self, source: str, message: str, *, kind: str = "input") -> None:
+        line = f"{source}: {message}"
+        now = time.monotonic()
+        with self._lock:
+            self.counts[kind] += 1
+            self.last_error, self.last_error_time = line, now
+            self.recent.append(line)
+            if now - self._last_logged.get(line, -1e9) < self._throttle_s:
+                return
+            self._last_logged[line] = now
+            if len(self._last_logged) > 256:
+                self._last_logged.clear()
+        self._logger.error(line)
+
+    def info(self, message: str) -> None:
+        with self._lock:
+            self.recent.append(message)
+        self._logger.info(message)
+
+    def seen(self, text: str) -> bool:
+        """Whether a recent logged line contains ``text`` (for tests)."""
+        with self._lock:
+            return any(text in line for line in self.recent)
+
+
+class RateMeter:
+    """Events per second over a sliding window."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self._t: collections.deque[float] = collections.deque(maxlen=10_000)
+        self.total = 0
+
+    def tick(self, t: float | None = None) -> None:
+        self._t.append(time.monotonic() if t is None else t)
+        self.total += 1
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        while self._t and now - self._t[0] > self.window_s:
+            self._t.popleft()
+        if len(self._t) < 2:
+            return 0.0
+        return (len(self._t) - 1) / max(self._t[-1] - self._t[0], 1e-9)
+
+
+def run_node(factory: Callable[[], Any], args=None, num_threads: int = 4) -> None:
+    """``main()`` body: init, build the node, spin a multi-threaded executor, clean exit on
+    Ctrl-C or external shutdown."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = factory()
+        executor = MultiThreadedExecutor(num_threads=num_threads)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()

@@ -1,0 +1,160 @@
+"""A stand-in robot for node tests, the node benchmark and the soak run: streams joint states
+and camera images with current stamps, publishes CameraInfo and /tf_static, sends plans, and
+collects any topic (and /rosout, to check log lines)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import Log
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
+from tf2_msgs.msg import TFMessage
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+
+from vap_ros.camera import look_at
+from vap_ros.robot import JointTrajectory
+from vap_ros.ros import convert
+from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, reliable_qos
+
+__all__ = ["ARM", "GRIP", "HOME", "Probe", "RosHarness", "camera", "wait_for"]
+
+ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
+GRIP = ("panda_finger_joint1", "panda_finger_joint2")
+HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
+
+
+def wait_for(pred, timeout=10.0, what="condition", period=0.01):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(period)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class RosHarness:
+    """One rclpy context + executor thread; nodes added here are spun until teardown."""
+
+    def __init__(self) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.nodes: list = []
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # shutdown races
+            pass
+
+    def add(self, node):
+        self.nodes.append(node)
+        self.executor.add_node(node)
+        return node
+
+    def remove(self, node) -> None:
+        self.executor.remove_node(node)
+        node.destroy_node()
+        self.nodes.remove(node)
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2)
+        for n in reversed(self.nodes):
+            n.destroy_node()
+        rclpy.shutdown(context=self.context)
+        self._thread.join(timeout=5)
+
+
+def camera(name="front", size=(48, 64)):
+    return look_at(name, (1.6, 0.2 if name == "front" else -1.2, 0.8), (0.45, 0.0, 0.35),
+                   width=size[1], height=size[0], fov_y_deg=50.0, base_frame="panda_link0")
+
+
+class Probe(Node):
+    """Plays the robot: streams joint states and images at ``rate_hz`` with current stamps,
+    publishes CameraInfo + /tf_static, sends plans, collects any topic and /rosout."""
+
+    def __init__(self, context, cameras=("front",), rate_hz=30.0, compressed=(),
+                 info=True, name="probe"):
+        super().__init__(name, context=context)
+        self.cams = {n: camera(n) for n in cameras}
+        self.q = HOME.copy()
+        self.stamp_offset_ns = 0
+        self.stream = True
+        self.pub_js = self.create_publisher(JointState, "/joint_states", reliable_qos(10))
+        self.pub_img = {}
+        for n in cameras:
+            if n in compressed:
+                self.pub_img[n] = self.create_publisher(
+                    CompressedImage, f"/{n}/image_raw/compressed", SENSOR_QOS)
+            else:
+                self.pub_img[n] = self.create_publisher(Image, f"/{n}/image_raw", SENSOR_QOS)
+        self.pub_info = {n: self.create_publisher(CameraInfo, f"/{n}/camera_info",
+                                                  reliable_qos(1)) for n in cameras}
+        self.info = info
+        self.pub_tf = self.create_publisher(TFMessage, "/tf_static", STATIC_QOS)
+        self.pub_plan = self.create_publisher(JointTrajectoryMsg, "/planned_trajectory",
+                                              reliable_qos(5))
+        self.compressed = set(compressed)
+        self.rosout: list[str] = []
+        self.create_subscription(Log, "/rosout", lambda m: self.rosout.append(m.msg),
+                                 reliable_qos(100))
+        self.received: dict[str, list] = {}
+        self.image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
+        self.image[:, :32] = (40, 120, 200)
+        if info:
+            self.publish_static()
+        self.create_timer(1.0 / rate_hz, self._tick)
+
+    def now_ns(self) -> int:
+        return self.get_clock().now().nanoseconds
+
+    def publish_static(self):
+        tfs = [convert.transform_msg(c.T_base_cam, "panda_link0", c.frame_id)
+               for c in self.cams.values()]
+        self.pub_tf.publish(TFMessage(transforms=tfs))
+        for n, c in self.cams.items():
+            self.pub_info[n].publish(convert.camera_info_msg(c))
+
+    def _tick(self):
+        if not self.stream:
+            return
+        stamp = self.now_ns() + self.stamp_offset_ns
+        self.pub_js.publish(convert.joint_state_msg(ARM + GRIP, list(self.q) + [0.02, 0.02],
+                                                    stamp))
+        for n, pub in self.pub_img.items():
+            if self.info:
+                self.pub_info[n].publish(convert.camera_info_msg(self.cams[n], stamp))
+            if n in self.compressed:
+                ok, buf = cv2.imencode(".png", self.image[..., ::-1])
+                msg = CompressedImage(format="png", data=buf.tobytes())
+                msg.header.stamp = convert.stamp_msg(stamp)
+                msg.header.frame_id = self.cams[n].frame_id
+            else:
+                msg = convert.image_msg(self.image, stamp, self.cams[n].frame_id)
+            pub.publish(msg)
+
+    def collect(self, msg_type, topic, qos=None):
+        self.received[topic] = []
+        return self.create_subscription(msg_type, topic, self.received[topic].append,
+                                        qos or reliable_qos(10))
+
+    def plan(self, duration_s=1.0, points=6, delta=0.3, stamp_ns=0) -> JointTrajectoryMsg:
+        t = np.linspace(0.0, duration_s, points)
+        q = self.q + np.outer(t / duration_s, np.full(7, delta))
+        traj = JointTrajectory(ARM, q, (t * 1e9).astype(np.int64))
+        return convert.trajectory_msg(traj, stamp_ns)
+
+    def logged(self, text: str) -> bool:
+        return any(text in m for m in list(self.rosout))
+
+

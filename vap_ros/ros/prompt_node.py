@@ -1,0 +1,176 @@
+"""Prompt node: the live visual action prompt of the robot's current pose.
+
+Subscribes ``/joint_states``, each camera's CameraInfo and ``/tf_static`` (or reads a
+calibration file with extrinsics) and publishes, at ``rate_hz`` whenever a new joint state came:
+
+- ``<output_namespace>/<camera>/image``: the skeleton prompt (sensor_msgs/Image rgb8, stamped
+  with the joint state, in the camera's optical frame), rendered by the same
+  ``SkeletonRenderer`` that renders training clips and lookahead prompts;
+- ``<output_namespace>/skeleton``: the 3D skeleton as a visualization_msgs/MarkerArray;
+- ``/diagnostics``.
+
+A camera without CameraInfo or extrinsics is skipped with a log line; the others still render.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from visualization_msgs.msg import MarkerArray
+
+from vap_ros.camera import load_calibration
+from vap_ros.errors import ConfigError, VapError
+from vap_ros.prompts import SkeletonRenderer
+from vap_ros.robot import JointStateMapper, RobotModel, SkeletonSpec
+from vap_ros.ros.convert import image_msg
+from vap_ros.ros.diagnostics import diagnostic_array, level_for
+from vap_ros.ros.inputs import CameraInputs, JointStateInput, TimeJump, guarded, topics_for
+from vap_ros.ros.markers import skeleton_markers
+from vap_ros.ros.node_utils import (
+    SENSOR_QOS,
+    SENSOR_QOS_DEEP,
+    ErrorLog,
+    RateMeter,
+    declare_parameters,
+    reliable_qos,
+    run_node,
+)
+from vap_ros.ros.tf_cache import StaticTfListener
+
+__all__ = ["DEFAULTS", "PromptNode", "main"]
+
+DEFAULTS: dict[str, Any] = {
+    "robot": "panda",
+    "cameras": ["front"],
+    "camera_info_topic": "/{camera}/camera_info",
+    "calibration_file": "",
+    "base_frame": "panda_link0",
+    "joint_states_topic": "/joint_states",
+    "output_namespace": "/prompt",
+    "rate_hz": 15.0,
+    "image_height": 0,
+    "image_width": 0,
+    "markers": True,
+    "time_jump_threshold_s": 1.0,
+    "diagnostics_period_s": 1.0,
+    "extra_joints": "error",
+}
+
+DESCRIPTIONS = {
+    "robot": "robot preset (URDF + skeleton), e.g. panda",
+    "cameras": "camera names; CameraInfo topics follow camera_info_topic",
+    "calibration_file": "calibration YAML with extrinsics; empty = camera poses from /tf_static",
+    "output_namespace": "prompt images on <ns>/<camera>/image, markers on <ns>/skeleton",
+    "rate_hz": "most prompt renders per second (only when a new joint state arrived)",
+    "image_height": "prompt image height (0 = the camera's)",
+    "image_width": "prompt image width (0 = the camera's)",
+    "markers": "publish the 3D skeleton MarkerArray",
+    "extra_joints": "joint names the robot does not know: error or ignore",
+}
+
+
+class PromptNode(Node):
+    def __init__(self, node_name: str = "prompt_node", **node_kwargs) -> None:
+        super().__init__(node_name, **node_kwargs)
+        p = self.params = declare_parameters(self, DEFAULTS, DESCRIPTIONS)
+        if not p["cameras"] or p["rate_hz"] <= 0:
+            raise ConfigError(f"prompt node needs cameras and rate_hz > 0 (got {p['cameras']}, "
+                              f"{p['rate_hz']})")
+        if (p["image_height"] > 0) != (p["image_width"] > 0):
+            raise ConfigError("set both image_height and image_width, or neither")
+        self.errors = ErrorLog(self.get_logger())
+        self.robot = RobotModel.from_preset(p["robot"])
+        self.spec = SkeletonSpec.from_preset(p["robot"])
+        self.renderer = SkeletonRenderer(self.robot, self.spec)
+        self.camera_names = tuple(p["cameras"])
+        calibration = (load_calibration(p["calibration_file"], base_frame=p["base_frame"])
+                       if p["calibration_file"] else {})
+        group = MutuallyExclusiveCallbackGroup()
+        self.tf = None if calibration else StaticTfListener(self, callback_group=group).tree
+        topics = topics_for(self.camera_names, "/{camera}/image_raw", p["camera_info_topic"])
+        self.inputs = CameraInputs(self.camera_names, topics, p["base_frame"], self.tf,
+                                   calibration)
+        self.joints = JointStateInput(
+            JointStateMapper.for_robot(self.robot, extra=p["extra_joints"]),
+            p["joint_states_topic"], p["time_jump_threshold_s"])
+        for name in self.camera_names:
+            self.create_subscription(CameraInfo, topics[name][1],
+                                     lambda m, n=name: guarded(
+                                         self.errors, topics[n][1], self.inputs.update_info, n,
+                                         m), SENSOR_QOS, callback_group=group)
+        self.create_subscription(JointState, p["joint_states_topic"], self._on_joint_state,
+                                 SENSOR_QOS_DEEP, callback_group=group)
+        ns = p["output_namespace"].rstrip("/")
+        self._image_pubs = {n: self.create_publisher(Image, f"{ns}/{n}/image", 2)
+                            for n in self.camera_names}
+        self._marker_pub = self.create_publisher(MarkerArray, f"{ns}/skeleton", 2)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._last_rendered_stamp: int | None = None
+        self.rendered = RateMeter()
+        self.joint_rate = RateMeter()
+        self.time_jumps = 0
+        self.create_timer(1.0 / p["rate_hz"], self._render)
+        if p["diagnostics_period_s"] > 0:
+            self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics)
+        self.get_logger().info(f"prompt node ready: cameras {list(self.camera_names)}, "
+                               f"{p['rate_hz']:g} Hz, outputs under {ns}/")
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        self.joint_rate.tick()
+        guarded(self.errors, self.params["joint_states_topic"], self.joints.update, msg,
+                on_time_jump=self._on_time_jump)
+
+    def _on_time_jump(self, jump: TimeJump) -> None:
+        self.joints.clear()
+        self._last_rendered_stamp = None
+        self.time_jumps += 1
+        self.errors.error(jump.source, str(jump), kind="time_jump")
+
+    def _render(self) -> None:
+        js = self.joints.latest
+        if js is None or not js.arm_q.size or js.stamp_ns == self._last_rendered_stamp:
+            return
+        self._last_rendered_stamp = js.stamp_ns
+        try:
+            kps = self.renderer.keypoints(js.arm_q[None], js.gripper_width_m)
+        except VapError as err:
+            self.errors.error("prompt", str(err))
+            return
+        if self.params["markers"]:
+            self._marker_pub.publish(skeleton_markers(kps[0], self.spec,
+                                                      self.params["base_frame"], js.stamp_ns))
+        size = None
+        if self.params["image_height"] > 0:
+            size = (self.params["image_height"], self.params["image_width"])
+        for name in self.camera_names:
+            try:
+                cam = self.inputs.camera(name)
+                video = self.renderer.render_keypoints(kps, [cam], size)
+            except VapError as err:
+                self.errors.error(f"prompt for camera {name!r}", f"skipped: {err}")
+                continue
+            self._image_pubs[name].publish(image_msg(video[0, 0], js.stamp_ns, cam.frame_id))
+        self.rendered.tick()
+
+    def _publish_diagnostics(self) -> None:
+        level, message = level_for(self.errors, ok_message=f"{self.rendered.total} prompts")
+        values = {"prompt_rate_hz": self.rendered.rate(),
+                  "joint_state_rate_hz": self.joint_rate.rate(),
+                  "prompts": self.rendered.total, "time_jumps": self.time_jumps,
+                  "input_errors": self.errors.counts["input"],
+                  "last_error": self.errors.last_error}
+        self._diag_pub.publish(diagnostic_array(f"{self.get_name()}: prompts",
+                                                self.get_clock().now().nanoseconds, level,
+                                                message, values))
+
+
+def main(args=None) -> None:
+    run_node(PromptNode, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""What one lookahead rollout computes, free of ROS: plan → prompt times → skeleton prompts →
+world model → predicted video. The lookahead node, the service and the node benchmark all go
+through ``Lookahead.run``.
+
+Timing: the model's frame 0 is the conditioning image, so prompt frame ``k`` shows the robot at
+``t_ref + k / fps`` where ``t_ref`` is the newest conditioning image's stamp; the plan is sampled
+there (held at its first/last point outside its time range), and a camera whose image is older
+than ``t_ref`` gets offsets ``t_ref - stamp + k / fps`` relative to its own image stamp.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from vap_ros.camera import Camera
+from vap_ros.errors import ModelError
+from vap_ros.prompts import SkeletonRenderer
+from vap_ros.robot import JointTrajectory
+
+__all__ = ["Lookahead", "Predictor", "RolloutInputs", "RolloutResult", "load_world_model",
+           "prompt_stamps"]
+
+NS = 1_000_000_000
+
+
+class Predictor(Protocol):
+    """What the lookahead needs from a world model (``vap_ros.model.WorldModel`` is one).
+
+    ``config`` has ``height``, ``width``, ``num_frames`` (conditioning frame included), ``fps``.
+    ``predict(first_frames (V, H, W, 3) uint8, prompts (V, T, H, W, 3) uint8, steps=, seed=)``
+    returns (V, T, H, W, 3) uint8.
+    """
+
+    config: Any
+
+    def predict(self, first_frames: np.ndarray, prompts: np.ndarray, **kw) -> np.ndarray: ...
+
+
+def load_world_model(model: str, *, device: str = "cpu", seed: int = 0) -> tuple[Any, str]:
+    """A world model from a preset name (``tiny``, random init from ``seed``) or a checkpoint
+    directory → (model, model_id). Raises ModelError/CheckpointError/ConfigError."""
+    from vap_ros.model import WorldModel
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        fn = WorldModel.from_pretrained
+        kw = {"device": device} if "device" in inspect.signature(fn).parameters else {}
+        wm = fn(str(path), **kw)
+        model_id = f"{getattr(wm.config, 'preset', 'custom')}:{path.name}"
+    else:
+        fn = WorldModel.from_preset
+        params = inspect.signature(fn).parameters
+        kw = {"seed": seed} if "seed" in params else {}
+        if "device" in params:
+            kw["device"] = device
+        wm = fn(model, **kw)
+        model_id = f"{model}:random-init-seed{seed}"
+    if "device" not in kw and hasattr(wm, "to") and device != "cpu":
+        wm = wm.to(device)
+    return wm, model_id
+
+
+def prompt_stamps(t_ref_ns: int, num_frames: int, fps: float) -> np.ndarray:
+    """(T,) int64 stamps of the model's frames: ``t_ref + k / fps``."""
+    return t_ref_ns + np.round(np.arange(num_frames) * (NS / fps)).astype(np.int64)
+
+
+@dataclass
+class RolloutInputs:
+    """Everything a rollout needs, already converted.
+
+    Attributes:
+        cameras: V calibrated cameras (full resolution).
+        images: V RGB (H, W, 3) uint8 conditioning images (any size; resized to the model's).
+        image_stamps_ns: (V,) capture stamps.
+        plan: the validated plan (robot arm order, absolute stamps) or None = hold still.
+        current_q: (n,) arm positions for hold-still (and the width fallback below).
+        current_width_m: gripper width when the plan carries none.
+    """
+
+    cameras: Sequence[Camera]
+    images: Sequence[np.ndarray]
+    image_stamps_ns: Sequence[int]
+    plan: JointTrajectory | None = None
+    current_q: np.ndarray | None = None
+    current_width_m: float | None = None
+
+
+@dataclass
+class RolloutResult:
+    camera_names: tuple[str, ...]
+    image_stamps_ns: tuple[int, ...]
+    offsets_ns: np.ndarray  # (V, T) per camera, relative to its image stamp
+    frames: np.ndarray  # (V, T, H, W, 3) uint8 predicted
+    prompts: np.ndarray  # (V, T, H, W, 3) uint8 prompt frames that conditioned them
+    prompt_q: np.ndarray  # (T, n) sampled arm positions
+    inference_s: float
+    prepare_s: float
+    timings: dict = field(default_factory=dict)
+
+
+class Lookahead:
+    """Renders prompts for a plan and runs the world model.
+
+    Args:
+        renderer: the skeleton renderer (the same one training clips use).
+        model: a ``Predictor``.
+        steps: default denoising steps (0 = the model's default).
+    """
+
+    def __init__(self, renderer: SkeletonRenderer, model: Predictor, steps: int = 0) -> None:
+        self.renderer = renderer
+        self.model = model
+        self.steps = int(steps)
+        cfg = model.config
+        self.height, self.width = int(cfg.height), int(cfg.width)
+        self.num_frames, self.fps = int(cfg.num_frames), float(cfg.fps)
+        if self.num_frames < 1 or self.fps <= 0:
+            raise ModelError(f"model config has num_frames {self.num_frames}, fps {self.fps}")
+
+    def prompt_trajectory(self, inputs: RolloutInputs) -> tuple[np.ndarray, np.ndarray, int]:
+        """(q (T, n), gripper width (T,), t_ref ns) for the model's frames."""
+        t_ref = int(max(inputs.image_stamps_ns))
+        stamps = prompt_stamps(t_ref, self.num_frames, self.fps)
+        if inputs.plan is not None:
+            s = inputs.plan.sample(stamps)
+            q = s.positions
+            width = s.gripper_width_m
+        elif inputs.current_q is not None and inputs.current_q.size:
+            q = np.repeat(np.asarray(inputs.current_q, np.float64)[None], self.num_frames, 0)
+            width = None
+        else:
+            raise ModelError("no plan and no current joint state: nothing to predict")
+        if width is None:
+            w = inputs.current_width_m
+            width = None if w is None else np.full(self.num_frames, float(w))
+        return q, width, t_ref
+
+    def prepare(self, inputs: RolloutInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(first frames (V, H, W, 3), prompts (V, T, H, W, 3), q (T, n), t_ref) at the
+        model's size."""
+        q, width, t_ref = self.prompt_trajectory(inputs)
+        size = (self.height, self.width)
+        prompts = self.renderer.render(q, list(inputs.cameras), width, size=size)
+        first = np.stack([img if img.shape[:2] == size else
+                          cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
+                          for img in inputs.images])
+        return first, prompts, q, t_ref
+
+    def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0) -> RolloutResult:
+        t0 = time.perf_counter()
+        first, prompts, q, t_ref = self.prepare(inputs)
+        t1 = time.perf_counter()
+        kw = {"seed": int(seed)}
+        steps = int(steps) or self.steps
+        if steps:
+            kw["steps"] = steps
+        frames = np.asarray(self.model.predict(first, prompts, **kw))
+        t2 = time.perf_counter()
+        if frames.shape != prompts.shape or frames.dtype != np.uint8:
+            raise ModelError(f"world model returned {frames.shape} {frames.dtype}, expected "
+                             f"{prompts.shape} uint8")
+        k = prompt_stamps(0, self.num_frames, self.fps)
+        offsets = np.stack([k + (t_ref - int(s)) for s in inputs.image_stamps_ns])
+        return RolloutResult(
+            camera_names=tuple(c.name for c in inputs.cameras),
+            image_stamps_ns=tuple(int(s) for s in inputs.image_stamps_ns),
+            offsets_ns=offsets, frames=frames, prompts=prompts, prompt_q=q,
+            inference_s=t2 - t1, prepare_s=t1 - t0)
