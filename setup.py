@@ -33,6 +33,8 @@ setup(
         "console_scripts": [
             "vap-ros = vap_ros.cli:main",
             "sim_rig = vap_ros.ros.sim_rig_node:main",
+            "lookahead_node = vap_ros.ros.lookahead_node:main",
+            "prompt_node = vap_ros.ros.prompt_node:main",
         ],
     },
 )
