@@ -38,8 +38,12 @@ class SyntheticClips(torch.utils.data.Dataset):
         half = max(2, S // 10)
         for v in range(V):
             bg = rng.integers(40, 90, size=(S, S, 3), dtype=np.uint8)
-            start = rng.uniform(half + 1, S - half - 2, 2)
-            vel = rng.uniform(-1.5, 1.5, 2)
+            angle, speed = rng.uniform(0, 2 * np.pi), rng.uniform(1.5, 2.5)  # px per frame
+            vel = speed * np.array([np.cos(angle), np.sin(angle)])
+            reach = np.abs(vel) * (T - 1)
+            lo = half + 1 + np.where(vel < 0, reach, 0)
+            hi = S - half - 2 - np.where(vel > 0, reach, 0)
+            start = rng.uniform(np.minimum(lo, hi), np.maximum(lo, hi))
             for t in range(T):
                 c = np.clip(start + vel * t, half, S - half - 1)
                 u, w = int(round(c[0])), int(round(c[1]))

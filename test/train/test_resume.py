@@ -45,11 +45,9 @@ def _train(out: Path, resume: bool = False, steps: int = STEPS):
     return t, t.fit()
 
 
-@pytest.fixture(scope="module")
-def straight(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("straight") / "run"
-    _train(out)
-    return out
+@pytest.fixture()
+def straight(straight_run) -> Path:
+    return straight_run
 
 
 def test_run_folder_describes_itself(straight):
