@@ -74,7 +74,8 @@ def test_publishes_a_franka_rigs_topics(rig):
     np.testing.assert_allclose(np.reshape(info.k, (3, 3)), node.cameras["front"].K)
     (tf,) = got["/tf_static"][:1]
     frames = {(t.header.frame_id, t.child_frame_id) for t in tf.transforms}
-    assert frames == {("panda_link0", "front_optical_frame"), ("panda_link0", "left_optical_frame")}
+    assert frames == {("panda_link0", "front_optical_frame"),
+                      ("panda_link0", "left_optical_frame")}
     T = convert.matrix_from_transform(tf.transforms[0])
     np.testing.assert_allclose(T, node.cameras["front"].T_base_cam, atol=1e-6)
     # Rates: joint-state stamps exactly 10 ms apart, ~100 per second of wall time.

@@ -163,9 +163,11 @@ class SimRigNode(Node):
         states_per_frame = cfg.state_hz // cfg.camera_hz
         period_ns = 1_000_000_000 // cfg.state_hz
         max_lag_ns = int(self.params["max_lag_s"] * 1e9)
-        wall0 = time.monotonic_ns()
         k = 0  # state periods simulated
         try:
+            with self._lock:  # warm-up: the renderer's EGL context and mesh upload (~0.5 s)
+                self.rig.render(list(self.cameras))
+            wall0 = time.monotonic_ns()
             while self._running and rclpy.ok(context=self.context):
                 behind = time.monotonic_ns() - wall0 - k * period_ns
                 if behind < 0:
