@@ -24,7 +24,7 @@ HELP = "clip-cache build frames/s and MB/s vs a plain rosbags read of the same b
 def add_arguments(p) -> None:
     p.add_argument("--bag", default=None, help="an existing bag (default: write a synthetic one)")
     p.add_argument("--config", default="sim", help="rig config for --bag (default sim)")
-    p.add_argument("--seconds", type=float, default=8.0, help="synthetic bag length")
+    p.add_argument("--seconds", type=float, default=20.0, help="synthetic bag length")
     p.add_argument("--cameras", type=int, default=2, help="synthetic cameras")
     p.add_argument("--hz", type=float, default=15.0, help="synthetic camera rate")
     p.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))

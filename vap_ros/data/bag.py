@@ -7,6 +7,7 @@ the reader's ``warnings`` say so, and the lost tail is reported, never silently 
 
 from __future__ import annotations
 
+import struct
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,7 @@ class BagReader:
         self._storage = None  # bare storage plugin (McapReader / Sqlite3Reader)
         self._scan = None  # truncated MCAP: record scanner
         self._conns: dict[str, object] = {}
+        self._index = None  # McapIndex for selective reads of uncompressed MCAP
         self.typestore = None
 
     # ------------------------------------------------------------------ open / close
@@ -142,8 +144,8 @@ class BagReader:
                 self.is_ros2 = reader.is2
                 self.typestore = reader.typestore
                 for c in reader.connections:
-                    self._conns.setdefault(c.topic, [])
-                    self._conns[c.topic].append(c)
+                    self._conns.setdefault(c.topic, []).append(c)
+                self._make_index([s for r in reader.readers for s in _storages(r)])
         except BagError:
             self.close()
             raise
@@ -170,6 +172,16 @@ class BagReader:
         self.typestore = _typestore_from_connections(storage.connections, fallback)
         for c in storage.connections:
             self._conns.setdefault(c.topic, []).append(c)
+        self._make_index([storage])
+
+    def _make_index(self, storages) -> None:
+        from rosbags.rosbag2.storage_mcap import McapReader
+
+        from vap_ros.data.mcap_index import McapIndex
+
+        if storages and all(isinstance(s, McapReader) for s in storages):
+            index = McapIndex(storages)
+            self._index = index if index.usable else None
 
     def _open_truncated(self, p: Path, reason: str) -> None:
         from vap_ros.data.mcap_scan import TruncatedMcap
@@ -193,7 +205,7 @@ class BagReader:
         stack, self._stack = self._stack, None
         if stack is not None:
             stack.close()
-        self._any = self._storage = self._scan = None
+        self._any = self._storage = self._scan = self._index = None
 
     # ------------------------------------------------------------------ reading
     def topics_of_type(self, *msgtypes: str) -> list[str]:
@@ -230,11 +242,46 @@ class BagReader:
             where = f" after {n} messages (last at {last * 1e-9:.3f} s)" if last else ""
             raise BagError(f"bag {str(self.path)!r} cannot be read{where}: {err}") from err
 
+    def read(self, topics: Iterable[str], *, header_only: Iterable[str] = (),
+             only: dict[str, set[int]] | None = None) -> Iterator[tuple[str, int, int, bytes]]:
+        """(topic, position on the topic, log time ns, raw) in log-time order.
+
+        The fast path for the passes of the clip builder: on uncompressed MCAP, ``header_only``
+        topics yield just their first 16 bytes (enough for ``header.stamp``) and ``only``
+        ({topic: positions}) skips the other messages of a topic without reading them. Other
+        storages read everything and filter.
+
+        Raises:
+            BagError: the bag breaks off while reading.
+        """
+        topics = list(topics)
+        if self._index is not None:
+            try:
+                yield from self._index.messages(topics, header_only=header_only, only=only)
+            except (OSError, ValueError, struct.error) as err:
+                raise BagError(f"bag {str(self.path)!r} cannot be read: {err}") from err
+            return
+        pos: dict[str, int] = {}
+        for topic, log_ns, raw in self.messages(topics):
+            i = pos.get(topic, 0)
+            pos[topic] = i + 1
+            if only is not None and topic in only and i not in only[topic]:
+                continue
+            yield topic, i, log_ns, raw
+
     def deserialize(self, raw: bytes, msgtype: str):
         """A message object; raises whatever rosbags raises (callers count it as corrupt)."""
         if self.is_ros2:
             return self.typestore.deserialize_cdr(raw, msgtype)
         return self.typestore.deserialize_ros1(raw, msgtype)
+
+
+def _storages(reader) -> list:
+    """The storage plugins behind a rosbags rosbag2 reader (a folder may hold several)."""
+    st = getattr(reader, "storage", None)
+    if st is None:
+        return []
+    return list(getattr(st, "storages", [st]))
 
 
 def _is_truncated_mcap(p: Path) -> bool:

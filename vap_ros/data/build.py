@@ -8,6 +8,7 @@ count in the report.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from dataclasses import replace
@@ -33,6 +34,14 @@ from vap_ros.errors import VapError
 __all__ = ["build_dataset", "format_report", "process_bag"]
 
 
+@functools.lru_cache(maxsize=4)
+def skeleton_renderer(preset: str):
+    """The prompt renderer of a robot preset, loaded once per process (URDF parsing ~0.3 s)."""
+    from vap_ros.prompts import SkeletonRenderer
+
+    return SkeletonRenderer.from_preset(preset)
+
+
 def _stats_ms(gaps_ns: np.ndarray) -> dict[str, float | None]:
     g = np.asarray(gaps_ns, np.float64)
     g = g[np.isfinite(g) & (g < 9e18)]
@@ -51,14 +60,12 @@ def process_bag(path: str | Path, cfg: RigConfig, out: str | Path, prefix: str, 
     messages_skipped{topic: {reason: n}}, cameras{name: {topic, images, used, sync gaps}},
     bytes_read, bytes_written, seconds. Never raises for a bad bag (``ok: False``).
     """
-    from vap_ros.prompts import SkeletonRenderer
-
     t0 = time.perf_counter()
     path = Path(path)
     report: dict[str, Any] = {"bag": str(path), "ok": False, "error": None, "warnings": [],
                               "clips": [], "clips_written": 0}
     try:
-        renderer = SkeletonRenderer.from_preset(cfg.robot)
+        renderer = skeleton_renderer(cfg.robot)
         with BagReader(path) as reader:
             rec = read_recording(reader, cfg, renderer.robot, calibration=calibration)
             report["warnings"] = rec.warnings

@@ -18,6 +18,7 @@ __all__ = [
     "PLAN_TYPE",
     "TF_TYPE",
     "CAMERA_INFO_TYPE",
+    "JointStateParser",
     "header_stamp_ns",
     "image_to_rgb",
     "plan_to_trajectory",
@@ -162,3 +163,55 @@ def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None):
     arm, width = mapper.map_many(names, pos)
     traj = JointTrajectory(mapper.arm_joint_names, arm, t0 + tfs, width)
     return traj.validate()
+
+
+class JointStateParser:
+    """Fast reader of serialised sensor_msgs/JointState (little-endian CDR): (stamp ns, names,
+    positions) without building a message object, ~10x faster than generic deserialisation
+    (matters for 1 kHz joint states). Names are decoded once per distinct name block.
+    ``parse`` returns None for anything it does not recognise; callers then deserialise.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[bytes, tuple[tuple[str, ...], int]] = {}
+
+    @staticmethod
+    def _align(o: int, a: int) -> int:
+        return 4 + ((o - 4 + a - 1) // a) * a  # CDR alignment counts from after the 4-byte header
+
+    def parse(self, raw: bytes) -> tuple[int, tuple[str, ...], np.ndarray] | None:
+        try:
+            if len(raw) < 24 or raw[0] != 0 or raw[1] != 1:
+                return None
+            sec, nsec = _STAMP.unpack_from(raw, 4)
+            (flen,) = struct.unpack_from("<I", raw, 12)
+            o = self._align(16 + flen, 4)
+            (count,) = struct.unpack_from("<I", raw, o)
+            start = o
+            o += 4
+            # the name block's extent: walk the lengths (cheap), decode only if unseen
+            for _ in range(count):
+                o = self._align(o, 4)
+                (ln,) = struct.unpack_from("<I", raw, o)
+                o += 4 + ln
+            block = raw[start:o]
+            cached = self._names.get(block)
+            if cached is None:
+                names, q = [], start + 4
+                for _ in range(count):
+                    q = self._align(q, 4)
+                    (ln,) = struct.unpack_from("<I", raw, q)
+                    names.append(raw[q + 4:q + 4 + ln].rstrip(b"\0").decode())
+                    q += 4 + ln
+                cached = (tuple(names), 0)
+                if len(self._names) < 64:
+                    self._names[block] = cached
+            o = self._align(o, 4)
+            (n,) = struct.unpack_from("<I", raw, o)
+            o = self._align(o + 4, 8)
+            if o + 8 * n > len(raw):
+                return None
+            pos = np.frombuffer(raw, "<f8", n, o)
+            return int(sec) * 1_000_000_000 + int(nsec), cached[0], pos
+        except (struct.error, UnicodeDecodeError, ValueError):
+            return None

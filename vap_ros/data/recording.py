@@ -20,6 +20,7 @@ from vap_ros.data.config import CameraTopics, RigConfig, camera_name_from_topic
 from vap_ros.data.messages import (
     CAMERA_INFO_TYPE,
     IMAGE_TYPES,
+    JointStateParser,
     JOINT_STATE_TYPE,
     PLAN_TYPE,
     TF_TYPE,
@@ -207,16 +208,35 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
     infos: dict[str, object] = {}
     tree = TransformTree()
     first_js_error: str | None = None
+    jsp = JointStateParser()
+    js_groups: dict[tuple[tuple[str, ...], int], tuple[list[int], list[np.ndarray]]] = {}
     info_topics = {c.info_topic for c in cameras if c.name not in override}
     wanted = ({js_topic} | set(img_topic) | set(tf_topics) | info_topics
               | ({grip_topic} if grip_topic else set()) | ({plan_topic} if plan_topic else set()))
     start = None
     try:
-        for topic, log_ns, raw in reader.messages(wanted):
+        for topic, _, log_ns, raw in reader.read(wanted, header_only=img_topic):
             start = log_ns if start is None else start
             if topic in img_topic:
                 img_stamps[topic].append(raw_header_stamp_ns(raw, reader.is_ros2) or log_ns)
                 img_logs[topic].append(log_ns)
+                continue
+            if topic in infos:
+                continue  # one good CameraInfo per camera is enough
+            if topic == js_topic:
+                parsed = jsp.parse(raw) if reader.is_ros2 else None
+                if parsed is None:  # not plain little-endian CDR: the generic way
+                    try:
+                        msg = reader.deserialize(raw, JOINT_STATE_TYPE)
+                        parsed = (header_stamp_ns(msg), tuple(msg.name),
+                                  np.asarray(msg.position, np.float64))
+                    except Exception as err:  # rosbags serde errors: a corrupt message
+                        skipped[topic][f"corrupt message ({type(err).__name__})"] += 1
+                        continue
+                stamp, names, pos = parsed
+                group = js_groups.setdefault((names, pos.size), ([], []))
+                group[0].append(stamp or log_ns)
+                group[1].append(pos)
                 continue
             msgtype = reader.topics[topic].msgtype
             try:
@@ -225,13 +245,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                 skipped[topic][f"corrupt message ({type(err).__name__})"] += 1
                 continue
             try:
-                if topic == js_topic:
-                    names = [name_map.get(n, n) for n in msg.name]
-                    arm, width = mapper.map(names, msg.position)
-                    js_t.append(header_stamp_ns(msg) or log_ns)
-                    js_q.append(arm)
-                    js_w.append(np.nan if width is None else width)
-                elif topic == grip_topic:
+                if topic == grip_topic:
                     names = [name_map.get(n, n) for n in msg.name]
                     idx = [names.index(n) for n in grip_names if n in names]
                     if len(idx) != len(grip_names) or len(msg.position) < len(names):
@@ -247,8 +261,6 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                 elif topic in info_topics and topic not in infos:
                     infos[topic] = msg
             except JointStateError as err:
-                if topic == js_topic and first_js_error is None:
-                    first_js_error = str(err)
                 skipped[topic][f"joint names/values do not fit {robot.name}: {err}"] += 1
             except VapError as err:
                 skipped[topic][f"{type(err).__name__}: {err}"] += 1
@@ -256,6 +268,31 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
         warnings.append(f"pass 1 stopped early: {err}")
         skipped["(bag)"][f"unreadable: {err}"] += 1
 
+    for (names, _), (stamps, rows) in js_groups.items():
+        names = [name_map.get(n, n) for n in names]
+        try:
+            arm, width = mapper.map_many(names, np.stack(rows))
+            ok_rows = np.ones(len(rows), bool)
+        except JointStateError as err:
+            if "non-finite" not in str(err):
+                first_js_error = first_js_error or str(err)
+                skipped[js_topic][f"joint names/values do not fit {robot.name}: {err}"] += \
+                    len(rows)
+                continue
+            arm = np.zeros((len(rows), robot.n_arm))
+            width = np.full(len(rows), np.nan)
+            ok_rows = np.zeros(len(rows), bool)
+            for k, row in enumerate(rows):  # NaN in some rows: keep the others
+                try:
+                    a, w_ = mapper.map(names, row)
+                except JointStateError as e:
+                    skipped[js_topic][f"{e}"] += 1
+                    continue
+                arm[k], ok_rows[k] = a, True
+                width[k] = np.nan if w_ is None else w_
+        js_t.extend(np.asarray(stamps, np.int64)[ok_rows].tolist())
+        js_q.extend(arm[ok_rows])
+        js_w.extend((np.full(len(rows), np.nan) if width is None else width)[ok_rows].tolist())
     if not js_t:
         if first_js_error:
             raise JointStateError(

@@ -47,7 +47,6 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
         rec = read_recording(reader, cfg, renderer.robot, calibration=calibration)
         summary["warnings"] = rec.warnings
         by_topic = {c.topic: c for c in rec.cameras}
-        counts = {c.topic: 0 for c in rec.cameras}
         stats = {c.name: {"topic": c.topic, "images": int(c.stamps_ns.size), "written": 0,
                           "skipped": Counter()} for c in rec.cameras}
         for c in rec.cameras:
@@ -55,10 +54,8 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
         total = sum(int(c.stamps_ns.size) for c in rec.cameras)
         bar = tqdm(total=total, desc="prompts", unit="image", disable=not progress)
         try:
-            for topic, _, raw in reader.messages(by_topic):
+            for topic, i, _, raw in reader.read(by_topic):
                 cs = by_topic[topic]
-                i = counts[topic]
-                counts[topic] += 1
                 bar.update(1)
                 st = stats[cs.name]
                 if i % every:
