@@ -1,0 +1,193 @@
+"""The diffusers parts of the world model: transformer, autoencoder (or pixel space), scheduler.
+
+Built at random from a config, or loaded from a local diffusers directory (``base``). Loading
+only reads safetensors (``use_safetensors=True``) and never touches the network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vap_ros.errors import CheckpointError
+from vap_ros.model.config import WorldModelConfig
+
+__all__ = ["Codec", "build_scheduler", "build_transformer", "check_base_dir", "load_base",
+           "rotary_embedding", "widen_patch_embed"]
+
+
+def build_transformer(config: WorldModelConfig) -> nn.Module:
+    """A randomly initialised ``CogVideoXTransformer3DModel`` from ``config.transformer``."""
+    from diffusers import CogVideoXTransformer3DModel
+
+    return CogVideoXTransformer3DModel(**config.transformer)
+
+
+def build_vae(config: WorldModelConfig) -> nn.Module:
+    """A randomly initialised ``AutoencoderKLCogVideoX`` (benchmarks only: random VAEs are useless)."""
+    from diffusers import AutoencoderKLCogVideoX
+
+    vae = dict(config.vae or {})
+    blocks = len(vae.get("block_out_channels", (128, 256, 256, 512)))
+    vae.setdefault("down_block_types", ("CogVideoXDownBlock3D",) * blocks)
+    vae.setdefault("up_block_types", ("CogVideoXUpBlock3D",) * blocks)
+    vae.setdefault("sample_height", config.height)
+    vae.setdefault("sample_width", config.width)
+    return AutoencoderKLCogVideoX(**vae)
+
+
+def build_scheduler(config: WorldModelConfig, base: Path | None = None):
+    """The CogVideoX DDIM or DPM scheduler; a base directory's scheduler config wins."""
+    from diffusers import CogVideoXDDIMScheduler, CogVideoXDPMScheduler
+
+    cls = CogVideoXDDIMScheduler if config.scheduler == "ddim" else CogVideoXDPMScheduler
+    if base is not None and (base / "scheduler" / "scheduler_config.json").is_file():
+        return cls.from_pretrained(base, subfolder="scheduler")
+    return cls(**config.scheduler_config)
+
+
+def _weights_present(folder: Path) -> bool:
+    return any(folder.glob("*.safetensors")) or (folder / "diffusion_pytorch_model.safetensors"
+                                                 ".index.json").is_file()
+
+
+def check_base_dir(base: str | Path, need_vae: bool = True) -> Path:
+    """Check a local diffusers directory has what the world model loads.
+
+    Raises:
+        CheckpointError: naming every missing file/folder (and pickled-only weights).
+    """
+    base = Path(base).expanduser()
+    if not base.is_dir():
+        raise CheckpointError(
+            f"base model directory {base} does not exist; expected a local diffusers directory "
+            "with transformer/ and vae/ (e.g. a download of THUDM/CogVideoX-2b)")
+    parts = ["transformer"] + (["vae"] if need_vae else [])
+    missing = []
+    for part in parts:
+        folder = base / part
+        if not (folder / "config.json").is_file():
+            missing.append(f"{part}/config.json")
+        if not _weights_present(folder):
+            pickled = list(folder.glob("*.bin")) if folder.is_dir() else []
+            hint = " (only pickled .bin weights found; convert them to safetensors)" if pickled else ""
+            missing.append(f"{part}/*.safetensors{hint}")
+    if missing:
+        raise CheckpointError(f"base model directory {base} is incomplete: missing "
+                              f"{', '.join(missing)}")
+    return base
+
+
+def load_base(base: str | Path, need_vae: bool) -> tuple[nn.Module, nn.Module | None]:
+    """Load (transformer, vae) from a checked local diffusers directory.
+
+    Raises:
+        CheckpointError: missing files or weights that do not load.
+    """
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
+
+    base = check_base_dir(base, need_vae)
+    try:
+        transformer = CogVideoXTransformer3DModel.from_pretrained(
+            base, subfolder="transformer", use_safetensors=True, local_files_only=True)
+        vae = None
+        if need_vae:
+            vae = AutoencoderKLCogVideoX.from_pretrained(
+                base, subfolder="vae", use_safetensors=True, local_files_only=True)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"cannot load the base model from {base}: {err}") from err
+    return transformer, vae
+
+
+def widen_patch_embed(transformer: nn.Module, in_channels: int) -> bool:
+    """Widen a T2V patch embedding to ``in_channels`` (I2V layout) with zero weights.
+
+    The new input channels (the image condition) start at zero, so the output is unchanged.
+    Returns True when the embedding was widened (it must then be trained).
+    """
+    proj = transformer.patch_embed.proj
+    old = proj.in_channels
+    if old == in_channels:
+        return False
+    if old > in_channels:
+        raise CheckpointError(f"base transformer takes {old} input channels, expected at most "
+                              f"{in_channels}")
+    new = nn.Conv2d(in_channels, proj.out_channels, proj.kernel_size, proj.stride,
+                    bias=proj.bias is not None).to(proj.weight.device, proj.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, :old] = proj.weight
+        if proj.bias is not None:
+            new.bias.copy_(proj.bias)
+    transformer.patch_embed.proj = new
+    transformer.register_to_config(in_channels=in_channels)
+    return True
+
+
+def rotary_embedding(transformer: nn.Module, latent_frames: int, latent_h: int, latent_w: int,
+                     device) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Rotary position embeddings for rotary (5b-style) transformers, else None.
+
+    Uses diffusers' own helpers exactly as ``CogVideoXImageToVideoPipeline`` does.
+    """
+    cfg = transformer.config
+    if not cfg.use_rotary_positional_embeddings:
+        return None
+    from diffusers.models.embeddings import get_3d_rotary_pos_embed
+    from diffusers.pipelines.cogvideo.pipeline_cogvideox import get_resize_crop_region_for_grid
+
+    p = cfg.patch_size
+    gh, gw = latent_h // p, latent_w // p
+    if cfg.patch_size_t is None:
+        crops = get_resize_crop_region_for_grid((gh, gw), cfg.sample_width // p,
+                                                cfg.sample_height // p)
+        return get_3d_rotary_pos_embed(embed_dim=cfg.attention_head_dim, crops_coords=crops,
+                                       grid_size=(gh, gw), temporal_size=latent_frames,
+                                       device=device)
+    frames = (latent_frames + cfg.patch_size_t - 1) // cfg.patch_size_t
+    return get_3d_rotary_pos_embed(embed_dim=cfg.attention_head_dim, crops_coords=None,
+                                   grid_size=(gh, gw), temporal_size=frames, grid_type="slice",
+                                   max_size=(cfg.sample_height // p, cfg.sample_width // p),
+                                   device=device)
+
+
+class Codec(nn.Module):
+    """Video <-> the space the transformer denoises, in the transformer's (B, F, C, h, w) layout.
+
+    Pixel space: identity (F = T frames, C = 3, h, w = H, W). Latent space: the CogVideoX VAE
+    (F = (T - 1) / 4 + 1, C = 16, h, w = H / 8, W / 8), latents times ``scaling_factor``.
+    """
+
+    def __init__(self, vae: nn.Module | None):
+        super().__init__()
+        self.vae = vae
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.vae is None else int(self.vae.config.latent_channels)
+
+    def encode(self, video: torch.Tensor, generator: torch.Generator | None = None,
+               sample: bool = False) -> torch.Tensor:
+        """(B, 3, T, H, W) in [-1, 1] -> (B, F, C, h, w)."""
+        if self.vae is None:
+            return video.permute(0, 2, 1, 3, 4)
+        dist = self.vae.encode(video.to(self.vae.dtype)).latent_dist
+        z = dist.sample(generator) if sample else dist.mode()
+        return (z * self.vae.config.scaling_factor).permute(0, 2, 1, 3, 4)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """(B, F, C, h, w) -> (B, 3, T, H, W), clamped to [-1, 1]."""
+        if self.vae is None:
+            return latents.permute(0, 2, 1, 3, 4).clamp(-1, 1)
+        z = latents.permute(0, 2, 1, 3, 4) / self.vae.config.scaling_factor
+        return self.vae.decode(z.to(self.vae.dtype)).sample.clamp(-1, 1)
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"cannot read {path}: {err}") from err

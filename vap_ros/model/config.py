@@ -1,0 +1,193 @@
+"""World-model configuration: one validated dataclass, presets stored as YAML data.
+
+A preset fixes the video geometry (height, width, frames), the working space (``pixel``: the
+transformer sees RGB frames directly; ``latent``: a CogVideoX VAE compresses them 8x spatially
+and 4x temporally), the transformer/VAE hyper-parameters, the ControlNet/LoRA/action settings and
+the noise schedule. Presets live in ``vap_ros/model/presets/<name>.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from vap_ros.errors import ConfigError
+
+__all__ = ["CONDITIONINGS", "WorldModelConfig", "available_presets", "load_preset"]
+
+CONDITIONINGS = ("skeleton", "raw_action", "none")
+SPACES = ("pixel", "latent")
+IMAGE_CONDITIONS = ("first", "repeat")
+SCHEDULERS = ("ddim", "dpm")
+
+
+@dataclass
+class WorldModelConfig:
+    """Everything that defines a world model's architecture and sampling defaults.
+
+    Attributes:
+        preset: name of the preset this config came from ("custom" otherwise).
+        conditioning: "skeleton" (prompt video through the ControlNet), "raw_action" (per-frame
+            action vectors through adaptive norms, IRASim-like) or "none" (image only).
+        height, width: frame size in pixels the model accepts.
+        num_frames: frames per clip T, the conditioning first frame included.
+        fps: frame rate the model was built/trained for (metadata for tools).
+        space: "pixel" or "latent" (see module docstring).
+        requires_base: the preset is meant to load pretrained weights from a local diffusers
+            directory (``base=``); random initialisation is only for benchmarks.
+        transformer: keyword arguments of diffusers' ``CogVideoXTransformer3DModel``.
+        vae: keyword arguments of ``AutoencoderKLCogVideoX`` (latent space only).
+        image_condition: "first" (CogVideoX I2V: first-frame latent, zeros after it) or
+            "repeat" (the first frame repeated over all frames: copying the background becomes
+            a per-token operation, which a small pixel-space model learns much faster).
+        controlnet_blocks: number of leading transformer blocks copied into the ControlNet.
+        prompt_channels: width of the prompt-video encoder's 3D convolutions.
+        lora_rank: LoRA rank on the main branch's attention (0: no LoRA).
+        lora_alpha: LoRA alpha (scaling alpha / rank).
+        lora_targets: attention projection names LoRA is attached to.
+        train_base: train every base-transformer weight as well (random-init presets).
+        action_dim: size D of one raw action vector (joint positions + gripper width).
+        action_embed_dim: width of the per-frame action embedding (raw_action).
+        scheduler: "ddim" or "dpm" (CogVideoX's schedulers).
+        scheduler_config: keyword arguments of the scheduler.
+        steps: default number of sampling steps.
+        cond_dropout: probability of dropping the action condition per sample in training
+            (enables classifier-free guidance).
+        lr_scales: learning-rate multipliers per parameter group.
+    """
+
+    preset: str = "custom"
+    conditioning: str = "skeleton"
+    height: int = 32
+    width: int = 32
+    num_frames: int = 5
+    fps: float = 8.0
+    space: str = "pixel"
+    requires_base: bool = False
+    transformer: dict = field(default_factory=dict)
+    vae: dict | None = None
+    image_condition: str = "repeat"
+    controlnet_blocks: int = 1
+    prompt_channels: int = 32
+    lora_rank: int = 0
+    lora_alpha: float | None = None
+    lora_targets: tuple = ("to_q", "to_k", "to_v", "to_out.0")
+    train_base: bool = True
+    action_dim: int = 8
+    action_embed_dim: int = 64
+    scheduler: str = "ddim"
+    scheduler_config: dict = field(default_factory=dict)
+    steps: int = 8
+    cond_dropout: float = 0.1
+    lr_scales: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lora_targets = tuple(self.lora_targets)
+        self.validate()
+
+    # ------------------------------------------------------------------ derived geometry
+    @property
+    def spatial_ratio(self) -> int:
+        """Pixels per latent pixel (1 in pixel space, 8 for the CogVideoX VAE)."""
+        if self.space == "pixel":
+            return 1
+        blocks = len((self.vae or {}).get("block_out_channels", (0, 0, 0, 0)))
+        return 2 ** (blocks - 1)
+
+    @property
+    def temporal_ratio(self) -> int:
+        """Frames per latent frame after the first (1 in pixel space, 4 for the VAE)."""
+        if self.space == "pixel":
+            return 1
+        return int((self.vae or {}).get("temporal_compression_ratio", 4))
+
+    @property
+    def latent_frames(self) -> int:
+        return (self.num_frames - 1) // self.temporal_ratio + 1
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.transformer.get("patch_size", 2))
+
+    @property
+    def inner_dim(self) -> int:
+        t = self.transformer
+        return int(t.get("num_attention_heads", 30)) * int(t.get("attention_head_dim", 64))
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first inconsistent field."""
+        for name, value, allowed in (("conditioning", self.conditioning, CONDITIONINGS),
+                                     ("space", self.space, SPACES),
+                                     ("image_condition", self.image_condition, IMAGE_CONDITIONS),
+                                     ("scheduler", self.scheduler, SCHEDULERS)):
+            if value not in allowed:
+                raise ConfigError(f"world model {name}={value!r}: expected one of {allowed}")
+        if self.space == "latent" and not self.vae:
+            raise ConfigError("world model space='latent' needs a 'vae' section")
+        factor = self.spatial_ratio * self.patch_size
+        if self.height % factor or self.width % factor or self.height <= 0 or self.width <= 0:
+            raise ConfigError(
+                f"world model size {self.height}x{self.width}: height and width must be positive "
+                f"multiples of {factor} (spatial ratio {self.spatial_ratio} x patch "
+                f"{self.patch_size})")
+        if self.num_frames < 1 or (self.num_frames - 1) % self.temporal_ratio:
+            raise ConfigError(
+                f"world model num_frames={self.num_frames}: expected 1 + a multiple of "
+                f"{self.temporal_ratio} (the temporal compression ratio)")
+        layers = int(self.transformer.get("num_layers", 30))
+        if self.conditioning == "skeleton" and not 1 <= self.controlnet_blocks <= layers:
+            raise ConfigError(f"controlnet_blocks={self.controlnet_blocks}: expected 1..{layers}")
+        if self.lora_rank < 0 or self.steps < 1 or self.action_dim < 1:
+            raise ConfigError("lora_rank must be >= 0, steps >= 1 and action_dim >= 1")
+        if not 0.0 <= self.cond_dropout < 1.0:
+            raise ConfigError(f"cond_dropout={self.cond_dropout}: expected 0 <= p < 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["lora_targets"] = list(self.lora_targets)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorldModelConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown world model config keys {unknown}; expected {sorted(names)}")
+        return cls(**data)
+
+    def replace(self, **overrides: Any) -> WorldModelConfig:
+        """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""
+        d = self.to_dict()
+        for key, value in overrides.items():
+            if key in ("transformer", "vae", "scheduler_config", "lr_scales") and value is not None \
+                    and isinstance(d.get(key), dict):
+                d[key] = {**d[key], **value}
+            else:
+                d[key] = value
+        return WorldModelConfig.from_dict(d)
+
+
+def available_presets() -> list[str]:
+    """Names of the presets shipped in ``vap_ros/model/presets``."""
+    root = resources.files("vap_ros.model") / "presets"
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str, **overrides: Any) -> WorldModelConfig:
+    """Load a preset by name and apply keyword overrides.
+
+    Raises:
+        ConfigError: unknown preset name or invalid values.
+    """
+    names = available_presets()
+    if name not in names:
+        raise ConfigError(f"unknown world model preset {name!r}; available: {names}")
+    text = (resources.files("vap_ros.model") / "presets" / f"{name}.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    data.pop("notes", None)
+    data["preset"] = name
+    return WorldModelConfig.from_dict(data).replace(**overrides)

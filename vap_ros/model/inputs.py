@@ -1,0 +1,142 @@
+"""Checking and converting the world model's inputs (numpy uint8 at the API, tensors inside).
+
+Every check raises ``ModelError`` naming the input, the shape/dtype it had and what the model
+expects, so a ROS node can log it and carry on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from vap_ros.errors import ModelError
+from vap_ros.model.config import WorldModelConfig
+
+__all__ = ["check_actions", "check_batch", "check_first_frames", "check_prompts", "from_uint8",
+           "to_uint8"]
+
+
+def _shape(x: Any) -> str:
+    return str(tuple(x.shape)) if hasattr(x, "shape") else type(x).__name__
+
+
+def check_first_frames(first_frames: Any, cfg: WorldModelConfig) -> np.ndarray:
+    """uint8 (V, H, W, 3) (or one (H, W, 3) image) -> (V, H, W, 3)."""
+    if not isinstance(first_frames, np.ndarray):
+        raise ModelError(f"first_frames must be a numpy uint8 array (V, H, W, 3), got "
+                         f"{type(first_frames).__name__}")
+    if first_frames.ndim == 3:
+        first_frames = first_frames[None]
+    if first_frames.ndim != 4 or first_frames.shape[-1] != 3:
+        raise ModelError(f"first_frames shape {first_frames.shape}: expected (V, H, W, 3) RGB")
+    if first_frames.dtype != np.uint8:
+        raise ModelError(f"first_frames dtype {first_frames.dtype}: expected uint8")
+    if first_frames.shape[1:3] != (cfg.height, cfg.width):
+        raise ModelError(
+            f"first_frames are {first_frames.shape[1]}x{first_frames.shape[2]} (HxW); the "
+            f"model ({cfg.preset}) expects {cfg.height}x{cfg.width}")
+    return first_frames
+
+
+def check_prompts(prompts: Any, views: int, cfg: WorldModelConfig) -> np.ndarray:
+    """uint8 (V, T, H, W, 3) prompt videos matching the views and the model's geometry."""
+    if not isinstance(prompts, np.ndarray):
+        raise ModelError(f"prompts must be a numpy uint8 array (V, T, H, W, 3) for conditioning "
+                         f"{cfg.conditioning!r}, got {type(prompts).__name__}")
+    if prompts.ndim != 5 or prompts.shape[-1] != 3:
+        raise ModelError(f"prompts shape {prompts.shape}: expected (V, T, H, W, 3) RGB")
+    if prompts.dtype != np.uint8:
+        raise ModelError(f"prompts dtype {prompts.dtype}: expected uint8")
+    if prompts.shape[0] != views:
+        raise ModelError(f"prompts have {prompts.shape[0]} views but first_frames have {views}; "
+                         "expected one prompt video per view")
+    if prompts.shape[1] != cfg.num_frames:
+        raise ModelError(f"prompts have {prompts.shape[1]} frames; the model ({cfg.preset}) "
+                         f"predicts {cfg.num_frames} frames (frame 0 = the first frame)")
+    if prompts.shape[2:4] != (cfg.height, cfg.width):
+        raise ModelError(f"prompt frames are {prompts.shape[2]}x{prompts.shape[3]} (HxW); the "
+                         f"model expects {cfg.height}x{cfg.width}")
+    return prompts
+
+
+def check_actions(actions: Any, cfg: WorldModelConfig) -> np.ndarray:
+    """float (T, D) actions, one per predicted frame -> float32 (T, D)."""
+    if actions is None:
+        raise ModelError("conditioning 'raw_action' needs actions (T, D), got None")
+    actions = np.asarray(actions, dtype=np.float32)
+    if actions.shape != (cfg.num_frames, cfg.action_dim):
+        raise ModelError(f"actions shape {actions.shape}: expected ({cfg.num_frames}, "
+                         f"{cfg.action_dim}) (frames, joint positions + gripper width)")
+    if not np.isfinite(actions).all():
+        raise ModelError("actions contain NaN or inf")
+    return actions
+
+
+def from_uint8(video: np.ndarray, device, dtype=torch.float32) -> torch.Tensor:
+    """uint8 (..., T, H, W, 3) -> float (..., 3, T, H, W) in [-1, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(video)).to(device)
+    x = x.movedim(-1, -4).to(dtype)
+    return x / 127.5 - 1.0
+
+
+def to_uint8(video: torch.Tensor) -> np.ndarray:
+    """float (V, 3, T, H, W) in [-1, 1] -> uint8 (V, T, H, W, 3)."""
+    x = ((video.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+
+def _tensor(batch: dict, key: str, ndim: int, layout: str) -> torch.Tensor:
+    x = batch.get(key)
+    if not isinstance(x, torch.Tensor):
+        raise ModelError(f"batch[{key!r}] must be a float tensor {layout}, got "
+                         f"{type(x).__name__}")
+    if x.ndim != ndim or not x.is_floating_point():
+        raise ModelError(f"batch[{key!r}] shape {_shape(x)} dtype {x.dtype}: expected a float "
+                         f"tensor {layout}")
+    return x
+
+
+def check_batch(batch: dict, cfg: WorldModelConfig) -> dict[str, torch.Tensor | None]:
+    """Validate a training batch and fold views into the batch dimension.
+
+    Input layout: ``video`` (B, V, 3, T, H, W) in [-1, 1] (frame 0 = the conditioning frame),
+    ``prompts`` (B, V, 3, T, H, W) (skeleton conditioning), ``actions`` (B, T, D) (raw_action),
+    optional ``loss_weight`` (B, V, 1, T, H, W).
+
+    Returns:
+        dict with ``video``/``prompts`` (B*V, 3, T, H, W), ``actions`` (B*V, T, D) and
+        ``loss_weight`` (B*V, 1, T, H, W); absent entries are None.
+    Raises:
+        ModelError: a missing entry or any shape that does not fit the model.
+    """
+    if not isinstance(batch, dict):
+        raise ModelError(f"batch must be a dict, got {type(batch).__name__}")
+    video = _tensor(batch, "video", 6, "(B, V, 3, T, H, W)")
+    b, v, c, t, h, w = video.shape
+    want = (3, cfg.num_frames, cfg.height, cfg.width)
+    if (c, t, h, w) != want:
+        raise ModelError(f"batch['video'] shape {tuple(video.shape)}: expected (B, V, "
+                         f"{', '.join(map(str, want))})")
+    out: dict[str, torch.Tensor | None] = {"video": video.flatten(0, 1), "prompts": None,
+                                           "actions": None, "loss_weight": None}
+    if cfg.conditioning == "skeleton":
+        prompts = _tensor(batch, "prompts", 6, "(B, V, 3, T, H, W)")
+        if prompts.shape != video.shape:
+            raise ModelError(f"batch['prompts'] shape {tuple(prompts.shape)} does not match "
+                             f"batch['video'] {tuple(video.shape)} (same views and frames)")
+        out["prompts"] = prompts.flatten(0, 1)
+    if cfg.conditioning == "raw_action":
+        actions = _tensor(batch, "actions", 3, "(B, T, D)")
+        if actions.shape != (b, t, cfg.action_dim):
+            raise ModelError(f"batch['actions'] shape {tuple(actions.shape)}: expected "
+                             f"({b}, {t}, {cfg.action_dim})")
+        out["actions"] = actions.repeat_interleave(v, dim=0)
+    if batch.get("loss_weight") is not None:
+        weight = _tensor(batch, "loss_weight", 7 - 1, "(B, V, 1, T, H, W)")
+        if weight.shape != (b, v, 1, t, h, w):
+            raise ModelError(f"batch['loss_weight'] shape {tuple(weight.shape)}: expected "
+                             f"({b}, {v}, 1, {t}, {h}, {w})")
+        out["loss_weight"] = weight.flatten(0, 1)
+    return out

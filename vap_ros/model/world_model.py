@@ -1,0 +1,324 @@
+"""``WorldModel``: first image(s) + visual action prompt video -> predicted video.
+
+Diffusers' CogVideoX transformer (+ VAE in latent space) in the image-to-video layout, the VAP
+ControlNet branch for prompt videos, LoRA (peft) on the main branch's attention, and the
+raw-action / image-only baselines behind the same interface. Views are folded into the batch
+(shared weights). Training lives in ``vap_ros.train``; the model exposes ``training_loss``,
+parameter groups and gradient checkpointing so the trainer needs no model internals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vap_ros.errors import CheckpointError, ModelError
+from vap_ros.model import backbone, inputs
+from vap_ros.model.action_adapter import ActionAdapter
+from vap_ros.model.config import WorldModelConfig, load_preset
+from vap_ros.model.controlnet import ControlNet
+from vap_ros.model.denoiser import Denoiser
+from vap_ros.model.prompt_encoder import fold_time
+from vap_ros.model.sampler import sample_latents
+
+__all__ = ["WorldModel"]
+
+
+class WorldModel(nn.Module):
+    """Args:
+        config: the architecture (see ``WorldModelConfig``).
+        transformer: a ``CogVideoXTransformer3DModel`` without LoRA.
+        vae: an ``AutoencoderKLCogVideoX`` (latent space) or None (pixel space).
+        scheduler: a CogVideoX scheduler (built from the config when None).
+        base_path: the local diffusers directory the base came from (recorded in checkpoints).
+        train_patch_embed: train the patch embedding (set when a T2V base was widened to I2V).
+    Raises:
+        ModelError: the transformer does not fit the config (channels, text length, size).
+    """
+
+    def __init__(self, config: WorldModelConfig, transformer: nn.Module, vae: nn.Module | None,
+                 scheduler=None, base_path: str | None = None, train_patch_embed: bool = False):
+        super().__init__()
+        self.config = config
+        self.base_path = base_path
+        self.card: dict[str, Any] = {}
+        self.codec = backbone.Codec(vae)
+        self.codec.requires_grad_(False)
+        c = self.codec.channels
+        widened = backbone.widen_patch_embed(transformer, 2 * c)
+        self.train_patch_embed = bool(train_patch_embed or widened)
+        tcfg = transformer.config
+        if tcfg.in_channels != 2 * c or tcfg.out_channels != c:
+            raise ModelError(f"transformer has in/out channels {tcfg.in_channels}/"
+                             f"{tcfg.out_channels}; expected {2 * c}/{c} for {config.space} space")
+        inner = tcfg.num_attention_heads * tcfg.attention_head_dim
+        controlnet = None
+        if config.conditioning == "skeleton":  # copy blocks BEFORE LoRA is attached
+            controlnet = ControlNet(transformer.transformer_blocks, config.controlnet_blocks, inner,
+                                    config.prompt_channels, config.spatial_ratio * tcfg.patch_size,
+                                    config.temporal_ratio)
+        if config.lora_rank > 0:
+            from peft import LoraConfig
+
+            transformer.add_adapter(LoraConfig(
+                r=config.lora_rank, lora_alpha=config.lora_alpha or config.lora_rank,
+                target_modules=list(config.lora_targets), init_lora_weights=True))
+        adapter = None
+        if config.conditioning == "raw_action":
+            adapter = ActionAdapter(config.action_dim, config.action_embed_dim, inner,
+                                    tcfg.num_layers, config.temporal_ratio)
+        text = torch.zeros(1, tcfg.max_text_seq_length, tcfg.text_embed_dim)
+        self.denoiser = Denoiser(transformer, text, controlnet, adapter)
+        self.scheduler = scheduler or backbone.build_scheduler(config)
+        self._set_trainable()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_preset(cls, name: str, base: str | Path | None = None, seed: int | None = 0,
+                    random_base: bool = False, **overrides: Any) -> WorldModel:
+        """Build a preset: random init (tiny, small) or a local pretrained base (cogvideox-*).
+
+        Args:
+            name: one of ``available_presets()``.
+            base: local diffusers directory with transformer/, vae/ (scheduler/ optional).
+            seed: seeds the random initialisation (the global RNG is left untouched).
+            random_base: allow a base-requiring preset to start from random weights
+                (benchmarks only).
+            overrides: ``WorldModelConfig`` fields to replace (e.g. ``conditioning="none"``).
+        Raises:
+            ConfigError: unknown preset or bad override. CheckpointError: base missing or
+            incomplete.
+        """
+        return cls.from_config(load_preset(name, **overrides), base=base, seed=seed,
+                               random_base=random_base)
+
+    @classmethod
+    def from_config(cls, config: WorldModelConfig, base: str | Path | None = None,
+                    seed: int | None = 0, random_base: bool = False) -> WorldModel:
+        """See ``from_preset``."""
+        if base is None and config.requires_base and not random_base:
+            raise CheckpointError(
+                f"preset {config.preset!r} needs base=/path/to/a local diffusers directory "
+                "(transformer/, vae/, scheduler/); downloads are never attempted")
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            if base is not None:
+                transformer, vae = backbone.load_base(base, need_vae=config.space == "latent")
+                scheduler = backbone.build_scheduler(config, Path(base))
+            else:
+                transformer = backbone.build_transformer(config)
+                vae = backbone.build_vae(config) if config.space == "latent" else None
+                scheduler = None
+            return cls(config, transformer, vae, scheduler,
+                       base_path=str(Path(base).resolve()) if base is not None else None)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, base: str | Path | None = None) -> WorldModel:
+        """Load a checkpoint written by ``save_pretrained`` (safetensors/JSON only)."""
+        from vap_ros.model.checkpoint import load
+
+        return load(path, base)
+
+    def save_pretrained(self, path: str | Path, include_base: bool | None = None,
+                        card: dict | None = None) -> Path:
+        """Write the checkpoint (see ``vap_ros.model.checkpoint``); returns the directory."""
+        from vap_ros.model.checkpoint import save
+
+        return save(self, path, include_base, card)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def transformer(self) -> nn.Module:
+        return self.denoiser.transformer
+
+    @property
+    def device(self) -> torch.device:
+        return self.denoiser.text_embedding.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.denoiser.text_embedding.dtype
+
+    def _groups(self) -> dict[str, list[nn.Parameter]]:
+        d = self.denoiser
+        groups: dict[str, list] = {"controlnet": [], "lora": [], "action": [],
+                                   "patch_embed": [], "base": []}
+        if d.controlnet is not None:
+            groups["controlnet"] = list(d.controlnet.parameters())
+        if d.action_adapter is not None:
+            groups["action"] = list(d.action_adapter.parameters())
+        for name, p in d.transformer.named_parameters():
+            if "lora_" in name:
+                groups["lora"].append(p)
+            elif name.startswith("patch_embed.proj") and self.train_patch_embed:
+                groups["patch_embed"].append(p)
+            elif self.config.train_base:
+                groups["base"].append(p)
+        if self.config.train_base:
+            groups["base"].append(d.text_embedding)
+        return groups
+
+    def _set_trainable(self) -> None:
+        self.requires_grad_(False)
+        for params in self._groups().values():
+            for p in params:
+                p.requires_grad_(True)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Every parameter the model declares trainable (the rest are frozen)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def parameter_groups(self, lr: float = 1.0) -> list[dict[str, Any]]:
+        """Optimizer parameter groups: name, params, lr (= lr x config.lr_scales[name])."""
+        return [{"name": name, "params": params, "lr": lr * self.config.lr_scales.get(name, 1.0)}
+                for name, params in self._groups().items() if params]
+
+    def enable_gradient_checkpointing(self, enabled: bool = True) -> None:
+        """Checkpoint every transformer block (main and ControlNet) in training forwards."""
+        self.denoiser.gradient_checkpointing = enabled
+
+    def num_parameters(self) -> dict[str, int]:
+        counts = {name: sum(p.numel() for p in ps) for name, ps in self._groups().items()}
+        counts["total"] = sum(p.numel() for p in self.parameters())
+        counts["trainable"] = sum(p.numel() for p in self.trainable_parameters())
+        return counts
+
+    # ------------------------------------------------------------------ conditioning
+    def image_condition(self, first: torch.Tensor) -> torch.Tensor:
+        """First frames (B, 3, 1, H, W) in [-1, 1] -> image condition (B, F, C, h, w)."""
+        z = self.codec.encode(first)[:, :1]
+        frames = self.config.latent_frames
+        if self.config.image_condition == "repeat":
+            return z.expand(-1, frames, -1, -1, -1)
+        return torch.cat([z, z.new_zeros(z.shape[0], frames - 1, *z.shape[2:])], dim=1)
+
+    def rotary(self, latents: torch.Tensor):
+        f, _, h, w = latents.shape[1:]
+        return backbone.rotary_embedding(self.transformer, f, h, w, latents.device)
+
+    def _weight_map(self, weight: torch.Tensor) -> torch.Tensor:
+        """Pixel loss weight (B, 1, T, H, W) -> latent weight (B, F, 1, h, w) (mean pooled)."""
+        w = fold_time(weight, self.config.temporal_ratio)
+        b, r, f, h, wd = w.shape
+        w = w.mean(1, keepdim=True)
+        s = self.config.spatial_ratio
+        if s > 1:
+            w = F.avg_pool2d(w.permute(0, 2, 1, 3, 4).reshape(b * f, 1, h, wd), s)
+            return w.reshape(b, f, 1, h // s, wd // s)
+        return w.permute(0, 2, 1, 3, 4)
+
+    # ------------------------------------------------------------------ training
+    def training_loss(self, batch: dict, generator: torch.Generator | None = None
+                      ) -> dict[str, torch.Tensor]:
+        """Diffusion loss (MSE on the scheduler's prediction type: v, x0 or noise) on one batch; views are folded into the batch.
+
+        Args:
+            batch: ``video`` (B, V, 3, T, H, W) in [-1, 1] with frame 0 the conditioning frame,
+                ``prompts`` (B, V, 3, T, H, W) (skeleton), ``actions`` (B, T, D) (raw_action),
+                optional ``loss_weight`` (B, V, 1, T, H, W) pixel-space weights.
+            generator: draws timesteps, noise and condition dropout (CPU or model device).
+        Returns:
+            dict with ``loss`` (weighted mean, differentiable) and ``mse`` (unweighted, detached).
+        Raises:
+            ModelError: a batch entry is missing or has the wrong shape.
+        """
+        cfg = self.config
+        b = inputs.check_batch(batch, cfg)
+        dev, dtype = self.device, self.dtype
+        video = b["video"].to(dev, dtype)
+        n = video.shape[0]
+        gdev = generator.device if generator is not None else dev
+        with torch.no_grad():
+            x0 = self.codec.encode(video).float()
+            cond = self.image_condition(video[:, :, :1]).to(dtype)
+        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (n,), generator=generator,
+                          device=gdev).to(dev)
+        noise = torch.randn(x0.shape, generator=generator, device=gdev).to(dev)
+        drop = (torch.rand(n, generator=generator, device=gdev) < cfg.cond_dropout).to(dev)
+        xt = self.scheduler.add_noise(x0, noise, t)
+        target = self._target(x0, noise, t)
+        control = frame_emb = None
+        if cfg.conditioning == "skeleton":
+            prompts = b["prompts"].to(dev, dtype)
+            prompts = torch.where(drop[:, None, None, None, None], -torch.ones_like(prompts),
+                                  prompts)
+            control = self.denoiser.controlnet.encode(prompts)
+        elif cfg.conditioning == "raw_action":
+            frame_emb = self.denoiser.action_adapter.embed(b["actions"].to(dev, dtype), drop)
+        x = torch.cat([xt.to(dtype), cond], dim=2)
+        pred = self.denoiser(x, t, control, frame_emb, self.rotary(x)).float()
+        se = (pred - target) ** 2
+        if b["loss_weight"] is not None:
+            w = self._weight_map(b["loss_weight"].to(dev, torch.float32))
+            loss = (se * w).mean() / w.mean().clamp_min(1e-8)
+        else:
+            loss = se.mean()
+        return {"loss": loss, "mse": se.mean().detach()}
+
+    def _target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        kind = self.scheduler.config.prediction_type
+        if kind == "v_prediction":
+            return self.scheduler.get_velocity(x0, noise, t)
+        if kind == "sample":
+            return x0
+        if kind == "epsilon":
+            return noise
+        raise ModelError(f"scheduler prediction_type {kind!r}: expected v_prediction, sample "
+                         "or epsilon")
+
+    # ------------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict(self, first_frames: np.ndarray, prompts: np.ndarray | None = None,
+                actions: np.ndarray | None = None, steps: int | None = None, seed: int = 0,
+                guidance_scale: float = 1.0, eta: float = 0.0, callback=None) -> np.ndarray:
+        """Predict the video each camera will see.
+
+        Args:
+            first_frames: uint8 (V, H, W, 3), one current image per view (or one (H, W, 3)).
+            prompts: uint8 (V, T, H, W, 3) prompt videos (skeleton conditioning; ignored for
+                "none"; T = config.num_frames, frame 0 drawn at the first frame's state).
+            actions: float (T, D) per-frame actions (raw_action conditioning).
+            steps: sampling steps (default config.steps).
+            seed: seeds the initial noise; the same seed gives an identical output.
+            guidance_scale: classifier-free guidance (1.0: none; not for conditioning "none").
+        Returns:
+            uint8 (V, T, H, W, 3): frame t aligned with prompt frame t; frame 0 is the given
+            first frame itself (copied, not generated).
+        Raises:
+            ModelError: inputs of the wrong type, shape, size or view count.
+        """
+        cfg = self.config
+        frames = inputs.check_first_frames(first_frames, cfg)
+        views = frames.shape[0]
+        dev, dtype = self.device, self.dtype
+        first = inputs.from_uint8(frames[:, None], dev, dtype)  # (V, 3, 1, H, W)
+        kw: dict[str, Any] = {}
+        if cfg.conditioning == "skeleton":
+            p = inputs.from_uint8(inputs.check_prompts(prompts, views, cfg), dev, dtype)
+            cn = self.denoiser.controlnet
+            kw["control"] = cn.encode(p)  # once per sample, not per step
+            if guidance_scale != 1.0:
+                kw["control_uncond"] = cn.encode(-torch.ones_like(p))
+        elif cfg.conditioning == "raw_action":
+            a = torch.from_numpy(inputs.check_actions(actions, cfg)).to(dev, dtype)
+            ad = self.denoiser.action_adapter
+            kw["frame_emb"] = ad.embed(a[None].expand(views, -1, -1))
+            kw["frame_emb_uncond"] = ad.null_embedding(views, cfg.latent_frames).to(dtype)
+        elif guidance_scale != 1.0:
+            raise ModelError("guidance_scale != 1 needs an action condition; this model's "
+                             "conditioning is 'none'")
+        cond = self.image_condition(first)
+        latents = sample_latents(
+            self.denoiser, self.scheduler, cond, channels=self.codec.channels,
+            steps=steps or cfg.steps, generator=torch.Generator().manual_seed(int(seed)),
+            guidance_scale=guidance_scale, rotary=self.rotary(cond), eta=eta, callback=callback,
+            **kw)
+        video = self.codec.decode(latents.to(dtype)).float()
+        video[:, :, :1] = first.float()
+        return inputs.to_uint8(video)
