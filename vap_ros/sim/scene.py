@@ -46,6 +46,16 @@ _FINGER_KP, _FINGER_KV, _FINGER_FORCE = 1000.0, 20.0, 40.0
 _WRIST_EYE, _WRIST_TARGET, _WRIST_FOV = (0.07, 0.0, 0.02), (0.0, 0.0, 0.16), 70.0
 
 
+def _set_damping(joint, value: float) -> None:
+    """Joint damping in N m s / rad: a 3-vector (polynomial) in MuJoCo 4, a scalar before."""
+    if np.ndim(joint.damping):
+        d = np.zeros(np.size(joint.damping))
+        d[0] = value
+        joint.damping = d.tolist()
+    else:
+        joint.damping = value
+
+
 def robot_spec_from_urdf(robot: RobotModel) -> "mujoco.MjSpec":
     """An ``MjSpec`` of the robot's URDF with collision meshes as the rendered geometry."""
     root = ET.parse(robot.urdf_path).getroot()
@@ -156,12 +166,11 @@ def build_scene(cfg: SceneConfig, layout: SceneLayout, robot: RobotModel | None 
                 g.friction = [1.5, 0.01, 0.001]
                 g.condim = 4
     for name in robot.arm_joint_names:
-        j = by_name[name]
-        j.armature = 0.1
-        j.damping = [1.0, 0.0, 0.0]
+        by_name[name].armature = 0.1
+        _set_damping(by_name[name], 1.0)
     for name in grip_joints:
         by_name[name].armature = 0.1
-        by_name[name].damping = [0.0, 0.0, 0.0]
+        _set_damping(by_name[name], 0.0)
 
     # Actuators: joint position servos with the URDF's effort limits.
     for i, name in enumerate(robot.arm_joint_names):
