@@ -108,11 +108,13 @@ class Trainer:
             self.model.enable_gradient_checkpointing(True)
         self._check_data()
         self._keypoints = self._interaction_keypoints()
-        if cfg.cache_latents and self.model.config.space == "pixel":
-            log.info("cache_latents ignored: this pixel-space model has no VAE to cache")
-        elif cfg.cache_latents:
-            raise ConfigError("cache_latents needs WorldModel.training_loss to accept "
-                              "precomputed latents; the model API does not offer it yet")
+        self.latent_cache = None
+        if cfg.cache_latents:
+            from vap_ros.train.latent_cache import LatentCache
+
+            self.latent_cache = LatentCache.attach(self.model, self.out / "latent_cache")
+            if self.latent_cache is None:
+                log.info("cache_latents ignored: this pixel-space model has no VAE to cache")
         self.model.to(acc.device)
 
         groups = self.model.parameter_groups(cfg.optim.lr)
@@ -313,7 +315,10 @@ class Trainer:
                         "train/grad_norm": float(grad_norm) if grad_norm is not None
                         else math.nan,
                         "throughput/clips_per_s": self.global_batch / dt,
-                        "throughput/step_s": dt, "train/samples_seen": self.samples_seen})
+                        "throughput/step_s": dt, "train/samples_seen": self.samples_seen,
+                        **({"cache/latent_hits": self.latent_cache.hits,
+                            "cache/latent_misses": self.latent_cache.misses}
+                           if self.latent_cache is not None else {})})
                 every = cfg.log.sample_every
                 if logger is not None and cfg.log.sample_clips > 0 and (
                         (every > 0 and self.step % every == 0)
