@@ -32,6 +32,8 @@ def add_arguments(p) -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    p.add_argument("--prompts", choices=("both", "one"), default="both",
+                   help="render and store both prompt variants (commanded + logged) or one")
 
 
 def _raw_read(bag: Path) -> tuple[float, int, int]:
@@ -83,6 +85,7 @@ def run(args) -> dict:
         d["clip"] = {"frames": args.frames, "fps": fps, "stride": args.frames,
                      "size": list(args.clip_size)}
         d["shard_clips"] = 8
+        d["store_both_prompts"] = args.prompts == "both"
         cfg = load_rig_config(d)
         bag_bytes = sum(p.stat().st_size for p in bag.rglob("*") if p.is_file()) \
             if bag.is_dir() else bag.stat().st_size
@@ -105,7 +108,7 @@ def run(args) -> dict:
             "bag": f"{bag_bytes / 1e6:.0f} MB, {images} images, {n_msgs} messages "
                    f"({'synthetic' if not args.bag else bag})",
             "clips": f"{report['clips_written']} clips of {args.frames} frames at "
-                     f"{args.clip_size[0]}x{args.clip_size[1]}; frames used "
+                     f"{args.clip_size[0]}x{args.clip_size[1]}, prompts: {args.prompts}; used "
                      f"{report['frames']['used']} of {report['frames']['total']}",
             "build_ok": bool(report["ok"]),
             "raw_read_frames_per_s": images / raw,

@@ -172,15 +172,14 @@ def make_clip(rec: Recording, plan: ClipPlan, c: int, video: np.ndarray, cfg: Ri
         if src not in sources:
             out[f"prompts_{src}"] = None
             continue
-        prompts = np.zeros((V, len(clip), H, W, 3), np.uint8)
-        uv = np.zeros((V, len(clip), len(renderer.spec.names), 2), np.float32)
-        for v in range(V):
+        views, uv = [], np.zeros((V, len(clip), len(renderer.spec.names), 2), np.float32)
+        for v in range(V):  # each view at its own image stamps
             q, w = _joints(rec, stamps[v], src)
             kps = renderer.keypoints(q, w)
-            prompts[v] = renderer.render_keypoints(kps, [cams[v]], (H, W))[0]
+            views.append(renderer.render_keypoints(kps, [cams[v]], (H, W)))
             uv[v] = cams[v].project(kps).uv
         q, w = _joints(rec, stamps[0], src)
-        out[f"prompts_{src}"] = prompts
+        out[f"prompts_{src}"] = views[0] if V == 1 else np.concatenate(views, axis=0)
         out[f"keypoints_uv_{src}"] = uv
         out[f"actions_{src}"] = np.concatenate([q, w[:, None]], axis=1).astype(np.float32)
         out[f"ee_poses_{src}"] = robot.tcp_poses(q, w).astype(np.float32)
