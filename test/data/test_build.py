@@ -124,3 +124,21 @@ def test_resized_clips_and_shards(good_bag, tmp_path):
     assert arr.shape[1:] == (2, 4, 64, 80, 3)
     with pytest.raises(ConfigError, match="already holds a clip cache"):
         build_dataset([bag], tmp_path, cfg, progress=False)
+
+
+@pytest.mark.parametrize("topic", ["/franka_gripper/joint_states", "/joint_states"])
+def test_gripper_width_from_separate_gripper_states(tmp_path, topic):
+    from vap_ros.data.synthetic import write_synthetic_bag
+
+    from .conftest import small_rig
+
+    bag = tmp_path / "split"
+    rig = write_synthetic_bag(bag, small_rig(duration_s=1.5), gripper_topic=topic)
+    cfg = native_config(prompt_source="logged")
+    cfg["joint_states"]["gripper_topic"] = ["/franka_gripper/joint_states"]
+    m = build_dataset([bag], tmp_path / "out", cfg, progress=False)
+    rep = m["report"]["bags"][0]
+    assert rep["ok"] and not rep["warnings"] and not rep["messages_skipped"], rep
+    raw = ClipDataset(tmp_path / "out").raw(0)
+    _, w = rig.logged(raw["stamps_ns"][0])
+    np.testing.assert_allclose(raw["actions_logged"][:, 7], w, atol=1e-4)

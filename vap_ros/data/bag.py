@@ -119,7 +119,8 @@ class BagReader:
         p = self.path
         if not p.exists():
             raise BagError(f"bag not found: {str(p)!r}")
-        if p.is_file() and p.suffix in (".mcap", ".db3") and (p.parent / "metadata.yaml").is_file():
+        if (p.is_file() and p.suffix in (".mcap", ".db3")
+                and (p.parent / "metadata.yaml").is_file()):
             p = p.parent
         self._stack = ExitStack()
         ros2_default = get_typestore(Stores.ROS2_HUMBLE)

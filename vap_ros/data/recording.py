@@ -270,6 +270,13 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
 
     for (names, _), (stamps, rows) in js_groups.items():
         names = [name_map.get(n, n) for n in names]
+        if grip_names and set(grip_names) <= set(names) and not (
+                set(robot.arm_joint_names) & set(names)):
+            # gripper-only states on the same topic (a separate gripper driver): the width
+            idx = [names.index(n) for n in grip_names]
+            gr_t.extend(stamps)
+            gr_w.extend(np.stack(rows)[:, idx].sum(axis=1).tolist())
+            continue
         try:
             arm, width = mapper.map_many(names, np.stack(rows))
             ok_rows = np.ones(len(rows), bool)

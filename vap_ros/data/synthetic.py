@@ -81,7 +81,8 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
                         camera_info: bool = True, tf_static: bool = True, plan: bool = True,
                         joint_names: Sequence[str] | None = None,
                         corrupt: dict[str, Sequence[int]] | None = None,
-                        keep_images: bool = False) -> SyntheticRig:
+                        keep_images: bool = False,
+                        gripper_topic: str | None = None) -> SyntheticRig:
     """Write a rosbag2 (``storage`` "mcap" or "sqlite3") and return its ground truth.
 
     Args:
@@ -91,6 +92,8 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
         joint_names: replace the names in /joint_states (e.g. to break them).
         corrupt: {topic: message indices} whose bytes are replaced by garbage.
         keep_images: store the written RGB images in ``rig.images``.
+        gripper_topic: publish the finger joints as separate JointStates on this topic (may
+            be /joint_states itself, interleaved), the arm joints alone on /joint_states.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
@@ -120,8 +123,16 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
     q, w = rig.logged(js)
     for k, t in enumerate(js.tolist()):
         pos = np.concatenate([q[k], [w[k] / 2, w[k] / 2]])
+        if gripper_topic:
+            events.append((t + 1000, gripper_topic, "sensor_msgs/msg/JointState",
+                           T["sensor_msgs/msg/JointState"](
+                header=header(t + 1000), name=names[7:], position=pos[7:len(names)],
+                velocity=np.zeros(0), effort=np.zeros(0))))
+            names_k, pos = names[:7], pos[:7]
+        else:
+            names_k = names
         msg = T["sensor_msgs/msg/JointState"](
-            header=header(t), name=names, position=pos[: len(names)],
+            header=header(t), name=names_k, position=pos[: len(names_k)],
             velocity=np.zeros(0), effort=np.zeros(0))
         events.append((t, "/joint_states", "sensor_msgs/msg/JointState", msg))
     # plans: one per period, 10 points each, published 50 ms ahead of their start
