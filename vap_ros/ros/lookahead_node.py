@@ -93,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "replay": True,
     "diagnostics_period_s": 1.0,
     "extra_joints": "error",
+    "freeze_inputs": False,
 }
 
 DESCRIPTIONS = {
@@ -116,9 +117,11 @@ DESCRIPTIONS = {
     "replay": "replay the newest predicted and prompt frames at the model's fps",
     "diagnostics_period_s": "period of /diagnostics messages",
     "extra_joints": "joint names the robot does not know: error or ignore",
+    "freeze_inputs": "keep the cached images and joint state (ignore new ones, no age check): "
+                     "compare plans from the very same moment",
 }
 
-RUNTIME_PARAMS = {"steps", "seed", "max_input_age_s", "horizon_rate_hz"}
+RUNTIME_PARAMS = {"steps", "seed", "max_input_age_s", "horizon_rate_hz", "freeze_inputs"}
 
 
 @dataclass
@@ -246,7 +249,7 @@ class LookaheadNode(Node):
             if prm.name not in RUNTIME_PARAMS:
                 return SetParametersResult(successful=False, reason=(
                     f"{prm.name} is read at start-up; restart the node to change it"))
-            if prm.value is None or prm.value < 0:
+            if prm.name != "freeze_inputs" and (prm.value is None or prm.value < 0):
                 return SetParametersResult(successful=False, reason=f"{prm.name} must be >= 0")
         for prm in params:
             self.params[prm.name] = prm.value
@@ -268,8 +271,20 @@ class LookaheadNode(Node):
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
+    def _robot_now_ns(self) -> int:
+        """"Now" in the robot's time base: the newest joint state's stamp when it is recent
+        (a simulated or bag-replayed robot may lag the node clock), else the node clock.
+        A plan stamped zero ("start now") starts here."""
+        now = self._now_ns()
+        js = self.joints.latest
+        if js is not None and abs(now - js.stamp_ns) < 2 * NS:
+            return js.stamp_ns
+        return now
+
     def _on_image(self, name: str, msg) -> None:
         self.stats.images.tick()
+        if self.params["freeze_inputs"]:
+            return
         guarded(self.errors, self.inputs.topics[name][0], self.inputs.update_image, name, msg,
                 on_time_jump=self._on_time_jump)
 
@@ -278,6 +293,8 @@ class LookaheadNode(Node):
 
     def _on_joint_state(self, msg: JointState) -> None:
         self.stats.joint_states.tick()
+        if self.params["freeze_inputs"]:
+            return
         guarded(self.errors, self.params["joint_states_topic"], self.joints.update, msg,
                 on_time_jump=self._on_time_jump)
 
@@ -303,7 +320,7 @@ class LookaheadNode(Node):
         except VapError as err:
             self.errors.error(self.params["plan_topic"], f"plan rejected: {err}")
             return
-        start = stamp_to_ns(msg.header.stamp) or self._now_ns()
+        start = stamp_to_ns(msg.header.stamp) or self._robot_now_ns()
         msg.header.stamp = stamp_msg(start)
         req = _Request("plan", plan, msg, start, t)
         with self._state_lock:
@@ -314,7 +331,7 @@ class LookaheadNode(Node):
     def _on_horizon(self) -> None:
         with self._state_lock:
             active = self._active_plan
-        now = self._now_ns()
+        now = self._robot_now_ns()
         if active is not None and now <= active.plan_start_ns + active.plan.duration_ns:
             self._submit(_Request("horizon", active.plan, active.plan_msg, active.plan_start_ns,
                                   time.perf_counter()))
@@ -351,7 +368,7 @@ class LookaheadNode(Node):
 
     def _gather(self, req: _Request, names) -> RolloutInputs:
         now = self._now_ns()
-        max_age = int(self.params["max_input_age_s"] * NS)
+        max_age = 0 if self.params["freeze_inputs"] else int(self.params["max_input_age_s"] * NS)
         cams = self.inputs.cameras(names)
         images, stamps = [], []
         for n in names:
