@@ -40,6 +40,11 @@ def test_latent_frames_must_fit_temporal_ratio():
         load_preset("cogvideox-2b", num_frames=48)
 
 
+def test_latent_frames_must_be_odd():
+    with pytest.raises(ConfigError, match="1 \\+ 8k"):
+        load_preset("cogvideox-2b", num_frames=45)
+
+
 def test_unknown_preset():
     with pytest.raises(ConfigError, match="available"):
         WorldModel.from_preset("huge")

@@ -16,7 +16,25 @@ from vap_ros.errors import CheckpointError
 from vap_ros.model.config import WorldModelConfig
 
 __all__ = ["Codec", "build_scheduler", "build_transformer", "check_base_dir", "load_base",
-           "rotary_embedding", "widen_patch_embed"]
+           "materialise", "rotary_embedding", "widen_patch_embed"]
+
+
+def materialise(module: nn.Module) -> nn.Module:
+    """Give every parameter and buffer its own freshly allocated (64-byte aligned) storage.
+
+    diffusers' ``from_pretrained`` leaves weights as views into the loaded safetensors buffer
+    at arbitrary offsets; MKL's CPU matmuls round differently for differently aligned inputs,
+    so a loaded model would differ from the saved one in the last bit. Measured: a 256-wide
+    linear layer gave different results for 37 of 50 weight offsets.
+    """
+    with torch.no_grad():
+        for p in module.parameters():
+            p.data = p.data.clone()
+        for m in module.modules():
+            for name, b in m._buffers.items():
+                if b is not None:
+                    m._buffers[name] = b.clone()
+    return module
 
 
 def build_transformer(config: WorldModelConfig) -> nn.Module:
@@ -91,12 +109,12 @@ def load_base(base: str | Path, need_vae: bool) -> tuple[nn.Module, nn.Module | 
 
     base = check_base_dir(base, need_vae)
     try:
-        transformer = CogVideoXTransformer3DModel.from_pretrained(
-            base, subfolder="transformer", use_safetensors=True, local_files_only=True)
+        transformer = materialise(CogVideoXTransformer3DModel.from_pretrained(
+            base, subfolder="transformer", use_safetensors=True, local_files_only=True))
         vae = None
         if need_vae:
-            vae = AutoencoderKLCogVideoX.from_pretrained(
-                base, subfolder="vae", use_safetensors=True, local_files_only=True)
+            vae = materialise(AutoencoderKLCogVideoX.from_pretrained(
+                base, subfolder="vae", use_safetensors=True, local_files_only=True))
     except (OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"cannot load the base model from {base}: {err}") from err
     return transformer, vae

@@ -158,12 +158,12 @@ def load(path: str | Path, base: str | Path | None = None):
     _check(path, cfg, card)
     try:
         if card.get("base_included", True):
-            transformer = CogVideoXTransformer3DModel.from_pretrained(
-                path / "transformer", use_safetensors=True, local_files_only=True)
+            transformer = backbone.materialise(CogVideoXTransformer3DModel.from_pretrained(
+                path / "transformer", use_safetensors=True, local_files_only=True))
             vae = None
             if cfg.space == "latent":
-                vae = AutoencoderKLCogVideoX.from_pretrained(
-                    path / "vae", use_safetensors=True, local_files_only=True)
+                vae = backbone.materialise(AutoencoderKLCogVideoX.from_pretrained(
+                    path / "vae", use_safetensors=True, local_files_only=True))
             base_path = card.get("base")
         else:
             base_path = str(base or card.get("base") or "")

@@ -138,6 +138,12 @@ class WorldModelConfig:
             raise ConfigError(
                 f"world model num_frames={self.num_frames}: expected 1 + a multiple of "
                 f"{self.temporal_ratio} (the temporal compression ratio)")
+        if self.space == "latent" and self.latent_frames % 2 == 0:
+            raise ConfigError(
+                f"world model num_frames={self.num_frames} gives {self.latent_frames} latent "
+                "frames; the CogVideoX VAE decodes an even count to the wrong length (its time "
+                "upsampler keeps the first frame only for odd counts): use 1 + 8k frames "
+                "(9, 17, 25, 33, 41, 49)")
         layers = int(self.transformer.get("num_layers", 30))
         if self.conditioning == "skeleton" and not 1 <= self.controlnet_blocks <= layers:
             raise ConfigError(f"controlnet_blocks={self.controlnet_blocks}: expected 1..{layers}")
