@@ -264,3 +264,31 @@ def test_diagnostics(rig):
                 "image_rate_hz", "dropped_requests", "refused_stale"):
         assert key in values
     assert int(values["rollouts"]) >= 1
+
+
+def test_compressed_images_and_hold_still_horizon(ros, tiny_model, rig):
+    probe, _, _ = rig
+    cprobe = ros.add(Probe(ros.context, cameras=("wrist",), compressed=("wrist",),
+                           rate_hz=15.0, name="probe_compressed"))
+    node = ros.add(LookaheadNode(
+        "lookahead_horizon", context=ros.context, predictor_factory=lambda p: tiny_model,
+        parameter_overrides=[Parameter("cameras", value=["wrist"]),
+                             Parameter("image_transport", value="compressed"),
+                             Parameter("steps", value=STEPS),
+                             Parameter("horizon_rate_hz", value=4.0),
+                             Parameter("plan_topic", value="/no_plans_here"),
+                             Parameter("output_namespace", value="/lookahead_c")]))
+    try:
+        cprobe.collect(VideoRollout, "/lookahead_c/wrist/rollout")
+        got = wait_for(lambda: cprobe.received["/lookahead_c/wrist/rollout"], 60,
+                       what="hold-still rollouts from compressed images")
+        m = got[0]
+        frames, prompts, _ = convert.video_from_rollout(m)
+        assert node.stats.sources.get("horizon", 0) >= 1
+        assert len(m.plan.points) == len(m.frames)  # the held pose over the horizon
+        np.testing.assert_allclose(m.plan.points[0].positions, cprobe.q, atol=1e-9)
+        np.testing.assert_array_equal(prompts[0], prompts[-1])  # holding still
+        assert abs(frames[0].astype(int).mean() - cprobe.image.mean()) < 20
+    finally:
+        ros.remove(node)
+        ros.remove(cprobe)

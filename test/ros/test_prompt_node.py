@@ -1,0 +1,81 @@
+"""Prompt node over DDS: live skeleton prompt per camera + MarkerArray, extrinsics from
+/tf_static or a calibration file, bad inputs logged while the node keeps running."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import Image, JointState  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from vap_ros.camera import save_calibration  # noqa: E402
+from vap_ros.prompts import SkeletonRenderer  # noqa: E402
+from vap_ros.ros import convert  # noqa: E402
+from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for  # noqa: E402
+from vap_ros.ros.prompt_node import PromptNode  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rig(ros, tmp_path_factory):
+    probe = ros.add(Probe(ros.context, cameras=("front", "side"), rate_hz=30.0,
+                          name="prompt_probe"))
+    calib = save_calibration([probe.cams["front"]],
+                             tmp_path_factory.mktemp("calib") / "rig.yaml")
+    tf_node = ros.add(PromptNode(context=ros.context, parameter_overrides=[
+        Parameter("cameras", value=["front", "side", "back"]),
+        Parameter("rate_hz", value=20.0)]))
+    cal_node = ros.add(PromptNode("prompt_node_cal", context=ros.context, parameter_overrides=[
+        Parameter("cameras", value=["front"]), Parameter("calibration_file", value=str(calib)),
+        Parameter("output_namespace", value="/prompt_cal"),
+        Parameter("image_height", value=24), Parameter("image_width", value=32)]))
+    for topic in ("/prompt/front/image", "/prompt/side/image", "/prompt_cal/front/image"):
+        probe.collect(Image, topic)
+    probe.collect(MarkerArray, "/prompt/skeleton")
+    wait_for(lambda: all(probe.received[t] for t in probe.received), 15, "prompt outputs")
+    return probe, tf_node, cal_node
+
+
+def test_prompt_images_and_markers(rig):
+    probe, node, _ = rig
+    msg = probe.received["/prompt/front/image"][-1]
+    img = convert.image_from_msg(msg)
+    assert img.shape == (48, 64, 3) and img.max() > 0
+    assert msg.header.frame_id == "front_optical_frame"
+    # the same pixels as the library's renderer for the pose that was published
+    renderer = SkeletonRenderer.from_preset("panda")
+    expected = renderer.render(probe.q[None], [probe.cams["front"]], 0.04)[0, 0]
+    np.testing.assert_array_equal(img, expected)
+    markers = probe.received["/prompt/skeleton"][-1].markers
+    assert [m.type for m in markers] == [Marker.LINE_LIST, Marker.SPHERE_LIST]
+    assert markers[0].header.frame_id == "panda_link0"
+    assert len(markers[0].points) == 2 * len(renderer.spec.edges)
+    kps = renderer.keypoints(probe.q[None], 0.04)[0]
+    a = renderer.spec.edges[0, 0]
+    p = markers[0].points[0]
+    np.testing.assert_allclose([p.x, p.y, p.z], kps[a], atol=1e-9)
+
+
+def test_calibration_file_extrinsics_and_size(rig):
+    probe, _, _ = rig
+    img = convert.image_from_msg(probe.received["/prompt_cal/front/image"][-1])
+    renderer = SkeletonRenderer.from_preset("panda")
+    expected = renderer.render(probe.q[None], [probe.cams["front"]], 0.04, size=(24, 32))[0, 0]
+    np.testing.assert_array_equal(img, expected)
+
+
+def test_missing_camera_info_and_bad_joints(rig):
+    probe, node, _ = rig
+    wait_for(lambda: node.errors.seen("camera 'back': no CameraInfo received on "
+                                      "/back/camera_info") and probe.logged("'back'"),
+             what="the missing CameraInfo log line")
+    msg = JointState(name=list(ARM + GRIP), position=[float("nan")] * 9)
+    msg.header.stamp = convert.stamp_msg(probe.now_ns())
+    probe.pub_js.publish(msg)
+    wait_for(lambda: probe.logged("non-finite positions (NaN/inf)"), what="the NaN log line")
+    n = len(probe.received["/prompt/front/image"])
+    wait_for(lambda: len(probe.received["/prompt/front/image"]) > n + 2,
+             what="prompts still coming")
