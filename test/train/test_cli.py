@@ -30,8 +30,8 @@ def test_train_resume_eval_on_a_clip_cache(cache, tmp_path, capsys):
 
     torch.set_num_threads(1)
     run = tmp_path / "run"
-    common = ["--set", "log.progress=false", "--set", "log.sample_every=-1",
-              "--set", "checkpoint.every=2"]
+    common = ["--set", "log.progress=false", "--set", "log.sample_every=0",
+              "--set", "log.sample_clips=1", "--set", "checkpoint.every=2"]
     assert main(["train", "--config", "tiny", "--data", str(cache), "--out", str(run),
                  "--set", "steps=2", *common]) == 0
     assert "trained 0 -> 2 steps" in capsys.readouterr().out
@@ -45,6 +45,18 @@ def test_train_resume_eval_on_a_clip_cache(cache, tmp_path, capsys):
     info = json.loads((run / "run.json").read_text())
     assert info["data"] == str(cache) and len(info["starts"]) == 2
     assert info["starts"][1]["resumed_from"].endswith("000002")
+
+    # TensorBoard: scalars and the end-of-run rollout GIF; the resumed part replaced steps > 2
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ev = EventAccumulator(str(run / "logs"), size_guidance={"images": 0, "scalars": 0})
+    ev.Reload()
+    tags = ev.Tags()
+    assert {"train/loss", "train/lr", "throughput/clips_per_s"} <= set(tags["scalars"])
+    assert "samples/clip0_view0" in tags["images"]
+    assert [e.step for e in ev.Scalars("train/loss")] == [2, 4]  # log.every 10 + the last step
+    assert sorted(p.name for p in (run / "samples").glob("*.mp4")) == [
+        "step000002_clip0_view0.mp4", "step000004_clip0_view0.mp4"]
 
     out = tmp_path / "eval"
     assert main(["eval", "--checkpoint", str(run), "--data", str(cache), "--baseline",
@@ -70,3 +82,12 @@ def test_cli_errors(cache, tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path / "nope"), "--data", str(cache),
                  "--out", str(tmp_path / "e")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_bench_train_runs(capsys):
+    import torch
+
+    torch.set_num_threads(1)
+    assert main(["bench", "train", "--presets", "tiny", "--batch", "1", "--steps", "1",
+                 "--warmup", "1"]) == 0
+    assert "tiny.clips_per_s" in capsys.readouterr().out

@@ -368,7 +368,9 @@ class _RunLogger:
         if cfg.log.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(self.dir), purge_step=start_step or None)
+            # events of steps > start_step (written after the checkpoint) are dropped
+            self.writer = SummaryWriter(str(self.dir),
+                                        purge_step=start_step + 1 if start_step else None)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         if self.writer is not None:
