@@ -211,9 +211,6 @@ class RigConfig:
         d["clip"]["size"] = None if self.clip.size is None else list(self.clip.size)
         return d
 
-    def with_overrides(self, **kw) -> "RigConfig":
-        return replace(self, **kw)
-
 
 def load_rig_config(config: str | Path | Mapping[str, Any] | RigConfig | None = None,
                     **overrides) -> RigConfig:
