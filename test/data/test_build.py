@@ -142,3 +142,28 @@ def test_gripper_width_from_separate_gripper_states(tmp_path, topic):
     raw = ClipDataset(tmp_path / "out").raw(0)
     _, w = rig.logged(raw["stamps_ns"][0])
     np.testing.assert_allclose(raw["actions_logged"][:, 7], w, atol=1e-4)
+
+
+def test_franka_lab_preset_on_realsense_topic_names(tmp_path):
+    """/camera/color/image_raw/compressed + /camera/color/camera_info, arm-only /joint_states
+    and /franka_gripper/joint_states: what the franka_lab preset expects."""
+    from vap_ros.data import load_rig_config
+    from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag
+
+    (cam,) = default_cameras((96, 128), ("front",))
+    from dataclasses import replace
+
+    cam = replace(cam, name="camera/color", frame_id="camera_color_optical_frame")
+    bag = tmp_path / "lab"
+    write_synthetic_bag(bag, SyntheticRig([cam], duration_s=2.0, camera_hz=30.0),
+                        compressed=("camera/color",), plan=False,
+                        gripper_topic="/franka_gripper/joint_states")
+    cfg = load_rig_config("franka_lab").to_dict()
+    cfg["clip"].update(frames=4, stride=4)
+    m = build_dataset([bag], tmp_path / "out", cfg, progress=False)
+    rep = m["report"]["bags"][0]
+    assert rep["ok"], rep["error"]
+    assert rep["cameras"]["camera"]["topic"] == "/camera/color/image_raw/compressed"
+    assert rep["plans"]["count"] == 0 and rep["clips_written"] >= 3
+    item = ClipDataset(tmp_path / "out")[0]  # franka_lab serves logged prompts
+    assert item["video"].shape == (1, 3, 4, 240, 320) and item["meta"]["cameras"] == ["camera"]
