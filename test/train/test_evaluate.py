@@ -52,10 +52,6 @@ def test_copy_first_frame_of_a_still_clip_is_perfect():
     clip = clip_uint8(ds, 0)
     still = {**clip, "video": np.repeat(clip["video"][:, :1], 5, axis=1)}
 
-    class Still:
-        def __len__(self):
-            return 1
-
     from vap_ros.train.evaluate import _score, predict_clip
 
     pred = predict_clip(COPY_FIRST_FRAME, still)

@@ -8,12 +8,12 @@ import torch
 from synthetic import SyntheticClips
 from train_script import config
 
-LATENT_TINY = {  # the tiny preset in latent space with a 4-channel toy VAE (4x4 latents)
-    "space": "latent",
+LATENT_TINY = {  # the tiny preset in latent space, 9 frames, a 4-channel toy VAE (4x4 latents)
+    "space": "latent", "num_frames": 9,
     "vae": {"block_out_channels": [8, 8, 8, 8], "latent_channels": 4, "layers_per_block": 1,
             "norm_num_groups": 4, "temporal_compression_ratio": 4},
     "transformer": {"in_channels": 8, "out_channels": 4, "patch_size": 1, "sample_height": 4,
-                    "sample_width": 4, "temporal_compression_ratio": 4},
+                    "sample_width": 4, "sample_frames": 9, "temporal_compression_ratio": 4},
 }
 
 
@@ -24,7 +24,7 @@ def test_cached_latents_train_like_uncached(tmp_path):
     runs = {}
     for cache in (False, True):
         cfg = config(6, 6, **{"cache_latents": cache, "model.overrides": LATENT_TINY})
-        t = Trainer(cfg, SyntheticClips(4), tmp_path / str(cache))
+        t = Trainer(cfg, SyntheticClips(4, frames=9), tmp_path / str(cache))
         t.fit()
         runs[cache] = [r["train/loss"] for r in load_jsonl(tmp_path / str(cache))]
         if cache:

@@ -2,8 +2,8 @@
 
 ``load_train_config``/``TrainConfig`` (validated YAML configs), ``Trainer``/``train`` (the
 accelerate loop with exact resume), ``vap_ros.train.evaluate`` (metrics against baselines,
-side-by-side videos) and ``metrics`` (PSNR, SSIM, ST-IoU, gripper-region PSNR). Importing this package does
-not import torch; the names load on first use.
+side-by-side videos) and ``vap_ros.train.metrics`` (PSNR, SSIM, ST-IoU, gripper-region PSNR).
+Importing this package does not import torch; ``Trainer``/``train`` load on first use.
 """
 
 from vap_ros.train.config import TrainConfig, available_train_presets, load_train_config

@@ -19,7 +19,7 @@ __all__ = ["StepBatches", "micro_seed"]
 
 
 def micro_seed(seed: int, step: int, micro: int) -> int:
-    """A 63-bit seed for the diffusion noise of micro-batch ``micro`` of optimizer step ``step``."""
+    """A 63-bit seed for the diffusion noise of micro-batch ``micro`` of optimizer ``step``."""
     digest = hashlib.sha256(f"vap_ros.train:{seed}:{step}:{micro}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 

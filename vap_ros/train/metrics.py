@@ -119,7 +119,8 @@ def ssim(real, pred, *, data_range: float | None = None, skip_first: int = 1,
     syy = filt(y * y) - mu_y ** 2
     sxy = filt(x * y) - mu_x * mu_y
     c1, c2 = (k1 * r) ** 2, (k2 * r) ** 2
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
+    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
+    s = num / ((mu_x ** 2 + mu_y ** 2 + c1) * (sxx + syy + c2))
     return float(s.mean().item())
 
 
