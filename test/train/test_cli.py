@@ -45,6 +45,8 @@ def test_train_resume_eval_on_a_clip_cache(cache, tmp_path, capsys):
     info = json.loads((run / "run.json").read_text())
     assert info["data"] == str(cache) and len(info["starts"]) == 2
     assert info["starts"][1]["resumed_from"].endswith("000002")
+    assert info["dataset"]["type"] == "ClipDataset" and info["dataset"]["bags"] == 1
+    assert info["dataset"]["clip"]["frames"] == 5
 
     # TensorBoard: scalars and the end-of-run rollout GIF; the resumed part replaced steps > 2
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

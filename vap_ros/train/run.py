@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -21,6 +22,8 @@ from vap_ros.errors import ConfigError
 from vap_ros.train.config import TrainConfig
 
 __all__ = ["git_describe", "prepare_run_dir", "record_start"]
+
+log = logging.getLogger(__name__)
 
 CONFIG = "config.yaml"
 RUN_JSON = "run.json"
@@ -86,8 +89,13 @@ def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> TrainConfig
 
 
 def record_start(out: Path, config: TrainConfig, *, data: str | None, world_size: int,
-                 resumed_from: str | None, start_step: int) -> None:
-    """Write config.yaml and add a start/resume entry to run.json (main process only)."""
+                 resumed_from: str | None, start_step: int,
+                 dataset: dict[str, Any] | None = None) -> None:
+    """Write config.yaml and add a start/resume entry to run.json (main process only).
+
+    ``dataset`` (clip count, prompt source, …) is compared with the first start's: a resume on
+    different data is logged as a warning (the data order then differs from the original run).
+    """
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG).write_text(config.to_yaml())
     path = out / RUN_JSON
@@ -95,11 +103,16 @@ def record_start(out: Path, config: TrainConfig, *, data: str | None, world_size
     info.setdefault("created", _now())
     info.setdefault("git", git_describe())
     info.setdefault("versions", _versions())
+    first = info.setdefault("dataset", dataset)
+    if resumed_from and dataset is not None and first not in (None, dataset):
+        log.warning("resuming on different data than the run started with: %s, was %s "
+                    "(the data order will differ from an uninterrupted run)", dataset, first)
     info["data"] = data
     info.setdefault("starts", []).append({
         "time": _now(), "argv": sys.argv, "resumed_from": resumed_from,
         "start_step": start_step, "world_size": world_size, "host": platform.node(),
-        "pid": os.getpid(), "git": git_describe(), "versions": _versions()})
+        "pid": os.getpid(), "data": data, "dataset": dataset, "git": git_describe(),
+        "versions": _versions()})
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(info, indent=2))
     os.replace(tmp, path)

@@ -86,6 +86,12 @@ class Trainer:
             mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available(),
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=False)])
         acc = self.accelerator
+        from accelerate.utils import DistributedType
+
+        if acc.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+            raise ConfigError(f"{acc.distributed_type.value}: this trainer's checkpoints gather "
+                              "plain parameters and optimizer state, which sharded engines do "
+                              "not hold; launch with DDP (accelerate launch --multi_gpu)")
         self.rank, self.world = acc.process_index, acc.num_processes
         self.is_main = acc.is_main_process
         self.ckpts = self.out / ckpt_io.CHECKPOINTS
@@ -146,6 +152,18 @@ class Trainer:
                 f"clips are {tuple(v.shape)} (V, 3, T, H, W) but the model takes (V, "
                 f"{', '.join(map(str, want))}): build the clip cache with the model's size "
                 "and frame count, or pick a matching model preset")
+
+    def _dataset_info(self) -> dict[str, Any]:
+        ds = self.dataset
+        info: dict[str, Any] = {"clips": len(ds), "type": type(ds).__name__}
+        if getattr(ds, "source", None) is not None:
+            info["source"] = ds.source
+        manifest = getattr(ds, "manifest", None)  # vap_ros.data.ClipDataset
+        if isinstance(manifest, dict):
+            info["rig"] = (manifest.get("config") or {}).get("name")
+            info["clip"] = manifest.get("clip")
+            info["bags"] = len({c.get("bag") for c in manifest.get("clips", [])})
+        return info
 
     def _interaction_keypoints(self):
         lc = self.config.loss
@@ -250,7 +268,7 @@ class Trainer:
         cfg, acc = self.config, self.accelerator
         if self.is_main:
             ckpt_io.clean_stale(self.ckpts)
-            record_start(self.out, cfg, data=self.data_path,
+            record_start(self.out, cfg, data=self.data_path, dataset=self._dataset_info(),
                          world_size=self.world,
                          resumed_from=str(self.resume_from) if self.resume_from else None,
                          start_step=self.step)
