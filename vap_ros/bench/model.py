@@ -55,8 +55,9 @@ def run(args) -> dict:
                                    ("num_frames", args.frames),
                                    ("conditioning", args.conditioning)) if v is not None}
     t0 = time.perf_counter()
-    import diffusers.models  # noqa: F401  (lazy submodules: import cost outside build_s)
-    import peft  # noqa: F401
+    # import costs outside build_s (diffusers imports its classes lazily)
+    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel  # noqa: F401
+    from peft import LoraConfig  # noqa: F401
 
     with torch.device(device):
         wm = WorldModel.from_preset(args.preset, base=args.base, seed=0,
