@@ -35,6 +35,7 @@ setup(
             "sim_rig = vap_ros.ros.sim_rig_node:main",
             "lookahead_node = vap_ros.ros.lookahead_node:main",
             "prompt_node = vap_ros.ros.prompt_node:main",
+            "bag_player_node = vap_ros.ros.bag_player_node:main",
         ],
     },
 )

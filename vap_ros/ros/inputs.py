@@ -28,13 +28,18 @@ from vap_ros.ros.convert import (
 )
 from vap_ros.ros.tf_cache import TransformTree
 
-__all__ = ["CameraInputs", "JointStateInput", "JointSample", "StaleInputError", "TimeJump"]
+__all__ = ["CameraInputs", "JointStateInput", "JointSample", "MissingInputError",
+           "StaleInputError", "TimeJump"]
 
 NS = 1_000_000_000
 
 
 class StaleInputError(VapError):
     """An input is older than the node's ``max_input_age_s``."""
+
+
+class MissingInputError(ImageError):
+    """No image received yet on a camera's topic (start-up, or just after a time jump)."""
 
 
 class TimeJump(Exception):
@@ -247,7 +252,7 @@ class CameraInputs:
             msg, stamp, info = slot.image, slot.image_stamp_ns, slot.info
         topic = self.topics[name][0]
         if msg is None:
-            raise ImageError(f"camera {name!r}: no image received on {topic}")
+            raise MissingInputError(f"camera {name!r}: no image received on {topic}")
         if max_age_ns > 0 and now_ns is not None and now_ns - stamp > max_age_ns:
             raise StaleInputError(
                 f"camera {name!r}: newest image on {topic} is {(now_ns - stamp) / NS:.3f} s "

@@ -50,6 +50,7 @@ from vap_ros.ros.diagnostics import diagnostic_array, level_for
 from vap_ros.ros.inputs import (
     CameraInputs,
     JointStateInput,
+    MissingInputError,
     StaleInputError,
     TimeJump,
     guarded,
@@ -305,7 +306,7 @@ class LookaheadNode(Node):
             self._active_plan = None
             self._pending = None
         self.stats.time_jumps += 1
-        self.errors.error(jump.source, str(jump), kind="time_jump")
+        self.errors.warn(jump.source, str(jump), kind="time_jump")
 
     def _plan_from_msg(self, msg: JointTrajectoryMsg) -> JointTrajectory:
         """Validated plan in the robot's joint order, stamps relative to its start."""
@@ -357,6 +358,17 @@ class LookaheadNode(Node):
                 continue
             try:
                 self._run_and_publish(req)
+            except MissingInputError as err:
+                # start-up or just after a time jump: wait for the first image a little
+                wait_s = self.params["max_input_age_s"] or 1.0
+                if time.perf_counter() - req.t_received < wait_s:
+                    with self._state_lock:
+                        if self._pending is None:
+                            self._pending = req
+                            self._wake.set()
+                    time.sleep(0.02)
+                else:
+                    self.errors.error(f"{req.source} rollout", f"skipped: {err}")
             except StaleInputError as err:
                 self.stats.refused_stale += 1
                 self.errors.error(f"{req.source} rollout", str(err), kind="stale")

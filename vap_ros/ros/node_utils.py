@@ -84,7 +84,12 @@ class ErrorLog:
         self.last_error: str = ""
         self.last_error_time: float = 0.0
 
-    def error(self, source: str, message: str, *, kind: str = "input") -> None:
+    def warn(self, source: str, message: str, *, kind: str = "warning") -> None:
+        """Like ``error`` (counted, remembered) but logged as a warning."""
+        self.error(source, message, kind=kind, _level="warning")
+
+    def error(self, source: str, message: str, *, kind: str = "input",
+              _level: str = "error") -> None:
         line = f"{source}: {message}"
         now = time.monotonic()
         with self._lock:
@@ -96,7 +101,11 @@ class ErrorLog:
             self._last_logged[line] = now
             if len(self._last_logged) > 256:
                 self._last_logged.clear()
-        self._logger.error(line)
+        # two call sites: rclpy refuses one call site logging at two severities
+        if _level == "warning":
+            self._logger.warning(line)
+        else:
+            self._logger.error(line)
 
     def info(self, message: str) -> None:
         with self._lock:

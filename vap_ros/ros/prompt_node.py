@@ -128,7 +128,7 @@ class PromptNode(Node):
         self.joints.clear()
         self._last_rendered_stamp = None
         self.time_jumps += 1
-        self.errors.error(jump.source, str(jump), kind="time_jump")
+        self.errors.warn(jump.source, str(jump), kind="time_jump")
 
     def _render(self) -> None:
         js = self.joints.latest
