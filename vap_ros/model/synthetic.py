@@ -27,8 +27,12 @@ def _cameras(views: int, height: int, width: int):
 
 
 def synthetic_clips(n: int, height: int, width: int, frames: int, views: int = 1,
-                    seed: int = 0, amplitude: float = 0.6) -> dict[str, np.ndarray]:
+                    seed: int = 0, amplitude: float = 0.6,
+                    shared_background: bool = False) -> dict[str, np.ndarray]:
     """n clips of a Panda moving smoothly, seen by ``views`` cameras.
+
+    Every motion starts at the same home pose, so with ``shared_background`` all clips share
+    their first frame and differ only in the motion (a model must read the action condition).
 
     Returns:
         dict with ``video`` uint8 (n, V, T, H, W, 3) (frame 0 = the first frame),
@@ -55,8 +59,9 @@ def synthetic_clips(n: int, height: int, width: int, frames: int, views: int = 1
         actions[i, :, :7], actions[i, :, 7] = q, grip
         prompts[i] = thin.render(q, cams, grip)
         body = thick.render(q, cams, grip).astype(np.float32) / 255.0  # (V, T, H, W, 3)
-        c0, c1 = rng.uniform(40, 200, 3), rng.uniform(40, 200, 3)
-        g = rng.uniform(-1, 1, 2)
+        bg_rng = np.random.default_rng(seed) if shared_background else rng
+        c0, c1 = bg_rng.uniform(40, 200, 3), bg_rng.uniform(40, 200, 3)
+        g = bg_rng.uniform(-1, 1, 2)
         mix = np.clip(0.5 + 0.5 * (g[0] * (xx - 0.5) + g[1] * (yy - 0.5)) * 2, 0, 1)[..., None]
         background = c0 * (1 - mix) + c1 * mix  # (H, W, 3)
         colour = np.array([240.0, 120.0, 30.0])
