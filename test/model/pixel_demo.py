@@ -20,7 +20,8 @@ import torch
 
 
 def _batch(d, idx, device):
-    f = lambda x: torch.from_numpy(x[idx]).to(device).permute(0, 1, 5, 2, 3, 4).float() / 127.5 - 1  # noqa: E731,E501
+    def f(x):
+        return torch.from_numpy(x[idx]).to(device).permute(0, 1, 5, 2, 3, 4).float() / 127.5 - 1
     return {"video": f(d["video"]), "prompts": f(d["prompts"]),
             "actions": torch.from_numpy(d["actions"][idx]).to(device)}
 

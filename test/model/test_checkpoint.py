@@ -107,6 +107,9 @@ def fake_t2v_base(tmp_path_factory):
         norm_num_groups=4, sample_height=32, sample_width=32).save_pretrained(root / "vae")
     CogVideoXDDIMScheduler(prediction_type="v_prediction", rescale_betas_zero_snr=True,
                            timestep_spacing="trailing").save_pretrained(root / "scheduler")
+    from safetensors.torch import save_file
+
+    save_file({"prompt_embeds": torch.full((1, 4, 16), 0.5)}, root / "prompt_embeds.safetensors")
     return root
 
 
@@ -118,6 +121,7 @@ def _latent_overrides():
 def test_latent_base_loads_widens_and_round_trips(tmp_path, fake_t2v_base):
     wm = WorldModel.from_preset("cogvideox-2b", base=fake_t2v_base, seed=0, **_latent_overrides())
     assert wm.transformer.config.in_channels == 8  # T2V widened to the I2V layout
+    assert torch.equal(wm.denoiser.text_embedding, torch.full((1, 4, 16), 0.5))
     assert wm.train_patch_embed
     names = {n for n, p in wm.named_parameters() if p.requires_grad}
     assert "denoiser.transformer.patch_embed.proj.weight" in names

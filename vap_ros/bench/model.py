@@ -56,8 +56,10 @@ def run(args) -> dict:
                                    ("conditioning", args.conditioning)) if v is not None}
     t0 = time.perf_counter()
     # import costs outside build_s (diffusers imports its classes lazily)
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel  # noqa: F401
-    from peft import LoraConfig  # noqa: F401
+    import diffusers
+    import peft
+
+    _ = (diffusers.CogVideoXTransformer3DModel, diffusers.AutoencoderKLCogVideoX, peft.LoraConfig)
 
     with torch.device(device):
         wm = WorldModel.from_preset(args.preset, base=args.base, seed=0,

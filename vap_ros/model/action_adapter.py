@@ -33,7 +33,8 @@ class ActionAdapter(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(action_dim * temporal_ratio, embed_dim), nn.SiLU(),
                                      nn.Linear(embed_dim, embed_dim))
         self.null = nn.Parameter(torch.zeros(embed_dim))
-        self.mods = nn.ModuleList(nn.Linear(embed_dim, 3 * inner_dim) for _ in range(2 * num_layers))
+        self.mods = nn.ModuleList(nn.Linear(embed_dim, 3 * inner_dim)
+                                  for _ in range(2 * num_layers))
         for mod in self.mods:
             nn.init.zeros_(mod.weight)
             nn.init.zeros_(mod.bias)

@@ -15,7 +15,9 @@ from torch import nn
 from vap_ros.errors import CheckpointError
 from vap_ros.model.config import WorldModelConfig
 
-__all__ = ["Codec", "build_scheduler", "build_transformer", "check_base_dir", "load_base",
+PROMPT_EMBEDS = "prompt_embeds.safetensors"
+
+__all__ = ["PROMPT_EMBEDS", "Codec", "load_prompt_embeds", "build_scheduler", "build_transformer", "check_base_dir", "load_base",
            "materialise", "rotary_embedding", "widen_patch_embed"]
 
 
@@ -45,7 +47,8 @@ def build_transformer(config: WorldModelConfig) -> nn.Module:
 
 
 def build_vae(config: WorldModelConfig) -> nn.Module:
-    """A randomly initialised ``AutoencoderKLCogVideoX`` (benchmarks only: random VAEs are useless)."""
+    """A randomly initialised ``AutoencoderKLCogVideoX`` (benchmarks only: random VAEs are
+    useless)."""
     from diffusers import AutoencoderKLCogVideoX
 
     vae = dict(config.vae or {})
@@ -91,7 +94,8 @@ def check_base_dir(base: str | Path, need_vae: bool = True) -> Path:
             missing.append(f"{part}/config.json")
         if not _weights_present(folder):
             pickled = list(folder.glob("*.bin")) if folder.is_dir() else []
-            hint = " (only pickled .bin weights found; convert them to safetensors)" if pickled else ""
+            hint = (" (only pickled .bin weights found; convert them to safetensors)"
+                    if pickled else "")
             missing.append(f"{part}/*.safetensors{hint}")
     if missing:
         raise CheckpointError(f"base model directory {base} is incomplete: missing "
@@ -118,6 +122,20 @@ def load_base(base: str | Path, need_vae: bool) -> tuple[nn.Module, nn.Module | 
     except (OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"cannot load the base model from {base}: {err}") from err
     return transformer, vae
+
+
+def load_prompt_embeds(path: Path) -> torch.Tensor:
+    """The ``prompt_embeds`` tensor of a safetensors file (1, L, D) as float32.
+
+    Raises:
+        CheckpointError: unreadable file or no ``prompt_embeds`` key.
+    """
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)["prompt_embeds"].float()
+    except Exception as err:  # safetensors raises its own error type; KeyError
+        raise CheckpointError(f"cannot read prompt_embeds from {path}: {err!r}") from err
 
 
 def widen_patch_embed(transformer: nn.Module, in_channels: int) -> bool:

@@ -162,15 +162,16 @@ class WorldModelConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ConfigError(f"unknown world model config keys {unknown}; expected {sorted(names)}")
+            raise ConfigError(f"unknown world model config keys {unknown}; expected "
+                              f"{sorted(names)}")
         return cls(**data)
 
     def replace(self, **overrides: Any) -> WorldModelConfig:
         """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""
         d = self.to_dict()
         for key, value in overrides.items():
-            if key in ("transformer", "vae", "scheduler_config", "lr_scales") and value is not None \
-                    and isinstance(d.get(key), dict):
+            mergeable = key in ("transformer", "vae", "scheduler_config", "lr_scales")
+            if mergeable and value is not None and isinstance(d.get(key), dict):
                 d[key] = {**d[key], **value}
             else:
                 d[key] = value

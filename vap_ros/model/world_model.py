@@ -59,9 +59,9 @@ class WorldModel(nn.Module):
         inner = tcfg.num_attention_heads * tcfg.attention_head_dim
         controlnet = None
         if config.conditioning == "skeleton":  # copy blocks BEFORE LoRA is attached
-            controlnet = ControlNet(transformer.transformer_blocks, config.controlnet_blocks, inner,
-                                    config.prompt_channels, config.spatial_ratio * tcfg.patch_size,
-                                    config.temporal_ratio)
+            controlnet = ControlNet(transformer.transformer_blocks, config.controlnet_blocks,
+                                    inner, config.prompt_channels,
+                                    config.spatial_ratio * tcfg.patch_size, config.temporal_ratio)
         if config.lora_rank > 0:
             from peft import LoraConfig
 
@@ -88,7 +88,9 @@ class WorldModel(nn.Module):
             base: local diffusers directory with transformer/, vae/ (scheduler/ optional).
             seed: seeds the random initialisation (the global RNG is left untouched).
             random_base: allow a base-requiring preset to start from random weights
-                (benchmarks only).
+                (benchmarks only). A ``prompt_embeds.safetensors`` (key ``prompt_embeds``,
+                (1, L, text_embed_dim), e.g. the T5 embedding of a task prompt computed
+                offline) in the base directory becomes the text condition; else zeros.
             overrides: ``WorldModelConfig`` fields to replace (e.g. ``conditioning="none"``).
         Raises:
             ConfigError: unknown preset or bad override. CheckpointError: base missing or
@@ -115,8 +117,24 @@ class WorldModel(nn.Module):
                 transformer = backbone.build_transformer(config)
                 vae = backbone.build_vae(config) if config.space == "latent" else None
                 scheduler = None
-            return cls(config, transformer, vae, scheduler,
-                       base_path=str(Path(base).resolve()) if base is not None else None)
+            wm = cls(config, transformer, vae, scheduler,
+                     base_path=str(Path(base).resolve()) if base is not None else None)
+        if base is not None and (Path(base) / backbone.PROMPT_EMBEDS).is_file():
+            wm.set_text_embedding(backbone.load_prompt_embeds(Path(base) / backbone.PROMPT_EMBEDS))
+        return wm
+
+    def set_text_embedding(self, embeds: torch.Tensor) -> None:
+        """Use a precomputed text embedding (1, L, text_embed_dim), e.g. T5 of a task prompt.
+
+        Raises:
+            ModelError: the shape does not match the transformer's text length and width.
+        """
+        want = tuple(self.denoiser.text_embedding.shape)
+        if tuple(embeds.shape) != want:
+            raise ModelError(f"text embedding shape {tuple(embeds.shape)}: expected {want} "
+                             "(1, max_text_seq_length, text_embed_dim)")
+        with torch.no_grad():
+            self.denoiser.text_embedding.copy_(embeds)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, base: str | Path | None = None) -> WorldModel:
@@ -216,7 +234,8 @@ class WorldModel(nn.Module):
     # ------------------------------------------------------------------ training
     def training_loss(self, batch: dict, generator: torch.Generator | None = None
                       ) -> dict[str, torch.Tensor]:
-        """Diffusion loss (MSE on the scheduler's prediction type: v, x0 or noise) on one batch; views are folded into the batch.
+        """Diffusion loss (MSE on the scheduler's prediction type: v, x0 or noise) on one batch;
+        views are folded into the batch.
 
         Args:
             batch: ``video`` (B, V, 3, T, H, W) in [-1, 1] with frame 0 the conditioning frame,
