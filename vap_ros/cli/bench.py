@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 # Modules in vap_ros.bench; each has HELP, add_arguments(parser) and run(args) -> dict.
-BENCH_MODULES = ("prompts", "sim", "dataset", "train", "model")
+BENCH_MODULES = ("prompts", "sim", "dataset", "train", "model", "node")
 
 
 def register(sub) -> None:

@@ -125,6 +125,7 @@ def run_graph(name: str, *, overrides: Sequence[str] = (),
         raise ConfigError(f"unknown graph {name!r}; available: {sorted(GRAPHS)}")
     graph = GRAPHS[name]
     per_node = parse_overrides(overrides, graph)
+    sys.setswitchinterval(0.0005)  # see lookahead_node.main
     context = rclpy.Context()
     rclpy.init(context=context)
     nodes = []

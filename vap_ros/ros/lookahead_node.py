@@ -20,6 +20,8 @@ logged as one clear line each and the node keeps running.
 
 from __future__ import annotations
 
+import collections
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -132,6 +134,7 @@ class _Request:
     plan_msg: JointTrajectoryMsg | None
     plan_start_ns: int | None  # absolute plan start; None = at the conditioning image
     t_received: float  # perf_counter at receipt
+    callback_cpu_s: float = 0.0  # CPU time spent in the receiving callback
 
 
 class LookaheadNode(Node):
@@ -315,7 +318,7 @@ class LookaheadNode(Node):
         return traj.validate(self.robot)
 
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         try:
             plan = self._plan_from_msg(msg)
         except VapError as err:
@@ -323,7 +326,7 @@ class LookaheadNode(Node):
             return
         start = stamp_to_ns(msg.header.stamp) or self._robot_now_ns()
         msg.header.stamp = stamp_msg(start)
-        req = _Request("plan", plan, msg, start, t)
+        req = _Request("plan", plan, msg, start, t, time.thread_time() - cpu)
         with self._state_lock:
             self._active_plan = req
         self.stats.plans += 1
@@ -405,11 +408,21 @@ class LookaheadNode(Node):
                              js.arm_q if js_fresh else None,
                              js.gripper_width_m if js_fresh else None)
 
-    def _rollout(self, req: _Request, names, seed: int, steps: int) -> list[VideoRollout]:
+    def _rollout(self, req: _Request, names, seed: int, steps: int,
+                 timings: dict | None = None) -> list[VideoRollout]:
+        t0 = time.perf_counter()
         inputs = self._gather(req, names)
+        t1 = time.perf_counter()
         with self._model_lock:
             result = self.core.run(inputs, seed=seed, steps=steps)
-        return self._rollout_msgs(result, inputs, req)
+        t2 = time.perf_counter()
+        msgs = self._rollout_msgs(result, inputs, req)
+        if timings is not None:
+            timings.update(wait_s=t0 - req.t_received, gather_s=t1 - t0,
+                           prompts_s=result.prepare_s, model_s=result.inference_s,
+                           model_cpu_s=result.timings.get("model_cpu_s", 0.0),
+                           messages_s=time.perf_counter() - t2)
+        return msgs
 
     def _rollout_msgs(self, result: RolloutResult, inputs: RolloutInputs,
                       req: _Request) -> list[VideoRollout]:
@@ -425,10 +438,20 @@ class LookaheadNode(Node):
             int(result.inference_s * NS)) for v, name in enumerate(result.camera_names)]
 
     def _run_and_publish(self, req: _Request) -> None:
-        msgs = self._rollout(req, self.camera_names, self.params["seed"], self.params["steps"])
+        timings: dict = {}
+        cpu0 = time.thread_time()
+        msgs = self._rollout(req, self.camera_names, self.params["seed"], self.params["steps"],
+                             timings)
+        t_pub = time.perf_counter()
         for m in msgs:
             self._rollout_pubs[m.camera_name].publish(m)
         t_done = time.perf_counter()
+        timings["publish_s"] = t_done - t_pub
+        # CPU time of this node's threads for the rollout, model excluded: unlike wall time,
+        # not stretched by other processes sharing the cores
+        timings["cpu_s"] = (time.thread_time() - cpu0 - timings["model_cpu_s"]
+                            + req.callback_cpu_s)
+        self.stats.timings.append(timings)
         inference_s = msgs[0].inference_time.sec + msgs[0].inference_time.nanosec * 1e-9
         with self._state_lock:
             self._replay = {m.camera_name: m for m in msgs}
@@ -517,6 +540,7 @@ class _Stats:
         self.time_jumps = 0
         self.latency_s = self.inference_s = self.overhead_s = 0.0
         self.overheads_s: list[float] = []
+        self.timings: collections.deque[dict] = collections.deque(maxlen=1000)
         self.sources: dict[str, int] = {}
 
     def record(self, source: str, overhead_s: float, inference_s: float,
@@ -529,6 +553,9 @@ class _Stats:
 
 
 def main(args=None) -> None:
+    # the worker's many short OpenCV calls release the GIL; with the default 5 ms switch
+    # interval each can wait behind the executor threads (measured: 2x the overhead)
+    sys.setswitchinterval(0.0005)
     run_node(LookaheadNode, args)
 
 

@@ -80,13 +80,14 @@ def camera(name="front", size=(48, 64)):
 
 
 class Probe(Node):
-    """Plays the robot: streams joint states and images at ``rate_hz`` with current stamps,
-    publishes CameraInfo + /tf_static, sends plans, collects any topic and /rosout."""
+    """Plays the robot: streams images (+ CameraInfo) at ``rate_hz`` and joint states at
+    ``joint_rate_hz`` (default: with the images; else from a paced thread) with current stamps,
+    publishes /tf_static, sends plans, collects any topic and /rosout."""
 
     def __init__(self, context, cameras=("front",), rate_hz=30.0, compressed=(),
-                 info=True, name="probe"):
+                 info=True, name="probe", size=(48, 64), joint_rate_hz: float | None = None):
         super().__init__(name, context=context)
-        self.cams = {n: camera(n) for n in cameras}
+        self.cams = {n: camera(n, size) for n in cameras}
         self.q = HOME.copy()
         self.stamp_offset_ns = 0
         self.stream = True
@@ -109,11 +110,43 @@ class Probe(Node):
         self.create_subscription(Log, "/rosout", lambda m: self.rosout.append(m.msg),
                                  reliable_qos(100))
         self.received: dict[str, list] = {}
-        self.image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
-        self.image[:, :32] = (40, 120, 200)
+        self.image = np.random.default_rng(0).integers(0, 255, (*size, 3), np.uint8)
+        self.image[:, : size[1] // 2] = (40, 120, 200)
         if info:
             self.publish_static()
         self.create_timer(1.0 / rate_hz, self._tick)
+        self.joint_rate_hz = joint_rate_hz
+        self.joint_states_sent = 0
+        self._running = True
+        self._js_thread = None
+        if joint_rate_hz:
+            self._js_thread = threading.Thread(target=self._stream_joints, daemon=True)
+            self._js_thread.start()
+
+    def _publish_joints(self) -> None:
+        stamp = self.now_ns() + self.stamp_offset_ns
+        self.pub_js.publish(convert.joint_state_msg(ARM + GRIP, list(self.q) + [0.02, 0.02],
+                                                    stamp))
+        self.joint_states_sent += 1
+
+    def _stream_joints(self) -> None:
+        period = 1.0 / self.joint_rate_hz
+        t_next = time.monotonic()
+        while self._running and rclpy.ok(context=self.context):
+            if self.stream:
+                self._publish_joints()
+            t_next += period
+            delay = t_next - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.1:  # fell behind: do not burst to catch up
+                t_next = time.monotonic()
+
+    def destroy_node(self):
+        self._running = False
+        if self._js_thread is not None:
+            self._js_thread.join(timeout=2)
+        super().destroy_node()
 
     def now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
@@ -129,8 +162,8 @@ class Probe(Node):
         if not self.stream:
             return
         stamp = self.now_ns() + self.stamp_offset_ns
-        self.pub_js.publish(convert.joint_state_msg(ARM + GRIP, list(self.q) + [0.02, 0.02],
-                                                    stamp))
+        if not self.joint_rate_hz:
+            self._publish_joints()
         for n, pub in self.pub_img.items():
             if self.info:
                 self.pub_info[n].publish(convert.camera_info_msg(self.cams[n], stamp))
@@ -158,3 +191,36 @@ class Probe(Node):
         return any(text in m for m in list(self.rosout))
 
 
+
+
+def main(argv=None) -> None:
+    """Run a streaming stand-in robot as its own process (benchmarks, soak)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m vap_ros.ros.probe", description=main.__doc__)
+    p.add_argument("--cameras", default="front")
+    p.add_argument("--size", default="480x640", help="HxW")
+    p.add_argument("--rate", type=float, default=30.0, help="images per second per camera")
+    p.add_argument("--joint-rate", type=float, default=0.0, help="joint states per second")
+    p.add_argument("--duration", type=float, default=0.0, help="seconds (0 = until killed)")
+    a = p.parse_args(argv)
+    h, w = (int(x) for x in a.size.lower().split("x"))
+    rclpy.init()
+    node = Probe(None, tuple(a.cameras.split(",")), a.rate, name="probe_stream", size=(h, w),
+                 joint_rate_hz=a.joint_rate or None)
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    t_end = time.monotonic() + a.duration if a.duration > 0 else None
+    try:
+        while rclpy.ok() and (t_end is None or time.monotonic() < t_end):
+            executor.spin_once(timeout_sec=0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
-import cv2
 import numpy as np
 
 from vap_ros.camera import Camera
+# the resize training clips use (data/clips.py), so the conditioning frame matches training
+from vap_ros.data.clips import _resize as resize_frame
 from vap_ros.errors import ModelError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
@@ -122,8 +123,20 @@ class Lookahead:
         cfg = model.config
         self.height, self.width = int(cfg.height), int(cfg.width)
         self.num_frames, self.fps = int(cfg.num_frames), float(cfg.fps)
+        self._scaled: dict[int, tuple[Camera, Camera]] = {}
         if self.num_frames < 1 or self.fps <= 0:
             raise ModelError(f"model config has num_frames {self.num_frames}, fps {self.fps}")
+
+    def _at_model_size(self, cam: Camera) -> Camera:
+        """The camera with intrinsics scaled to the model's size (cached per camera)."""
+        if (cam.height, cam.width) == (self.height, self.width):
+            return cam
+        hit = self._scaled.get(id(cam))
+        if hit is None or hit[0] is not cam:
+            if len(self._scaled) > 64:
+                self._scaled.clear()
+            hit = self._scaled[id(cam)] = (cam, cam.scaled(self.width, self.height))
+        return hit[1]
 
     def prompt_trajectory(self, inputs: RolloutInputs) -> tuple[np.ndarray, np.ndarray, int]:
         """(q (T, n), gripper width (T,), t_ref ns) for the model's frames."""
@@ -148,22 +161,21 @@ class Lookahead:
         model's size."""
         q, width, t_ref = self.prompt_trajectory(inputs)
         size = (self.height, self.width)
-        prompts = self.renderer.render(q, list(inputs.cameras), width, size=size)
-        first = np.stack([img if img.shape[:2] == size else
-                          cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
-                          for img in inputs.images])
+        prompts = self.renderer.render(q, [self._at_model_size(c) for c in inputs.cameras],
+                                       width, size=size)
+        first = np.stack([resize_frame(img, size) for img in inputs.images])
         return first, prompts, q, t_ref
 
     def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0) -> RolloutResult:
         t0 = time.perf_counter()
         first, prompts, q, t_ref = self.prepare(inputs)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         kw = {"seed": int(seed)}
         steps = int(steps) or self.steps
         if steps:
             kw["steps"] = steps
         frames = np.asarray(self.model.predict(first, prompts, **kw))
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.thread_time()
         if frames.shape != prompts.shape or frames.dtype != np.uint8:
             raise ModelError(f"world model returned {frames.shape} {frames.dtype}, expected "
                              f"{prompts.shape} uint8")
@@ -173,4 +185,4 @@ class Lookahead:
             camera_names=tuple(c.name for c in inputs.cameras),
             image_stamps_ns=tuple(int(s) for s in inputs.image_stamps_ns),
             offsets_ns=offsets, frames=frames, prompts=prompts, prompt_q=q,
-            inference_s=t2 - t1, prepare_s=t1 - t0)
+            inference_s=t2 - t1, prepare_s=t1 - t0, timings={"model_cpu_s": c2 - c1})
