@@ -2,12 +2,13 @@
 
 Spins a real lookahead node in this process and a stand-in robot in another
 (``python -m vap_ros.ros.probe``: C cameras of HxW rgb8 images at 30 Hz, joint states at 500 Hz,
-CameraInfo, /tf_static) over shared-memory DDS. The node's model is replaced by an instant one with a preset's geometry (frames, size,
-fps), so what is timed is the node: plan received → inputs gathered and decoded → prompts
-rendered → VideoRollout messages built → published. Reports the node's own timing (median and
-p90 over R plans) with its breakdown, and the end-to-end time from publishing the plan to
-receiving the last camera's rollout (DDS transport and deserialisation included). Target: the
-node's overhead < 5 ms per rollout.
+CameraInfo, /tf_static) over shared-memory DDS. The node's model is replaced by an instant one
+with a preset's geometry (frames, size, fps), so what is timed is the node: plan received →
+inputs gathered and decoded → prompts rendered → VideoRollout messages built → published.
+Reports the node's own timing (median and p90 over R plans, wall clock and the CPU time of its
+threads, which other processes on the cores do not stretch) with its breakdown, and the
+end-to-end time from publishing the plan to receiving the last camera's rollout (DDS transport
+and deserialisation included). Target: the node's overhead < 5 ms per rollout.
 """
 
 from __future__ import annotations

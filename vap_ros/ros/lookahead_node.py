@@ -104,7 +104,8 @@ DESCRIPTIONS = {
     "cameras": "camera names; topics follow image_topic / camera_info_topic",
     "image_topic": "image topic pattern, {camera} is replaced by the camera name",
     "camera_info_topic": "CameraInfo topic pattern",
-    "image_transport": "raw (sensor_msgs/Image) or compressed (CompressedImage on <topic>/compressed)",
+    "image_transport": "raw (sensor_msgs/Image) or compressed (CompressedImage on "
+                       "<topic>/compressed)",
     "calibration_file": "calibration YAML with extrinsics; empty = camera poses from /tf_static",
     "base_frame": "robot base frame the extrinsics are relative to",
     "plan_topic": "trajectory_msgs/JointTrajectory plans to predict",

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import Log
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from tf2_msgs.msg import TFMessage
@@ -117,6 +117,7 @@ class Probe(Node):
         self.create_timer(1.0 / rate_hz, self._tick)
         self.joint_rate_hz = joint_rate_hz
         self.joint_states_sent = 0
+        self.images_sent = 0
         self._running = True
         self._js_thread = None
         if joint_rate_hz:
@@ -175,6 +176,7 @@ class Probe(Node):
             else:
                 msg = convert.image_msg(self.image, stamp, self.cams[n].frame_id)
             pub.publish(msg)
+            self.images_sent += 1
 
     def collect(self, msg_type, topic, qos=None):
         self.received[topic] = []
@@ -210,13 +212,21 @@ def main(argv=None) -> None:
                  joint_rate_hz=a.joint_rate or None)
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
-    t_end = time.monotonic() + a.duration if a.duration > 0 else None
+    t_start = time.monotonic()
+    t_end = t_start + a.duration if a.duration > 0 else None
     try:
         while rclpy.ok() and (t_end is None or time.monotonic() < t_end):
             executor.spin_once(timeout_sec=0.1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # SIGTERM shuts the context down under spin_once
+        if rclpy.ok():
+            raise
     finally:
+        elapsed = time.monotonic() - t_start
+        js, im = node.joint_states_sent, node.images_sent
+        print(f"probe: sent {js} joint states ({js / elapsed:.0f}/s) and {im} images "
+              f"({im / elapsed:.1f}/s) in {elapsed:.0f} s", flush=True)
         node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
