@@ -64,7 +64,7 @@ def run(args) -> int:
         raise ConfigError("--config is required for a new run")
     dataset = ClipDataset(args.data, source=args.source)
     summary = train(config, dataset, args.out, resume=args.resume, data_path=str(args.data))
-    if summary is not None:
+    if summary.get("is_main", True):  # one line per run, not per process
         rate = summary.get("clips_per_s")
         print(f"trained {summary['start_step']} -> {summary['step']} steps; final loss "
               f"{summary['loss']:.4f}" + (f"; {rate:.2f} clips/s" if rate else "")

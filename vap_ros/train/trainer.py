@@ -350,7 +350,7 @@ class Trainer:
                 logger.close()
         summary.update(step=self.step, loss=last_loss,
                        clips_per_s=(steps_run * self.global_batch / t_run) if t_run else None,
-                       run=str(self.out))
+                       run=str(self.out), is_main=self.is_main)
         return summary
 
     def _log_samples(self, logger: "_RunLogger") -> None:
