@@ -28,6 +28,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # three Python processes importing torch + diffusers: ~30-70 s on 2 cores
 def test_two_process_cpu_run_matches_single_process(tmp_path):
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
     if accelerate is None:
