@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -117,7 +118,7 @@ def main() -> int:
     finally:
         alive = node.poll() is None
         for proc in (node, robot):
-            proc.terminate()
+            proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -87,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
     "output_namespace": "/lookahead",
     "model": "tiny",
     "model_seed": 0,
+    "model_base": "",
     "device": "cpu",
     "steps": 0,
     "seed": 0,
@@ -112,6 +113,7 @@ DESCRIPTIONS = {
     "output_namespace": "rollout/predicted/prompt topics live under <ns>/<camera>/",
     "model": "world-model preset name (random init) or checkpoint directory",
     "model_seed": "initialisation seed of a preset without weights",
+    "model_base": "local diffusers directory for presets/checkpoints built on a pretrained base",
     "device": "torch device: cpu, cuda, cuda:0",
     "steps": "denoising steps (0 = the model's default)",
     "seed": "sampler seed for topic-triggered rollouts",
@@ -153,7 +155,7 @@ class LookaheadNode(Node):
         self.robot = RobotModel.from_preset(p["robot"])
         renderer = SkeletonRenderer(self.robot, SkeletonSpec.from_preset(p["robot"]))
         factory = predictor_factory or (lambda q: load_world_model(
-            q["model"], device=q["device"], seed=q["model_seed"]))
+            q["model"], device=q["device"], seed=q["model_seed"], base=q["model_base"]))
         model, self.model_id = factory(p)
         self.core = Lookahead(renderer, model, steps=p["steps"])
         self.grip_joints = self.robot.gripper.joints if self.robot.gripper is not None else ()
@@ -215,7 +217,7 @@ class LookaheadNode(Node):
         self._pending: _Request | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._replay: dict[str, list[VideoRollout]] = {}
+        self._replay: dict[str, VideoRollout] = {}
         self._replay_index = 0
         self.stats = _Stats()
 
@@ -522,10 +524,13 @@ class LookaheadNode(Node):
 
     # ------------------------------------------------------------ shutdown
     def close(self) -> None:
+        worker = getattr(self, "_worker", None)  # None when __init__ failed early
+        if worker is None:
+            return
         self._stop.set()
         self._wake.set()
-        if self._worker.is_alive() and threading.current_thread() is not self._worker:
-            self._worker.join(timeout=10)
+        if worker.is_alive() and threading.current_thread() is not worker:
+            worker.join(timeout=10)
 
     def destroy_node(self) -> None:
         self.close()

@@ -5,6 +5,7 @@ and ``run_node`` for the ``main()`` of each executable."""
 from __future__ import annotations
 
 import collections
+import sys
 import threading
 import time
 from typing import Any, Callable, Mapping
@@ -142,10 +143,17 @@ class RateMeter:
 def run_node(factory: Callable[[], Any], args=None, num_threads: int = 4) -> None:
     """``main()`` body: init, build the node, spin a multi-threaded executor, clean exit on
     Ctrl-C or external shutdown."""
+    from vap_ros.errors import VapError
+
     rclpy.init(args=args)
     node = None
     try:
-        node = factory()
+        try:
+            node = factory()
+        except VapError as err:  # a bad parameter / missing file: one clear line, exit 2
+            print(f"{getattr(factory, '__name__', 'node')}: cannot start: {err}",
+                  file=sys.stderr)
+            raise SystemExit(2) from err
         executor = MultiThreadedExecutor(num_threads=num_threads)
         executor.add_node(node)
         executor.spin()

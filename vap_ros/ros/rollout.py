@@ -10,7 +10,6 @@ than ``t_ref`` gets offsets ``t_ref - stamp + k / fps`` relative to its own imag
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,28 +43,24 @@ class Predictor(Protocol):
     def predict(self, first_frames: np.ndarray, prompts: np.ndarray, **kw) -> np.ndarray: ...
 
 
-def load_world_model(model: str, *, device: str = "cpu", seed: int = 0) -> tuple[Any, str]:
-    """A world model from a preset name (``tiny``, random init from ``seed``) or a checkpoint
-    directory → (model, model_id). Raises ModelError/CheckpointError/ConfigError."""
+def load_world_model(model: str, *, device: str = "cpu", seed: int = 0,
+                     base: str = "") -> tuple[Any, str]:
+    """A world model from a checkpoint directory, or a preset name (``tiny``: random init from
+    ``seed``; ``cogvideox-*``: pretrained weights from the local diffusers directory ``base``)
+    → (model in eval mode on ``device``, model_id). Raises CheckpointError / ConfigError."""
     from vap_ros.model import WorldModel
 
     path = Path(model).expanduser()
+    base_arg = base or None
     if path.is_dir():
-        fn = WorldModel.from_pretrained
-        kw = {"device": device} if "device" in inspect.signature(fn).parameters else {}
-        wm = fn(str(path), **kw)
+        wm = WorldModel.from_pretrained(str(path), base=base_arg)
         model_id = f"{getattr(wm.config, 'preset', 'custom')}:{path.name}"
     else:
-        fn = WorldModel.from_preset
-        params = inspect.signature(fn).parameters
-        kw = {"seed": seed} if "seed" in params else {}
-        if "device" in params:
-            kw["device"] = device
-        wm = fn(model, **kw)
-        model_id = f"{model}:random-init-seed{seed}"
-    if "device" not in kw and hasattr(wm, "to") and device != "cpu":
+        wm = WorldModel.from_preset(model, base=base_arg, seed=seed)
+        model_id = f"{model}:{Path(base).name}" if base else f"{model}:random-init-seed{seed}"
+    if device != "cpu":
         wm = wm.to(device)
-    return wm, model_id
+    return wm.eval(), model_id
 
 
 def prompt_stamps(t_ref_ns: int, num_frames: int, fps: float) -> np.ndarray:
