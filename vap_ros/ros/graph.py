@@ -129,6 +129,7 @@ def run_graph(name: str, *, overrides: Sequence[str] = (),
     context = rclpy.Context()
     rclpy.init(context=context)
     nodes = []
+    executor = None
     try:
         for spec in graph.nodes:
             cli = node_cli_args(spec, use_sim_time=graph.use_sim_time,
@@ -147,6 +148,8 @@ def run_graph(name: str, *, overrides: Sequence[str] = (),
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=5)
         for n in reversed(nodes):
             close = getattr(n, "close", None)
             if close is not None:
