@@ -156,8 +156,17 @@ class Lookahead:
         model's size."""
         q, width, t_ref = self.prompt_trajectory(inputs)
         size = (self.height, self.width)
-        prompts = self.renderer.render(q, [self._at_model_size(c) for c in inputs.cameras],
-                                       width, size=size)
+        # poses repeat when holding still or past a plan's end: render each distinct pose once
+        key = q if width is None else np.concatenate([q, np.asarray(width)[:, None]], axis=1)
+        _, first_index, inverse = np.unique(key, axis=0, return_index=True,
+                                            return_inverse=True)
+        rows = np.sort(first_index)
+        remap = np.searchsorted(rows, first_index)[inverse.reshape(-1)]
+        prompts = self.renderer.render(q[rows], [self._at_model_size(c) for c in inputs.cameras],
+                                       None if width is None else np.asarray(width)[rows],
+                                       size=size)
+        if len(rows) < len(q):
+            prompts = prompts[:, remap]
         first = np.stack([resize_frame(img, size) for img in inputs.images])
         return first, prompts, q, t_ref
 
