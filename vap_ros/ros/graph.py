@@ -7,6 +7,7 @@ launch file and its graph name the same executables and parameter files.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import threading
 import time
@@ -67,14 +68,16 @@ GRAPHS: dict[str, Graph] = {
 
 
 def config_dir() -> Path:
-    """config/ of a source checkout, else the installed share/vap_ros/config."""
-    here = Path(__file__).resolve().parents[2] / "config"
-    if here.is_dir():
-        return here
-    installed = Path(sys.prefix) / "share" / "vap_ros" / "config"
-    if installed.is_dir():
-        return installed
-    raise ConfigError(f"vap_ros config folder not found (looked in {here} and {installed})")
+    """config/ of a source checkout, else share/vap_ros/config of an install (colcon:
+    an AMENT_PREFIX_PATH entry; pip: sys.prefix)."""
+    candidates = [Path(__file__).resolve().parents[2] / "config"]
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    candidates += [Path(p) / "share" / "vap_ros" / "config" for p in prefixes + [sys.prefix]]
+    for c in candidates:
+        if (c / "lookahead_node.yaml").is_file():
+            return c
+    raise ConfigError("vap_ros config folder not found; looked in "
+                      + ", ".join(str(c) for c in candidates))
 
 
 def node_cli_args(spec: NodeSpec, *, use_sim_time: bool = False,
