@@ -36,7 +36,6 @@ from vap_ros.ros.node_utils import (
     ErrorLog,
     RateMeter,
     declare_parameters,
-    reliable_qos,
     run_node,
 )
 from vap_ros.ros.tf_cache import StaticTfListener
