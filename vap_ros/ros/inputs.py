@@ -281,7 +281,9 @@ def topics_for(names, image_pattern: str, info_pattern: str,
 
 
 def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None):
-    """Run ``fn(*args)``; log a VapError as one line; hand a TimeJump to ``on_time_jump``."""
+    """Run ``fn(*args)`` for a callback; log a VapError as one line; hand a TimeJump to
+    ``on_time_jump``. Anything else is logged too (with its type): a callback must never take
+    the executor, and with it the node, down."""
     try:
         return fn(*args)
     except TimeJump as jump:
@@ -289,4 +291,6 @@ def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None):
             on_time_jump(jump)
     except VapError as err:
         errors.error(source, str(err))
+    except Exception as err:
+        errors.error(source, f"unexpected {type(err).__name__}: {err}", kind="internal")
     return None

@@ -327,6 +327,11 @@ class LookaheadNode(Node):
         except VapError as err:
             self.errors.error(self.params["plan_topic"], f"plan rejected: {err}")
             return
+        except Exception as err:  # never let a malformed message take the node down
+            self.errors.error(self.params["plan_topic"],
+                              f"plan rejected: unexpected {type(err).__name__}: {err}",
+                              kind="internal")
+            return
         start = stamp_to_ns(msg.header.stamp) or self._robot_now_ns()
         msg.header.stamp = stamp_msg(start)
         req = _Request("plan", plan, msg, start, t, time.thread_time() - cpu)

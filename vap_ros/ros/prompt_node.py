@@ -112,7 +112,8 @@ class PromptNode(Node):
         self.rendered = RateMeter()
         self.joint_rate = RateMeter()
         self.time_jumps = 0
-        self.create_timer(1.0 / p["rate_hz"], self._render)
+        self.create_timer(1.0 / p["rate_hz"],
+                          lambda: guarded(self.errors, "prompt", self._render))
         if p["diagnostics_period_s"] > 0:
             self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics)
         self.get_logger().info(f"prompt node ready: cameras {list(self.camera_names)}, "
