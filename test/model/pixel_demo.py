@@ -51,6 +51,7 @@ def main() -> None:
     p.add_argument("--preset", default="small")
     p.add_argument("--conditioning", default="skeleton")
     p.add_argument("--minutes", type=float, default=3.0)
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--heldout", type=int, default=16)
@@ -69,7 +70,7 @@ def main() -> None:
     g = torch.Generator(device).manual_seed(0)
     rng = np.random.default_rng(0)
     start, step, losses = time.time(), 0, []
-    while time.time() - start < a.minutes * 60:
+    while time.time() - start < a.minutes * 60 and step < (a.max_steps or 10**9):
         loss = wm.training_loss(_batch(d, rng.choice(train_idx, a.batch), device), g)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -54,13 +54,12 @@ def run(args) -> dict:
     overrides = {k: v for k, v in (("height", args.height), ("width", args.width),
                                    ("num_frames", args.frames),
                                    ("conditioning", args.conditioning)) if v is not None}
-    t0 = time.perf_counter()
     # import costs outside build_s (diffusers imports its classes lazily)
     import diffusers
     import peft
 
     _ = (diffusers.CogVideoXTransformer3DModel, diffusers.AutoencoderKLCogVideoX, peft.LoraConfig)
-
+    t0 = time.perf_counter()
     with torch.device(device):
         wm = WorldModel.from_preset(args.preset, base=args.base, seed=0,
                                     random_base=args.random_base, **overrides)
