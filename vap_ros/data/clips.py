@@ -21,7 +21,7 @@ from vap_ros.data.recording import Recording
 from vap_ros.data.sync import ClipPlan
 from vap_ros.errors import BagError, ImageError
 
-__all__ = ["clip_size", "iter_clips", "make_clip"]
+__all__ = ["clip_size", "iter_clips", "make_clip", "resize_frame"]
 
 
 def clip_size(rec: Recording, cfg: RigConfig) -> tuple[int, int]:
@@ -36,7 +36,7 @@ def clip_size(rec: Recording, cfg: RigConfig) -> tuple[int, int]:
     return sizes.pop()
 
 
-def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_frame(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize to (H, W); the native size is returned untouched (bit for bit).
 
     Downscaling by 2x or more in both axes first averages k x k blocks (INTER_AREA at an
@@ -124,7 +124,7 @@ def iter_clips(reader: BagReader, rec: Recording, plan: ClipPlan, cfg: RigConfig
                         raise ImageError(
                             f"image {img.shape[1]}x{img.shape[0]} on {topic} does not match "
                             f"its calibration {cam.camera.width}x{cam.camera.height}")
-                    frames[(v, i)] = _resize(img, size)
+                    frames[(v, i)] = resize_frame(img, size)
                 except ImageError as err:
                     bad[(v, i)] = f"image not decodable: {err}"
             while next_clip < C and ready(next_clip):

@@ -21,8 +21,10 @@ __all__ = [
     "JointStateParser",
     "header_stamp_ns",
     "image_to_rgb",
+    "is_supported_encoding",
     "plan_to_trajectory",
     "raw_header_stamp_ns",
+    "supported_encodings",
     "tf_transforms",
 ]
 
@@ -69,6 +71,21 @@ _RAW = {
     "rgb16": (3, np.uint16, None),
     "bgr16": (3, np.uint16, cv2.COLOR_BGR2RGB),
 }
+
+
+#: Raw encodings that go through rosbags-image (Bayer patterns, packed YUV).
+_VIA_ROSBAGS_IMAGE = ("bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8", "yuv422",
+                      "uyvy", "yuyv", "yuv422_yuy2")
+
+
+def is_supported_encoding(encoding: str) -> bool:
+    """Whether ``image_to_rgb`` decodes raw images with this ``encoding`` (cheap pre-check)."""
+    enc = str(encoding).lower()
+    return enc in _RAW or enc in _VIA_ROSBAGS_IMAGE
+
+
+def supported_encodings() -> list[str]:
+    return sorted(_RAW) + list(_VIA_ROSBAGS_IMAGE)
 
 
 def image_to_rgb(msg, msgtype: str) -> np.ndarray:

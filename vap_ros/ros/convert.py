@@ -21,11 +21,11 @@ from trajectory_msgs.msg import JointTrajectoryPoint
 from vap_ros_msgs.msg import VideoRollout
 
 from vap_ros.camera import Camera
+from vap_ros.data.messages import image_to_rgb
 from vap_ros.errors import ImageError, JointStateError, TrajectoryError
 from vap_ros.robot import JointTrajectory
 
 __all__ = [
-    "IMAGE_ENCODINGS",
     "camera_from_msg",
     "camera_info_msg",
     "duration_msg",
@@ -42,20 +42,6 @@ __all__ = [
     "video_from_rollout",
     "video_rollout_msg",
 ]
-
-# encoding -> (channels, dtype, cv2 conversion to RGB or None)
-IMAGE_ENCODINGS = {
-    "rgb8": (3, np.uint8, None),
-    "bgr8": (3, np.uint8, cv2.COLOR_BGR2RGB),
-    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2RGB),
-    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2RGB),
-    "mono8": (1, np.uint8, cv2.COLOR_GRAY2RGB),
-    "8UC1": (1, np.uint8, cv2.COLOR_GRAY2RGB),
-    "8UC3": (3, np.uint8, None),
-    "mono16": (1, np.uint16, cv2.COLOR_GRAY2RGB),
-    "16UC1": (1, np.uint16, cv2.COLOR_GRAY2RGB),
-}
-
 
 # ---------------------------------------------------------------------- time
 def stamp_msg(ns: int) -> Time:
@@ -94,40 +80,14 @@ def image_msg(rgb: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> Image:
 
 
 def image_from_msg(msg) -> np.ndarray:
-    """sensor_msgs/Image (common encodings) or CompressedImage (jpeg/png) → (H, W, 3) uint8 RGB.
+    """sensor_msgs/Image (any common encoding) or CompressedImage (jpeg/png) → (H, W, 3) uint8
+    RGB. One decoder for bags and topics: ``vap_ros.data.messages.image_to_rgb``.
 
     Raises:
-        ImageError: unknown encoding, or data too short for the declared size.
+        ImageError: unknown encoding, data too short for the declared size, undecodable bytes.
     """
-    if isinstance(msg, CompressedImage) or (hasattr(msg, "format") and not hasattr(msg, "encoding")):
-        buf = np.frombuffer(bytes(msg.data), np.uint8)
-        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-        if bgr is None:
-            raise ImageError(f"cannot decode CompressedImage (format {msg.format!r})")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    enc = msg.encoding
-    if enc not in IMAGE_ENCODINGS:
-        raise ImageError(f"unknown image encoding {enc!r}; supported: {sorted(IMAGE_ENCODINGS)} "
-                         "and CompressedImage jpeg/png")
-    ch, dtype, conv = IMAGE_ENCODINGS[enc]
-    h, w = int(msg.height), int(msg.width)
-    itemsize = np.dtype(dtype).itemsize
-    step = int(msg.step) or w * ch * itemsize
-    data = msg.data
-    raw = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data.view(
-        np.uint8)
-    if h <= 0 or w <= 0 or step < w * ch * itemsize or raw.size < step * h:
-        raise ImageError(f"image data has {raw.size} bytes, expected {step * h} for "
-                         f"{w}x{h} {enc} (step {step})")
-    rows = raw[: step * h].reshape(h, step)[:, : w * ch * itemsize]
-    img = np.ascontiguousarray(rows).view(dtype).reshape(h, w, ch)
-    if msg.is_bigendian and itemsize > 1:
-        img = img.byteswap()
-    if dtype == np.uint16:
-        img = (img >> 8).astype(np.uint8)
-    if conv is None:
-        return img if ch == 3 else img[..., :3]
-    return cv2.cvtColor(img, conv)
+    kind = "CompressedImage" if isinstance(msg, CompressedImage) else "Image"
+    return image_to_rgb(msg, kind)
 
 
 # ---------------------------------------------------------------------- cameras

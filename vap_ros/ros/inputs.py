@@ -19,8 +19,8 @@ from sensor_msgs.msg import CameraInfo, Image
 from vap_ros.camera import Camera
 from vap_ros.errors import CalibrationError, ImageError, JointStateError, VapError
 from vap_ros.robot import JointStateMapper
+from vap_ros.data.messages import is_supported_encoding, supported_encodings
 from vap_ros.ros.convert import (
-    IMAGE_ENCODINGS,
     camera_from_msg,
     image_from_msg,
     joint_state_fields,
@@ -174,9 +174,9 @@ class CameraInputs:
         topic = self.topics[name][0]
         stamp = stamp_to_ns(msg.header.stamp)
         if isinstance(msg, Image):
-            if msg.encoding not in IMAGE_ENCODINGS:
+            if not is_supported_encoding(msg.encoding):
                 raise ImageError(f"image on {topic} rejected: unknown encoding "
-                                 f"{msg.encoding!r}; supported: {sorted(IMAGE_ENCODINGS)}")
+                                 f"{msg.encoding!r}; supported: {supported_encodings()}")
             with self._lock:
                 info = self._slots[name].info
             if info is not None and (msg.width, msg.height) != (info.width, info.height):

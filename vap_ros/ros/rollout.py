@@ -19,7 +19,7 @@ import numpy as np
 
 from vap_ros.camera import Camera
 # the resize training clips use (data/clips.py), so the conditioning frame matches training
-from vap_ros.data.clips import _resize as resize_frame
+from vap_ros.data.clips import resize_frame
 from vap_ros.errors import ModelError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
