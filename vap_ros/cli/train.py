@@ -62,7 +62,7 @@ def run(args) -> int:
         config = TrainConfig.from_dict(yaml.safe_load(saved.read_text())).replace(**overrides)
     else:
         raise ConfigError("--config is required for a new run")
-    dataset = ClipDataset(args.data, source=args.source)
+    dataset = ClipDataset(args.data, source=args.source, per_view=config.per_view)
     summary = train(config, dataset, args.out, resume=args.resume, data_path=str(args.data))
     if summary.get("is_main", True):  # one line per run, not per process
         rate = summary.get("clips_per_s")

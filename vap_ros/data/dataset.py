@@ -41,9 +41,12 @@ class ClipDataset(torch.utils.data.Dataset):
         source: prompt/action variant, ``"logged"`` or ``"commanded"``; default: the
             manifest's ``prompt_source``. Clips without that variant are left out (counted in
             ``excluded``).
+        per_view: serve every view of every clip as its own single-view item (V = 1): index
+            ``i`` is view ``i % V`` of clip ``i // V``. Trains a shared-weight model on V times
+            as many (cheaper) samples; multi-view clips otherwise keep their views together.
     """
 
-    def __init__(self, root: str | Path, source: str | None = None):
+    def __init__(self, root: str | Path, source: str | None = None, per_view: bool = False):
         self.root = Path(root)
         self.manifest = read_manifest(self.root)
         self.source = source or self.manifest.get("prompt_source", "logged")
@@ -58,9 +61,11 @@ class ClipDataset(torch.utils.data.Dataset):
         self.gripper_keypoints = list(self.manifest.get("skeleton", {}).get(
             "gripper_keypoints", []))
         self._maps: dict[tuple[str, str], np.ndarray] = {}
+        self.per_view = bool(per_view)
+        self.num_views = len(self.clips[0]["cameras"]) if self.clips else 0
 
     def __len__(self) -> int:
-        return len(self.clips)
+        return len(self.clips) * (self.num_views if self.per_view else 1)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -90,6 +95,17 @@ class ClipDataset(torch.utils.data.Dataset):
         return out
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        if self.per_view:
+            clip, view = divmod(int(i), self.num_views)
+            item = self._item(clip)
+            for k in ("video", "prompts", "keypoints_uv", "camera_K", "camera_T_cam_base"):
+                item[k] = item[k][view:view + 1]
+            item["meta"]["cameras"] = item["meta"]["cameras"][view:view + 1]
+            item["meta"]["view"] = view
+            return item
+        return self._item(i)
+
+    def _item(self, i: int) -> dict[str, Any]:
         c = self.clips[i]
         shard, row, src = c["shard"], c["row"], self.source
 
