@@ -5,6 +5,5 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/scripts/setup.sh"
 . "$repo/scripts/env.sh"
 cd "$repo"
-# Until the live demo exists: the prompt overlays of the real teleoperated Panda episode.
-exec "$repo/.venv/bin/vap-ros" prompts episode "${EPISODE:-$repo/../shared/data/real/panda_teleop_episode}" \
-  --out "${OUT:-$repo/out/teleop_overlays}" "$@"
+# The live loop on the simulated rig with the shipped default model (docs/demo.md).
+exec "$repo/.venv/bin/vap-ros" demo --out "${OUT:-$repo/out/demo}" "$@"

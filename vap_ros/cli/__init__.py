@@ -13,7 +13,8 @@ from vap_ros.errors import VapError
 __all__ = ["main"]
 
 # Modules in vap_ros.cli, each with ``register(subparsers)``; the order is the help order.
-COMMAND_MODULES = ("fk", "prompts", "dataset", "sim", "train", "eval", "run", "bench")
+COMMAND_MODULES = (
+    "demo", "fk", "prompts", "dataset", "sim", "train", "eval", "run", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,254 @@
+"""``vap-ros demo``: the live loop on the simulated rig, end to end.
+
+1. The simulated rig node runs in its own process (real time, publishing cameras, joint states
+   and /tf_static; it executes plans from /planned_trajectory).
+2. In this process, the lookahead node (the shipped model) and a small driver node are spun
+   by a multi-threaded executor.
+3. The driver plans a scripted task in the rig's scene (the same layout, rebuilt from the
+   rig's seed) and publishes it. The lookahead node predicts each camera's video of the plan
+   from the newest images, and again every ``horizon_s`` while the plan runs ("continue the
+   plan"). Meanwhile the rig executes the plan and the driver records what really happened.
+4. Per camera, the driver writes a side-by-side video (predicted | what really happened |
+   prompt) as MP4 and GIF, plus ``metrics.json``: PSNR, SSIM and gripper-region PSNR of the
+   prediction and of a copy-first-frame baseline against the real frames, and the latency.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vap_ros.errors import ConfigError, VapError
+
+__all__ = ["DemoSettings", "default_model_dir", "run_demo"]
+
+NS = 1_000_000_000
+
+
+def default_model_dir() -> Path:
+    """The shipped default model (models/vap_small_sim in a checkout)."""
+    here = Path(__file__).resolve().parents[2] / "models" / "vap_small_sim"
+    if (here / "model_card.json").is_file():
+        return here
+    installed = Path(sys.prefix) / "share" / "vap_ros" / "models" / "vap_small_sim"
+    if (installed / "model_card.json").is_file():
+        return installed
+    raise ConfigError(f"default model not found (looked in {here} and {installed}); pass "
+                      "--model DIR, or train it: scripts/train_default_model.sh")
+
+
+@dataclass
+class DemoSettings:
+    """Options of the demo run."""
+
+    out: Path
+    model: str = ""  # checkpoint dir; "" = the shipped default model
+    task: str = "pick_place"
+    seed: int = 7
+    cameras: tuple[str, ...] = ("front", "left", "right")
+    camera_rate_hz: float = 10.0
+    steps: int = 0  # 0 = the model's default
+    horizon_s: float = 0.0  # 0 = the model's clip length (rollouts tile the plan)
+    scale: int = 4  # upscaling of the side-by-side videos
+    timeout_s: float = 240.0
+    extra: dict = field(default_factory=dict)
+
+
+class _Recorder:
+    """Driver node: records images, joint states and rollouts; publishes the plan."""
+
+    def __init__(self, context, cameras):
+        from rclpy.node import Node
+        from sensor_msgs.msg import Image, JointState
+        from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+
+        from vap_ros.ros.node_utils import SENSOR_QOS, reliable_qos
+        from vap_ros_msgs.msg import VideoRollout
+
+        self.node = Node("vap_demo_driver", context=context)
+        self.lock = threading.Lock()
+        self.images: dict[str, list[tuple[int, object]]] = {c: [] for c in cameras}
+        self.joint_states: list[tuple[int, list[str], np.ndarray]] = []
+        self.rollouts: list[tuple[float, object]] = []
+        for c in cameras:
+            self.node.create_subscription(Image, f"/{c}/image_raw",
+                                          lambda m, c=c: self._on_image(c, m), SENSOR_QOS)
+        self.node.create_subscription(JointState, "/joint_states", self._on_js, reliable_qos(50))
+        for c in cameras:
+            self.node.create_subscription(VideoRollout, f"/lookahead/{c}/rollout",
+                                          self._on_rollout, reliable_qos(20))
+        self.plan_pub = self.node.create_publisher(JointTrajectoryMsg, "/planned_trajectory",
+                                                   reliable_qos(5))
+
+    def _on_image(self, cam, msg):
+        from vap_ros.ros.convert import image_from_msg, stamp_to_ns
+
+        with self.lock:
+            self.images[cam].append((stamp_to_ns(msg.header.stamp), image_from_msg(msg).copy()))
+
+    def _on_js(self, msg):
+        from vap_ros.ros.convert import stamp_to_ns
+
+        with self.lock:
+            self.joint_states.append((stamp_to_ns(msg.header.stamp), list(msg.name),
+                                      np.asarray(msg.position, np.float64)))
+
+    def _on_rollout(self, msg):
+        with self.lock:
+            self.rollouts.append((time.monotonic(), msg))
+
+    def latest_state(self):
+        with self.lock:
+            return self.joint_states[-1] if self.joint_states else None
+
+    def ready(self) -> bool:
+        with self.lock:
+            return bool(self.joint_states) and all(len(v) >= 3 for v in self.images.values())
+
+
+def _wait(cond, timeout_s: float, what: str, poll: float = 0.05) -> None:
+    t_end = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > t_end:
+            raise VapError(f"demo: timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(poll)
+
+
+def _start_rig(settings: DemoSettings, size: tuple[int, int], log_path: Path):
+    from vap_ros.ros.graph import SIM_RIG, node_cli_args
+
+    cams = "[" + ",".join(settings.cameras) + "]"
+    args = node_cli_args(SIM_RIG, overrides=[
+        ("seed", str(settings.seed)), ("cameras", cams), ("width", str(size[1])),
+        ("height", str(size[0])), ("camera_rate_hz", str(settings.camera_rate_hz))])
+    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller via the process
+    proc = subprocess.Popen([sys.executable, "-m", "vap_ros.ros.sim_rig_node", *args],
+                            stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    return proc, log
+
+
+def _plan(settings: DemoSettings, size, q0: np.ndarray, width0: float):
+    """The scripted task in the rig's own scene (layout rebuilt from the rig's seed)."""
+    from vap_ros.robot import RobotModel
+    from vap_ros.ros.sim_rig_node import DEFAULTS, scene_config_from_params
+    from vap_ros.sim.layout import sample_layout
+    from vap_ros.sim.tasks import plan_task
+
+    params = dict(DEFAULTS)
+    params.update(seed=settings.seed, cameras=list(settings.cameras), width=size[1],
+                  height=size[0], camera_rate_hz=settings.camera_rate_hz)
+    cfg = scene_config_from_params(params)
+    layout = sample_layout(cfg, np.random.default_rng(settings.seed))
+    robot = RobotModel.from_preset(cfg.robot)
+    task = plan_task(settings.task, layout, robot, np.random.default_rng(settings.seed + 1),
+                     q0=q0, width0_m=width0)
+    return task, robot, layout
+
+
+def run_demo(settings: DemoSettings, progress=print) -> dict:
+    """Run the live demo; returns the metrics dict (also written to ``out/metrics.json``)."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    from vap_ros.ros import convert
+    from vap_ros.ros.graph import LOOKAHEAD, node_cli_args
+    from vap_ros.ros.lookahead_node import LookaheadNode
+    from vap_ros.ros.rollout import load_world_model
+
+    out = Path(settings.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model_dir = settings.model or str(default_model_dir())
+    progress(f"[1/5] loading the world model from {model_dir}")
+    wm, _ = load_world_model(model_dir)
+    size = (int(wm.config.height), int(wm.config.width))
+    fps, T = float(wm.config.fps), int(wm.config.num_frames)
+    horizon_s = settings.horizon_s or (T - 1) / fps
+    del wm  # the lookahead node loads its own copy
+
+    progress(f"[2/5] starting the simulated rig ({len(settings.cameras)} cameras "
+             f"{size[1]}x{size[0]} @ {settings.camera_rate_hz:g} Hz, seed {settings.seed})")
+    rig, rig_log = _start_rig(settings, size, out / "sim_rig.log")
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    nodes = []
+    spin = threading.Event()
+    try:
+        overrides = [("model", model_dir), ("cameras", "[" + ",".join(settings.cameras) + "]"),
+                     ("seed", str(settings.seed)), ("steps", str(settings.steps)),
+                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "2.0")]
+        look = LookaheadNode(LOOKAHEAD.name, context=context,
+                             cli_args=node_cli_args(LOOKAHEAD, overrides=overrides))
+        rec = _Recorder(context, settings.cameras)
+        nodes = [look, rec.node]
+        for n in nodes:
+            executor.add_node(n)
+        def _spin() -> None:
+            while not spin.is_set():
+                executor.spin_once(timeout_sec=0.05)
+
+        spinner = threading.Thread(target=_spin, daemon=True)
+        spinner.start()
+        _wait(rec.ready, 120.0, "the rig's first images and joint states "
+              f"(rig log: {out / 'sim_rig.log'})")
+        time.sleep(1.0)  # the lookahead node's caches fill with fresh images too
+
+        _, names, pos = rec.latest_state()
+        robot_names = [f"panda_joint{i}" for i in range(1, 8)]
+        q0 = np.array([pos[names.index(n)] for n in robot_names])
+        width0 = float(sum(pos[names.index(n)] for n in names if "finger" in n))
+        task, robot, layout = _plan(settings, size, q0, width0)
+        plan = task.trajectory
+        progress(f"[3/5] task {settings.task!r}: a {plan.duration_ns / NS:.1f} s plan; predicting "
+                 f"{T}-frame rollouts ({(T - 1) / fps:.1f} s) every {horizon_s:.1f} s while "
+                 "the rig executes it")
+        grip = tuple(robot.gripper.joints) if robot.gripper else ()
+        t_pub = time.monotonic()
+        look.set_parameters([_param("horizon_rate_hz", 1.0 / horizon_s)])
+        rec.plan_pub.publish(convert.trajectory_msg(plan, 0, grip))
+        # Run until the plan has been executed (joint-state time) and rollouts are in.
+        js0 = rec.latest_state()[0]
+        _wait(lambda: rec.latest_state()[0] - js0 > plan.duration_ns + NS // 2,
+              settings.timeout_s, "the rig to execute the plan")
+        look.set_parameters([_param("horizon_rate_hz", 0.0)])
+        _wait(lambda: len(rec.rollouts) >= len(settings.cameras), 60.0, "the first rollouts")
+        time.sleep(0.5)
+        progress(f"[4/5] plan executed; {len(rec.rollouts)} rollouts received")
+    finally:
+        spin.set()
+        for n in nodes:
+            close = getattr(n, "close", None)
+            if close is not None:
+                close()
+        for n in nodes:
+            n.destroy_node()
+        if context.ok():
+            rclpy.shutdown(context=context)
+        rig.terminate()
+        try:
+            rig.wait(10)
+        except subprocess.TimeoutExpired:
+            rig.kill()
+        rig_log.close()
+
+    progress("[5/5] scoring and writing videos")
+    from vap_ros.ros.demo_report import score_and_write
+
+    report = score_and_write(rec, settings, robot, layout.cameras, plan, t_pub, fps, out)
+    report["model"] = model_dir
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _param(name, value):
+    from rclpy.parameter import Parameter
+
+    return Parameter(name, value=value)
