@@ -11,7 +11,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/scripts/env.sh"
 work=${1:-$repo/out/experiments}
 vap="$repo/.venv/bin/vap-ros"
-steps=${STEPS:-800}
+steps=${STEPS:-600}
 seed=${SEED:-0}
 episodes=${EPISODES:-48}
 export OMP_NUM_THREADS=${THREADS:-1}
@@ -32,7 +32,8 @@ train() {  # out data source conditioning
   [ -e "$work/runs/$1/checkpoints/last" ] || "$vap" train --config tiny --data "$work/$2" \
     --out "$work/runs/$1" --source "$3" --set steps="$steps" --set seed="$seed" \
     --set batch_size=8 --set per_view=true --set model.overrides.conditioning="$4" \
-    --set model.overrides.fps=5 --set log.sample_every=100000 --set log.progress=false
+    --set model.overrides.fps=5 --set model.overrides.residual=true \
+    --set log.sample_every=100000 --set log.progress=false
 }
 for cams in fixed random; do
   for cond in skeleton raw_action none; do

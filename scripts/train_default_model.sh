@@ -12,7 +12,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$repo/out/default_model}
 vap="$repo/.venv/bin/vap-ros"
 episodes=${EPISODES:-48}
-export OMP_NUM_THREADS=${THREADS:-2}
+export OMP_NUM_THREADS=${THREADS:-1}
 mkdir -p "$work"
 
 [ -d "$work/sim_train" ] || "$vap" sim record --episodes "$episodes" --seed 1 --size 64 64 \
@@ -26,14 +26,14 @@ done
 # Stage 1: the video prior (no actions), every base weight trained, views as separate samples.
 [ -e "$work/run_prior/checkpoints/last" ] || "$vap" train --config small_prior \
   --data "$work/clips_train" --out "$work/run_prior" \
-  --set steps="${PRIOR_STEPS:-600}" --set batch_size=8 --set per_view=true \
-  --set model.overrides.fps=5 \
+  --set steps="${PRIOR_STEPS:-300}" --set batch_size=8 --set per_view=true \
+  --set model.overrides.fps=5 --set model.overrides.residual=true \
   --set num_workers=0 --set checkpoint.every=200 --set log.sample_every=100000
 # Stage 2: freeze the prior; train ControlNet + LoRA on commanded-plan skeleton prompts.
 [ -e "$work/run_control/checkpoints/last" ] || "$vap" train --config small_control \
   --data "$work/clips_train" --out "$work/run_control" --source commanded \
   --set model.pretrained="$work/run_prior/checkpoints/last/model" \
-  --set steps="${CONTROL_STEPS:-1500}" --set batch_size=8 --set per_view=true \
+  --set steps="${CONTROL_STEPS:-700}" --set batch_size=8 --set per_view=true \
   --set model.overrides.fps=5 \
   --set num_workers=0 --set checkpoint.every=250 --set log.sample_every=100000
 "$vap" eval --checkpoint "$work/run_control" --data "$work/clips_test" --source commanded \

@@ -54,6 +54,10 @@ class WorldModelConfig:
         action_embed_dim: width of the per-frame action embedding (raw_action).
         scheduler: "ddim" or "dpm" (CogVideoX's schedulers).
         scheduler_config: keyword arguments of the scheduler.
+        residual: diffuse the change from the first frame (``0.5 * (x - x_first)`` in the
+            working space) instead of the frames themselves; prediction adds the first frame
+            back. Static background then comes out exact (small CPU models learn the moving
+            robot instead of re-synthesising the whole image).
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -81,6 +85,7 @@ class WorldModelConfig:
     action_embed_dim: int = 64
     scheduler: str = "ddim"
     scheduler_config: dict = field(default_factory=dict)
+    residual: bool = False
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict = field(default_factory=dict)

@@ -54,7 +54,7 @@ class DemoSettings:
     task: str = "pick_place"
     seed: int = 7
     cameras: tuple[str, ...] = ("front", "left", "right")
-    camera_rate_hz: float = 10.0
+    camera_rate_hz: int = 10
     steps: int = 0  # 0 = the model's default
     horizon_s: float = 0.0  # 0 = the model's clip length (rollouts tile the plan)
     scale: int = 4  # upscaling of the side-by-side videos
@@ -128,7 +128,7 @@ def _start_rig(settings: DemoSettings, size: tuple[int, int], log_path: Path):
     cams = "[" + ",".join(settings.cameras) + "]"
     args = node_cli_args(SIM_RIG, overrides=[
         ("seed", str(settings.seed)), ("cameras", cams), ("width", str(size[1])),
-        ("height", str(size[0])), ("camera_rate_hz", str(settings.camera_rate_hz))])
+        ("height", str(size[0])), ("camera_rate_hz", str(int(settings.camera_rate_hz)))])
     log = open(log_path, "w")  # noqa: SIM115 - closed by the caller via the process
     proc = subprocess.Popen([sys.executable, "-m", "vap_ros.ros.sim_rig_node", *args],
                             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -197,8 +197,14 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
 
         spinner = threading.Thread(target=_spin, daemon=True)
         spinner.start()
-        _wait(rec.ready, 120.0, "the rig's first images and joint states "
-              f"(rig log: {out / 'sim_rig.log'})")
+        def rig_ready() -> bool:
+            if rig.poll() is not None:
+                tail = (out / "sim_rig.log").read_text().strip().splitlines()[-3:]
+                raise VapError(f"demo: the simulated rig exited ({rig.returncode}): "
+                               + " | ".join(tail))
+            return rec.ready()
+
+        _wait(rig_ready, 120.0, f"the rig's first images (log: {out / 'sim_rig.log'})")
         time.sleep(1.0)  # the lookahead node's caches fill with fresh images too
 
         _, names, pos = rec.latest_state()

@@ -94,8 +94,10 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
             copy = np.repeat(real[:1], len(real), axis=0)
             scores = {}
             for label, v in (("model", pred), ("copy_first_frame", copy)):
-                scores[label] = {"psnr": metrics.psnr(real, v), "ssim": metrics.ssim(real, v),
-                                 "gripper_psnr": metrics.region_psnr(real, v, region > 0.5)}
+                scores[label] = {
+                    "psnr": metrics.capped(metrics.psnr(real, v)),
+                    "ssim": metrics.ssim(real, v),
+                    "gripper_psnr": metrics.capped(metrics.region_psnr(real, v, region > 0.5))}
             lat = m.inference_time.sec + m.inference_time.nanosec / NS
             latencies.append(lat)
             rows.append({"t_s": (t0 - js_t[0]) / NS, "inference_s": lat, **scores})

@@ -136,10 +136,10 @@ def _score(real: np.ndarray, pred: np.ndarray, region: np.ndarray,
     rows = []
     for v in range(real.shape[0]):
         rows.append({
-            "psnr": metrics.psnr(real[v], pred[v]),
+            "psnr": metrics.capped(metrics.psnr(real[v], pred[v])),
             "ssim": metrics.ssim(real[v], pred[v]),
             "st_iou": metrics.st_iou(real[v], pred[v], threshold=s.motion_threshold),
-            "gripper_psnr": metrics.region_psnr(real[v], pred[v], region[v]),
+            "gripper_psnr": metrics.capped(metrics.region_psnr(real[v], pred[v], region[v])),
         })
     return {k: _mean([r[k] for r in rows]) for k in METRICS}
 
@@ -236,6 +236,8 @@ def _notes(s: EvalSettings) -> list[str]:
                          f"build has no {name} implementation to load them into")
     notes.append("PSNR/SSIM/gripper PSNR exclude frame 0 (given to every model); ST-IoU uses "
                  "all frames; see docs/train.md for the definitions")
+    notes.append(f"per-clip PSNR is capped at {metrics.UINT8_PSNR_CEILING_DB:.1f} dB (identical "
+                 "up to uint8 rounding) so that static clips do not make means infinite")
     return notes
 
 

@@ -69,6 +69,17 @@ def _is_uint8(v) -> bool:
         (isinstance(v, torch.Tensor) and v.dtype == torch.uint8)
 
 
+#: PSNR of uint8 videos that differ only by rounding (uniform quantisation noise, MSE = 1/12
+#: of a grey level): 10 log10(12 * 255^2) ≈ 58.9 dB. Aggregates cap per-clip PSNR here so that
+#: one identical clip (PSNR = inf) cannot make a mean infinite.
+UINT8_PSNR_CEILING_DB = 10.0 * math.log10(12.0 * 255.0 ** 2)
+
+
+def capped(db: float, ceiling: float = UINT8_PSNR_CEILING_DB) -> float:
+    """``min(db, ceiling)``; NaN stays NaN."""
+    return db if math.isnan(db) else min(db, ceiling)
+
+
 def psnr(real, pred, *, data_range: float | None = None, skip_first: int = 1) -> float:
     """Peak signal-to-noise ratio in dB over the whole clip; ``inf`` when identical."""
     a, b, r = _pair(real, pred, data_range, skip_first)
