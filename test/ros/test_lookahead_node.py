@@ -67,13 +67,19 @@ def test_plan_to_rollout(rig, tiny_model):
     cfg = tiny_model[0].config
     plan, front, side = send_plan_and_wait(probe, node)
     T = cfg.num_frames
+    # All views' frames share one time base: the newest conditioning image's stamp (t_ref).
+    # Each rollout's offsets are relative to its own image stamp, so a view whose newest image
+    # is older than t_ref starts at t_ref - its stamp (cameras are not triggered together).
+    t_ref = max(convert.stamp_to_ns(m.header.stamp) for m in (front, side))
     for m, cam in ((front, "front"), (side, "side")):
         assert m.camera_name == cam and m.header.frame_id == f"{cam}_optical_frame"
         assert len(m.frames) == len(m.prompt_frames) == len(m.frame_time_offsets) == T
         assert (m.frames[0].height, m.frames[0].width, m.frames[0].encoding) == (
             cfg.height, cfg.width, "rgb8")
         frames, prompts, offsets = convert.video_from_rollout(m)
-        np.testing.assert_array_equal(offsets, np.round(np.arange(T) * 1e9 / cfg.fps))
+        lag = t_ref - convert.stamp_to_ns(m.header.stamp)
+        assert 0 <= lag < 1e9
+        np.testing.assert_array_equal(offsets, lag + np.round(np.arange(T) * 1e9 / cfg.fps))
         assert prompts[1:].max() > 0  # the skeleton is drawn
         assert list(m.plan.joint_names) == list(plan.joint_names)
         assert len(m.plan.points) == len(plan.points)
