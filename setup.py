@@ -5,6 +5,18 @@ from setuptools import find_packages, setup
 
 package_name = "vap_ros"
 here = Path(__file__).parent
+
+
+def tree(src: str, dest: str) -> list[tuple[str, list[str]]]:
+    """data_files entries for every file below ``src`` (e.g. the shipped default model)."""
+    out = []
+    for d in sorted(p for p in Path(src).rglob("*") if p.is_dir()) + [Path(src)]:
+        files = sorted(str(f) for f in d.iterdir() if f.is_file())
+        if files:
+            out.append((str(Path(dest) / d.relative_to(Path(src).parent)), files))
+    return out
+
+
 requirements = [
     line.split("#")[0].strip()
     for line in (here / "requirements.txt").read_text().splitlines()
@@ -25,6 +37,7 @@ setup(
         ("share/" + package_name, ["package.xml"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        *(tree("models", "share/" + package_name) if Path("models").is_dir() else []),
     ],
     install_requires=requirements,
     extras_require={"test": ["pytest>=7", "pytest-benchmark>=4"]},
