@@ -37,7 +37,7 @@ done
   --set model.overrides.fps=5 \
   --set num_workers=0 --set checkpoint.every=50 --set log.sample_every=100000
 "$vap" eval --checkpoint "$work/run_control" --data "$work/clips_test" --source commanded \
-  --out "$work/eval" --clips 48 --videos 4
+  --out "$work/eval" --videos 4
 rm -rf "$repo/models/vap_small_sim"
 mkdir -p "$repo/models"
 cp -r "$work/run_control/checkpoints/last/model" "$repo/models/vap_small_sim"
