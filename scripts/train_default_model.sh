@@ -33,7 +33,7 @@ done
 [ -e "$work/run_control/checkpoints/last" ] || "$vap" train --config small_control \
   --data "$work/clips_train" --out "$work/run_control" --source commanded \
   --set model.pretrained="$work/run_prior/checkpoints/last/model" \
-  --set steps="${CONTROL_STEPS:-500}" --set batch_size=8 --set per_view=true \
+  --set steps="${CONTROL_STEPS:-1000}" --set batch_size=8 --set per_view=true \
   --set model.overrides.fps=5 \
   --set num_workers=0 --set checkpoint.every=50 --set log.sample_every=100000
 "$vap" eval --checkpoint "$work/run_control" --data "$work/clips_test" --source commanded \
