@@ -12,13 +12,63 @@ import pytest
 
 os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "SHM?max_msg_size=4MB&sockets_size=16MB")
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="vap_ros_test_log_"))
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VAP_ROS_QUIET_RANDOM_INIT", "1")  # tests load random-init presets on purpose
 
 REPO = Path(__file__).resolve().parents[1]
+
+# --- DDS isolation: every test (and every module's shared rclpy context) gets a DDS domain that
+# no other process on this machine holds, so concurrent test runs (CI jobs, the stress harness,
+# several checkouts) and consecutive tests never see each other's nodes. A domain is held by an
+# exclusive lock on /tmp/vap_ros_dds_domains/<id>.lock, released when the test ends (or its
+# process dies). Fast DDS accepts ids 0..232.
+_DOMAIN_DIR = Path(tempfile.gettempdir()) / "vap_ros_dds_domains"
+_DOMAINS = list(range(1, 233))
+
+
+def _allocate_domain():
+    import fcntl
+
+    _DOMAIN_DIR.mkdir(exist_ok=True)
+    start = random.randrange(len(_DOMAINS))
+    for k in range(len(_DOMAINS)):
+        domain = _DOMAINS[(start + k) % len(_DOMAINS)]
+        f = open(_DOMAIN_DIR / f"{domain}.lock", "w")  # noqa: SIM115 - held while in use
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        return domain, f
+    raise RuntimeError(f"every DDS domain in {_DOMAINS[0]}..{_DOMAINS[-1]} is held by another "
+                       f"process (locks in {_DOMAIN_DIR})")
+
+
+@pytest.fixture(scope="session")
+def dds_domain_factory():
+    """``dds_domain_factory()`` → a DDS domain id held until the session ends."""
+    held = []
+
+    def make() -> int:
+        domain, f = _allocate_domain()
+        held.append(f)
+        return domain
+
+    yield make
+    for f in held:
+        f.close()
+
+
+@pytest.fixture(autouse=True)
+def dds_domain(monkeypatch):
+    """Each test runs in its own DDS domain (``ROS_DOMAIN_ID``; subprocesses inherit it)."""
+    domain, f = _allocate_domain()
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
+    yield domain
+    f.close()
 SHARED_REAL = REPO.parent / "shared" / "data" / "real"
 
 

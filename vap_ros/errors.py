@@ -16,6 +16,7 @@ __all__ = [
     "ModelError",
     "TrajectoryError",
     "VapError",
+    "WaitTimeout",
 ]
 
 
@@ -63,3 +64,12 @@ class ModelError(VapError):
 
 class CheckpointError(VapError):
     """A checkpoint or base-model directory is missing, incomplete or corrupt."""
+
+
+class WaitTimeout(VapError):
+    """A condition waited for did not come true in time (``what`` names it)."""
+
+    def __init__(self, message: str, *, what: str = "", timeout_s: float = 0.0):
+        super().__init__(message)
+        self.what = what
+        self.timeout_s = timeout_s

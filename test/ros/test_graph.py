@@ -49,7 +49,8 @@ def test_replay_graph_plays_a_looping_bag_into_the_lookahead(ros, tmp_path):
            "-p", "prompt_node.cameras:=[front]", "--duration", "120"]
     log = tmp_path / "graph.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
     try:
         def rollout_and_loop():
             assert proc.poll() is None, log.read_text()[-3000:]

@@ -31,6 +31,9 @@ def rig(ros, tiny_model):
         context=ros.context, predictor_factory=lambda p: tiny_model,
         parameter_overrides=[Parameter("cameras", value=["front", "side"]),
                              Parameter("steps", value=STEPS),
+                             # image age is checked by test_stale_images_refused only: a
+                             # loaded machine must not turn other tests into stale refusals
+                             Parameter("max_input_age_s", value=0.0),
                              Parameter("diagnostics_period_s", value=0.5)]))
     for cam in ("front", "side"):
         probe.collect(VideoRollout, f"/lookahead/{cam}/rollout")
@@ -99,7 +102,6 @@ def test_plan_to_rollout(rig, tiny_model):
 def test_service_same_seed_same_video(rig):
     probe, node, client = rig
     probe.stream = False  # freeze the conditioning images
-    node.params["max_input_age_s"] = 0.0
     try:
         req = PredictRollout.Request(plan=probe.plan(), seed=7, cameras=["front"])
         a, b = call(client, req), call(client, req)
@@ -107,7 +109,6 @@ def test_service_same_seed_same_video(rig):
         c = call(client, req)
     finally:
         probe.stream = True
-    node.params["max_input_age_s"] = 1.0
     assert a.success and b.success and c.success, (a.message, b.message, c.message)
     assert [r.camera_name for r in a.rollouts] == ["front"]
     fa, pa, oa = convert.video_from_rollout(a.rollouts[0])
@@ -228,6 +229,7 @@ def test_stale_images_refused(rig):
     probe, node, _ = rig
     jumps = node.stats.time_jumps
     probe.stamp_offset_ns = -5 * 10**9  # the camera stalls: stamps 5 s old
+    node.params["max_input_age_s"] = 1.0
     try:
         wait_for(lambda: node.stats.time_jumps > jumps, what="the jump back to stale stamps")
         wait_for(lambda: all(probe.now_ns() - (node.inputs.image_stamp_ns(c) or 0) > 4e9
@@ -239,35 +241,104 @@ def test_stale_images_refused(rig):
         assert len(rollouts(probe)) == n0
     finally:
         probe.stamp_offset_ns = 0
+        node.params["max_input_age_s"] = 0.0
     still_alive(probe, node)
 
 
-def test_missing_camera_info(ros, tiny_model, rig):
+def late_node(ros, tiny_model, name, cameras, **params):
+    """A lookahead node with its own plan topic and outputs, and a publisher for its plans
+    (matched before returning, so no plan is lost to discovery)."""
+    from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+
+    from vap_ros.ros.node_utils import reliable_qos
+
+    overrides = [Parameter("cameras", value=list(cameras)), Parameter("steps", value=STEPS),
+                 Parameter("plan_topic", value=f"/{name}/plans"),
+                 Parameter("output_namespace", value=f"/{name}"),
+                 Parameter("max_input_age_s", value=0.0)]
+    overrides += [Parameter(k, value=v) for k, v in params.items()]
+    node = ros.add(LookaheadNode(name, context=ros.context,
+                                 predictor_factory=lambda p: tiny_model,
+                                 parameter_overrides=overrides))
+    helper = ros.add(rclpy_node(ros, f"{name}_sender"))
+    pub = helper.create_publisher(JointTrajectoryMsg, f"/{name}/plans", reliable_qos(5))
+    got = []
+    helper.create_subscription(VideoRollout, f"/{name}/{cameras[-1]}/rollout", got.append,
+                               reliable_qos(5))
+    wait_for(lambda: pub.get_subscription_count() > 0, what="the plan subscription")
+    return node, helper, pub, got
+
+
+def rclpy_node(ros, name):
+    from rclpy.node import Node
+
+    return Node(name, context=ros.context)
+
+
+@pytest.mark.parametrize("last", ["tf_static", "image"])
+def test_plan_before_its_inputs_runs_once_they_arrive(ros, tiny_model, last):
+    """A plan published before /tf_static (or before the first image) is held, and gives a
+    rollout as soon as the missing input arrives; nothing else is sent."""
+    cam = f"late_{last}"
+    robot = ros.add(Probe(ros.context, cameras=(cam,), info=False, name=f"probe_{cam}"))
+    robot.stream = False  # nothing on the wire yet
+    node, helper, pub, got = late_node(ros, tiny_model, f"lookahead_{cam}", [cam],
+                                       startup_wait_s=120.0)
+    try:
+        pub.publish(robot.plan())  # before calibration, images and joint states
+        wait_for(lambda: node.worker.held == 1, what="the plan held for its inputs")
+        if last == "tf_static":  # CameraInfo, images and joint states stream; no /tf_static
+            robot.info = True
+            robot.stream = True
+            wait_for(lambda: node.inputs.image_count(cam) and node.inputs.has_info(cam),
+                     what="CameraInfo and images reaching the node")
+        else:  # /tf_static and CameraInfo, no image yet
+            robot.publish_static()
+            wait_for(lambda: node.inputs.has_info(cam) and node.tf.frames(),
+                     what="CameraInfo and /tf_static reaching the node")
+        missing = node.inputs.missing([cam])
+        assert len(missing) == 1 and cam in missing[0], missing
+        assert not got and node.stats.rollouts.total == 0  # still held, not refused
+        if last == "tf_static":
+            robot.publish_static()
+        else:
+            robot.info = True
+            robot.stream = True
+        wait_for(lambda: got, timeout=120, what="the held plan's rollout")
+        assert node.stats.plans == 1 and node.worker.refused == 0
+        assert node.stats.sources == {"plan": 1}
+    finally:
+        ros.remove(node)
+        ros.remove(helper)
+        ros.remove(robot)
+
+
+def test_plan_refused_when_calibration_never_comes(ros, tiny_model, rig):
     probe, _, _ = rig
-    node = ros.add(LookaheadNode(
-        "lookahead_no_info", context=ros.context, predictor_factory=lambda p: tiny_model,
-        parameter_overrides=[Parameter("cameras", value=["front", "back"]),
-                             Parameter("steps", value=STEPS),
-                             Parameter("image_topic", value="/front/image_raw"),
-                             Parameter("output_namespace", value="/lookahead_b")]))
+    node, helper, pub, got = late_node(
+        ros, tiny_model, "lookahead_no_info", ["front", "back"],
+        image_topic="/front/image_raw",  # 'back' gets images, never a CameraInfo
+        startup_wait_s=0.5)
     try:
         wait_for(lambda: node.inputs.image_count("back") > 0 and node.tf.frames(),
                  what="images for 'back' and /tf_static")
-        probe.pub_plan.publish(probe.plan())
-        expect_log(probe, node, "camera 'back': no CameraInfo received on /back/camera_info")
-        # alive: CameraInfo arrives late and the next plan works
+        pub.publish(probe.plan())
+        text = ("plan rollout: refused after waiting 0.5 s (startup_wait_s) for its inputs; "
+                "still missing: camera 'back': no CameraInfo received on /back/camera_info")
+        expect_log(probe, node, text)
+        assert node.worker.refused == 1 and not got
+        # alive: CameraInfo arrives late and the next plan runs
         info = convert.camera_info_msg(probe.cams["front"])
-        pub = probe.create_publisher(CameraInfo, "/back/camera_info", 1)
-        probe.collect(VideoRollout, "/lookahead_b/back/rollout")
-        wait_for(lambda: pub.get_subscription_count() > 0, what="back camera_info match")
         info.header.frame_id = "front_optical_frame"
-        pub.publish(info)
+        info_pub = helper.create_publisher(CameraInfo, "/back/camera_info", 1)
+        wait_for(lambda: info_pub.get_subscription_count() > 0, what="back camera_info match")
+        info_pub.publish(info)
         wait_for(lambda: node.inputs.has_info("back"), what="late CameraInfo")
-        probe.pub_plan.publish(probe.plan())
-        wait_for(lambda: probe.received["/lookahead_b/back/rollout"], timeout=60,
-                 what="a rollout after CameraInfo arrived")
+        pub.publish(probe.plan())
+        wait_for(lambda: got, timeout=120, what="a rollout after CameraInfo arrived")
     finally:
         ros.remove(node)
+        ros.remove(helper)
 
 
 def test_diagnostics(rig):

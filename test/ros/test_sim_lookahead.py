@@ -35,14 +35,15 @@ CAMS = ["front", "left"]
 
 
 @pytest.fixture(scope="module")
-def sim_rig_process(tmp_path_factory):
+def sim_rig_process(tmp_path_factory, ros):
     log = tmp_path_factory.mktemp("sim_rig") / "sim_rig.log"
     cmd = [sys.executable, "-m", "vap_ros.ros.sim_rig_node", "--ros-args",
            "-p", f"cameras:=[{','.join(CAMS)}]", "-p", "width:=64", "-p", "height:=48",
            "-p", "camera_rate_hz:=10", "-p", "msaa_samples:=0", "-p", "objects_min:=1",
            "-p", "objects_max:=1", "-p", "seed:=1"]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ))
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
     yield proc, log
     proc.terminate()
     try:

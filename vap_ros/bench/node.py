@@ -1,4 +1,4 @@
-"""Lookahead node overhead per rollout, model excluded (receive → prompts → publish).
+"""Lookahead node per rollout: overhead (instant model) or plan → rollout latency with a model.
 
 The measurement spins real rclpy nodes, so it lives in ``vap_ros.ros.bench_node`` (only
 ``vap_ros.ros`` imports rclpy); this module is its ``vap-ros bench node`` entry.
@@ -6,7 +6,7 @@ The measurement spins real rclpy nodes, so it lives in ``vap_ros.ros.bench_node`
 
 from __future__ import annotations
 
-HELP = "lookahead node overhead per rollout, model excluded (receive → prompts → publish)"
+HELP = "lookahead node per rollout: overhead (instant model) or plan → rollout with a model"
 
 
 def add_arguments(p) -> None:

@@ -36,5 +36,7 @@ def run(args) -> int:
           f"gripper PSNR {c['gripper_psnr']:.2f} dB")
     print(f"  latency: {r['latency']['inference_s_mean']:.2f} s per rollout (model); first "
           f"rollout {r['latency']['plan_to_first_rollout_s']:.2f} s after the plan")
+    for cam, why in r.get("unscored", {}).items():
+        print(f"  camera {cam!r} has no scored rollout: {why}")
     print(f"  outputs in {s.out}: {', '.join(r['files'])}, metrics.json")
-    return 0
+    return 0 if not r.get("unscored") else 1

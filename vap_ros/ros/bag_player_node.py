@@ -19,7 +19,8 @@ from rosgraph_msgs.msg import Clock
 
 from vap_ros.errors import BagError, ConfigError
 from vap_ros.ros.convert import stamp_msg
-from vap_ros.ros.node_utils import STATIC_QOS, ErrorLog, declare_parameters, reliable_qos, run_node
+from vap_ros.ros.node_utils import STATIC_QOS, ErrorLog, declare_parameters, reliable_qos
+from vap_ros.ros.runtime import run_node
 
 __all__ = ["BagPlayerNode", "DEFAULTS", "main"]
 

@@ -67,6 +67,7 @@ class _Recorder:
 
     def __init__(self, context, cameras):
         from rclpy.node import Node
+
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
@@ -113,13 +114,21 @@ class _Recorder:
         with self.lock:
             return bool(self.joint_states) and all(len(v) >= 3 for v in self.images.values())
 
+    def covers_rollouts(self, cameras) -> bool:
+        """Every camera has a rollout, and for every rollout received the recording holds a
+        frame at (or after) its last predicted frame's time."""
+        from vap_ros.ros.convert import duration_to_ns, stamp_to_ns
 
-def _wait(cond, timeout_s: float, what: str, poll: float = 0.05) -> None:
-    t_end = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > t_end:
-            raise VapError(f"demo: timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(poll)
+        with self.lock:
+            rollouts = [m for _, m in self.rollouts]
+            newest = {c: (v[-1][0] if v else None) for c, v in self.images.items()}
+        if any(not any(m.camera_name == c for m in rollouts) for c in cameras):
+            return False
+        for m in rollouts:
+            last = stamp_to_ns(m.header.stamp) + duration_to_ns(m.frame_time_offsets[-1])
+            if newest.get(m.camera_name) is None or newest[m.camera_name] < last:
+                return False
+        return True
 
 
 def _start_rig(settings: DemoSettings, size: tuple[int, int], log_path: Path):
@@ -154,58 +163,64 @@ def _plan(settings: DemoSettings, size, q0: np.ndarray, width0: float):
 
 
 def run_demo(settings: DemoSettings, progress=print) -> dict:
-    """Run the live demo; returns the metrics dict (also written to ``out/metrics.json``)."""
-    import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    """Run the live demo; returns the metrics dict (also written to ``out/metrics.json``).
 
+    Every wait is on a condition (the rig's first images, the lookahead's inputs, matched plan
+    subscriptions, the plan executed, every rollout covered by recorded frames), bounded only
+    by ``settings.timeout_s`` as a hang detector: a cold machine (MuJoCo/EGL start-up, first
+    imports, first model load) only makes the demo slower, never emptier.
+    """
     from vap_ros.ros import convert
     from vap_ros.ros.graph import LOOKAHEAD, node_cli_args
     from vap_ros.ros.lookahead_node import LookaheadNode
-    from vap_ros.ros.rollout import load_world_model
+    from vap_ros.ros.runtime import NodeRunner, wait_until
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
     model_dir = settings.model or str(default_model_dir())
-    progress(f"[1/5] loading the world model from {model_dir}")
-    wm, _ = load_world_model(model_dir)
-    size = (int(wm.config.height), int(wm.config.width))
-    fps, T = float(wm.config.fps), int(wm.config.num_frames)
-    horizon_s = settings.horizon_s or (T - 1) / fps
-    del wm  # the lookahead node loads its own copy
-
-    progress(f"[2/5] starting the simulated rig ({len(settings.cameras)} cameras "
-             f"{size[1]}x{size[0]} @ {settings.camera_rate_hz:g} Hz, seed {settings.seed})")
-    rig, rig_log = _start_rig(settings, size, out / "sim_rig.log")
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    nodes = []
-    spin = threading.Event()
+    timeout = settings.timeout_s
+    runner = NodeRunner(num_threads=4)
+    rig = rig_log = None
     try:
+        progress(f"[1/5] loading the world model from {model_dir}")
         overrides = [("model", model_dir), ("cameras", "[" + ",".join(settings.cameras) + "]"),
                      ("seed", str(settings.seed)), ("steps", str(settings.steps)),
-                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "2.0")]
-        look = LookaheadNode(LOOKAHEAD.name, context=context,
-                             cli_args=node_cli_args(LOOKAHEAD, overrides=overrides))
-        rec = _Recorder(context, settings.cameras)
-        nodes = [look, rec.node]
-        for n in nodes:
-            executor.add_node(n)
-        def _spin() -> None:
-            while not spin.is_set():
-                executor.spin_once(timeout_sec=0.05)
+                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "2.0"),
+                     ("startup_wait_s", str(timeout))]
+        look = runner.add(LookaheadNode(LOOKAHEAD.name, context=runner.context,
+                                        cli_args=node_cli_args(LOOKAHEAD, overrides=overrides)))
+        size = (look.core.height, look.core.width)
+        fps, T = look.core.fps, look.core.num_frames
+        horizon_s = settings.horizon_s or (T - 1) / fps
 
-        spinner = threading.Thread(target=_spin, daemon=True)
-        spinner.start()
-        def rig_ready() -> bool:
+        progress(f"[2/5] starting the simulated rig ({len(settings.cameras)} cameras "
+                 f"{size[1]}x{size[0]} @ {settings.camera_rate_hz:g} Hz, seed {settings.seed})")
+        rig, rig_log = _start_rig(settings, size, out / "sim_rig.log")
+        rec = _Recorder(runner.context, settings.cameras)
+        runner.add(rec.node)
+        runner.start()
+
+        def rig_alive() -> None:
             if rig.poll() is not None:
                 tail = (out / "sim_rig.log").read_text().strip().splitlines()[-3:]
                 raise VapError(f"demo: the simulated rig exited ({rig.returncode}): "
                                + " | ".join(tail))
-            return rec.ready()
 
-        _wait(rig_ready, 120.0, f"the rig's first images (log: {out / 'sim_rig.log'})")
-        time.sleep(1.0)  # the lookahead node's caches fill with fresh images too
+        def waiting(cond):
+            def check():
+                rig_alive()
+                return cond()
+            return check
+
+        wait_until(waiting(rec.ready), timeout,
+                   f"the rig's first images (log: {out / 'sim_rig.log'})", 0.05)
+        wait_until(waiting(lambda: not look.inputs.missing() and look.joints.latest),
+                   timeout, "the lookahead node's inputs (CameraInfo, /tf_static, images, "
+                   "joint states)", 0.05)
+        # the plan goes to the rig and to the lookahead node: both must be matched, else DDS
+        # drops it
+        wait_until(waiting(lambda: rec.plan_pub.get_subscription_count() >= 2), timeout,
+                   "the rig's and the lookahead's plan subscriptions", 0.05)
 
         _, names, pos = rec.latest_state()
         robot_names = [f"panda_joint{i}" for i in range(1, 8)]
@@ -220,35 +235,31 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
         t_pub = time.monotonic()
         look.set_parameters([_param("horizon_rate_hz", 1.0 / horizon_s)])
         rec.plan_pub.publish(convert.trajectory_msg(plan, 0, grip))
-        # Run until the plan has been executed (joint-state time) and rollouts are in.
+        # Run until the plan has been executed (joint-state time) ...
         js0 = rec.latest_state()[0]
-        _wait(lambda: rec.latest_state()[0] - js0 > plan.duration_ns + NS // 2,
-              settings.timeout_s, "the rig to execute the plan")
+        wait_until(waiting(lambda: rec.latest_state()[0] - js0 > plan.duration_ns + NS // 2),
+                   timeout, "the rig to execute the plan", 0.05)
         look.set_parameters([_param("horizon_rate_hz", 0.0)])
-        _wait(lambda: len(rec.rollouts) >= len(settings.cameras), 60.0, "the first rollouts")
-        time.sleep(0.5)
+        # ... then until the last rollout is in and the recording covers every rollout's frames
+        wait_until(waiting(lambda: look.worker.idle and rec.covers_rollouts(settings.cameras)),
+                   timeout, "the last rollouts and the frames they predict", 0.05)
         progress(f"[4/5] plan executed; {len(rec.rollouts)} rollouts received")
+        node_errors = list(look.errors.recent)
     finally:
-        spin.set()
-        for n in nodes:
-            close = getattr(n, "close", None)
-            if close is not None:
-                close()
-        for n in nodes:
-            n.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
-        rig.terminate()
-        try:
-            rig.wait(10)
-        except subprocess.TimeoutExpired:
-            rig.kill()
-        rig_log.close()
+        runner.close()
+        if rig is not None:
+            rig.terminate()
+            try:
+                rig.wait(10)
+            except subprocess.TimeoutExpired:
+                rig.kill()
+            rig_log.close()
 
     progress("[5/5] scoring and writing videos")
     from vap_ros.ros.demo_report import score_and_write
 
-    report = score_and_write(rec, settings, robot, layout.cameras, plan, t_pub, fps, out)
+    report = score_and_write(rec, settings, robot, layout.cameras, plan, t_pub, fps, out,
+                             node_errors=node_errors)
     report["model"] = model_dir
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     return report

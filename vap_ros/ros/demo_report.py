@@ -50,9 +50,11 @@ def _title(frames: np.ndarray, labels: list[str], tile_w: int, gap: int) -> np.n
 
 
 def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: float,
-                    out: Path) -> dict:
+                    out: Path, node_errors=()) -> dict:
     """Per camera and rollout: PSNR / SSIM / gripper-region PSNR of the prediction and of
-    copy-first-frame against the real frames at the predicted frames' stamps."""
+    copy-first-frame against the real frames at the predicted frames' stamps. A camera with
+    no scored rollout is listed in ``unscored`` with the reason (and the lookahead node's
+    recent error lines about it)."""
     from vap_ros.ros.convert import duration_to_ns, image_from_msg, stamp_to_ns
     from vap_ros.train import metrics
     from vap_ros.train.interaction import region_mask
@@ -63,6 +65,7 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
     cams = {c.name: c for c in cameras}
     half_period = int(NS / settings.camera_rate_hz / 2)
     per_cam: dict[str, dict] = {}
+    unscored: dict[str, str] = {}
     latencies, first_arrivals = [], []
     for cam_name in settings.cameras:
         rows, video = [], []
@@ -103,6 +106,13 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
             rows.append({"t_s": (t0 - js_t[0]) / NS, "inference_s": lat, **scores})
             video.append(side_by_side(pred, real, prompt, scale=settings.scale))
         if not rows:
+            if msgs:
+                unscored[cam_name] = (f"{len(msgs)} rollouts received, but the recording has no "
+                                      "frame near their predicted frames' times")
+            else:
+                related = [e for e in node_errors if cam_name in e] or list(node_errors)[-3:]
+                unscored[cam_name] = ("no rollout received"
+                                      + (": " + " | ".join(related) if related else ""))
             continue
         agg = {label: {k: _mean([r[label][k] for r in rows]) for k in METRICS}
                for label in ("model", "copy_first_frame")}
@@ -116,15 +126,17 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
                     cv2.cvtColor(frames[-1], cv2.COLOR_RGB2BGR))
     mean = {label: {k: _mean([c[label][k] for c in per_cam.values()]) for k in METRICS}
             for label in ("model", "copy_first_frame")}
+    first = min(first_arrivals) if first_arrivals else math.nan
     return {
         "task": settings.task, "seed": settings.seed, "cameras": list(per_cam),
+        "unscored": unscored,
         "plan_duration_s": plan.duration_ns / NS,
         "per_camera": per_cam, "mean": mean,
         "gain_psnr_db": mean["model"]["psnr"] - mean["copy_first_frame"]["psnr"],
         "latency": {"inference_s_mean": _mean(latencies),
                     "inference_s_max": max(latencies) if latencies else math.nan,
-                    "plan_to_first_rollout_s": min(first_arrivals) if first_arrivals
-                    else math.nan},
+                    "plan_to_first_rollout_s": first,
+                    "first_rollout_during_plan": bool(first < plan.duration_ns / NS)},
         "files": sorted(p.name for p in out.iterdir() if p.suffix in (".mp4", ".gif")),
     }
 

@@ -10,7 +10,6 @@ import importlib
 import os
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -121,43 +120,18 @@ def run_graph(name: str, *, overrides: Sequence[str] = (),
     """Start every node of graph ``name`` in this process and spin until Ctrl-C (or
     ``duration_s`` > 0 seconds). Extra ``params_files`` apply to every node (keys select
     nodes, as with ``--params-file``). Returns 0."""
-    import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from vap_ros.ros.runtime import NodeRunner
 
     if name not in GRAPHS:
         raise ConfigError(f"unknown graph {name!r}; available: {sorted(GRAPHS)}")
     graph = GRAPHS[name]
     per_node = parse_overrides(overrides, graph)
-    sys.setswitchinterval(0.0005)  # see lookahead_node.main
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    nodes = []
-    executor = None
-    try:
+    with NodeRunner(num_threads=num_threads) as runner:
         for spec in graph.nodes:
             cli = node_cli_args(spec, use_sim_time=graph.use_sim_time,
                                 overrides=per_node[spec.name], params_files=params_files)
-            nodes.append(_load(spec.target)(spec.name, context=context, cli_args=cli))
-        executor = MultiThreadedExecutor(num_threads=num_threads, context=context)
-        for n in nodes:
-            executor.add_node(n)
+            runner.add(_load(spec.target)(spec.name, context=runner.context, cli_args=cli))
         if ready is not None:
             ready.set()
-        t_end = time.monotonic() + duration_s if duration_s > 0 else None
-        while rclpy.ok(context=context):
-            executor.spin_once(timeout_sec=0.1)
-            if t_end is not None and time.monotonic() > t_end:
-                break
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=5)
-        for n in reversed(nodes):
-            close = getattr(n, "close", None)
-            if close is not None:
-                close()
-            n.destroy_node()
-        if context.ok():
-            rclpy.shutdown(context=context)
+        runner.spin(duration_s=duration_s)
     return 0

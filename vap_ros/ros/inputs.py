@@ -266,6 +266,21 @@ class CameraInputs:
     def cameras(self, names=None) -> list[Camera]:
         return [self.camera(n) for n in (names or self.names)]
 
+    def missing(self, names=None, *, images: bool = True) -> list[str]:
+        """What ``names`` (default: all) still lack before a rollout or prompt can use them:
+        CameraInfo, extrinsics (calibration file or /tf_static), and (``images``) a first
+        image. [] when everything is there."""
+        out = []
+        for n in names or self.names:
+            try:
+                self.camera(n)
+            except CalibrationError as err:
+                text = str(err)
+                out.append(text if text.startswith("camera") else f"camera {n!r}: {text}")
+            if images and self._slots[n].image is None:
+                out.append(f"camera {n!r}: no image yet on {self.topics[n][0]}")
+        return out
+
 
 def topics_for(names, image_pattern: str, info_pattern: str,
                transport: str = "raw") -> dict[str, tuple[str, str]]:

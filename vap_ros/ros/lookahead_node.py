@@ -13,15 +13,19 @@ skeleton prompts, runs the world model and publishes per camera:
 
 and serves ``<output_namespace>/predict_rollout`` (vap_ros_msgs/PredictRollout).
 
-The model runs on a worker thread fed by a one-slot mailbox: a newer request replaces an
-unstarted one, so a slow model never builds a backlog and memory stays flat. Bad inputs are
-logged as one clear line each and the node keeps running.
+The model runs in a process of its own by default (``model_process``; see
+``vap_ros.serve.model_process`` for why), fed by one worker thread with a one-slot mailbox
+(``vap_ros.serve.RequestWorker``): a newer request replaces an unstarted one, so a slow model
+never builds a backlog and memory stays flat. A plan or service request that arrives before its
+inputs (CameraInfo, /tf_static, a first image; a joint state for hold-still) is held, newest
+only, for up to ``startup_wait_s`` and runs as soon as they are there; after that it is refused
+with one log line naming what is still missing. Bad inputs are logged as one clear line each and
+the node keeps running.
 """
 
 from __future__ import annotations
 
 import collections
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -52,7 +56,6 @@ from vap_ros.ros.diagnostics import diagnostic_array, level_for
 from vap_ros.ros.inputs import (
     CameraInputs,
     JointStateInput,
-    MissingInputError,
     StaleInputError,
     TimeJump,
     guarded,
@@ -65,10 +68,18 @@ from vap_ros.ros.node_utils import (
     RateMeter,
     declare_parameters,
     reliable_qos,
-    run_node,
 )
-from vap_ros.ros.rollout import Lookahead, RolloutInputs, RolloutResult, load_world_model
+from vap_ros.ros.runtime import run_node
 from vap_ros.ros.tf_cache import StaticTfListener
+from vap_ros.serve import (
+    DTYPES,
+    Lookahead,
+    RequestWorker,
+    RolloutInputs,
+    RolloutResult,
+    hold_still,
+    load_predictor,
+)
 
 __all__ = ["DEFAULTS", "LookaheadNode", "main"]
 
@@ -88,11 +99,15 @@ DEFAULTS: dict[str, Any] = {
     "model": "tiny",
     "model_seed": 0,
     "model_base": "",
+    "model_process": True,
+    "model_threads": 0,
     "device": "cpu",
+    "dtype": "float32",
     "steps": 0,
     "seed": 0,
     "horizon_rate_hz": 0.0,
     "max_input_age_s": 1.0,
+    "startup_wait_s": 5.0,
     "time_jump_threshold_s": 1.0,
     "replay": True,
     "diagnostics_period_s": 1.0,
@@ -114,11 +129,16 @@ DESCRIPTIONS = {
     "model": "world-model preset name (random init) or checkpoint directory",
     "model_seed": "initialisation seed of a preset without weights",
     "model_base": "local diffusers directory for presets/checkpoints built on a pretrained base",
+    "model_process": "run the model in a process of its own (no GIL sharing with callbacks)",
+    "model_threads": "torch CPU threads for the model (0 = every core)",
     "device": "torch device: cpu, cuda, cuda:0",
+    "dtype": "model weights and activations: float32, bfloat16 or float16",
     "steps": "denoising steps (0 = the model's default)",
     "seed": "sampler seed for topic-triggered rollouts",
     "horizon_rate_hz": "also predict at this rate (continue the plan / hold still); 0 = off",
     "max_input_age_s": "refuse images / joint states older than this (0 = no limit)",
+    "startup_wait_s": "a request that arrives before its inputs (calibration, first image, "
+                      "joint state) waits this long for them, then is refused",
     "time_jump_threshold_s": "stamps going back more than this clear the caches (bag loop)",
     "replay": "replay the newest predicted and prompt frames at the model's fps",
     "diagnostics_period_s": "period of /diagnostics messages",
@@ -127,7 +147,8 @@ DESCRIPTIONS = {
                      "compare plans from the very same moment",
 }
 
-RUNTIME_PARAMS = {"steps", "seed", "max_input_age_s", "horizon_rate_hz", "freeze_inputs"}
+RUNTIME_PARAMS = {"steps", "seed", "max_input_age_s", "horizon_rate_hz", "freeze_inputs",
+                  "startup_wait_s"}
 
 
 @dataclass
@@ -136,7 +157,7 @@ class _Request:
     plan: JointTrajectory | None  # validated, relative stamps (0 = plan start)
     plan_msg: JointTrajectoryMsg | None
     plan_start_ns: int | None  # absolute plan start; None = at the conditioning image
-    t_received: float  # perf_counter at receipt
+    t_received: float  # time.monotonic() at receipt
     callback_cpu_s: float = 0.0  # CPU time spent in the receiving callback
 
 
@@ -154,10 +175,6 @@ class LookaheadNode(Node):
 
         self.robot = RobotModel.from_preset(p["robot"])
         renderer = SkeletonRenderer(self.robot, SkeletonSpec.from_preset(p["robot"]))
-        factory = predictor_factory or (lambda q: load_world_model(
-            q["model"], device=q["device"], seed=q["model_seed"], base=q["model_base"]))
-        model, self.model_id = factory(p)
-        self.core = Lookahead(renderer, model, steps=p["steps"])
         self.grip_joints = self.robot.gripper.joints if self.robot.gripper is not None else ()
 
         self.camera_names = tuple(p["cameras"])
@@ -172,12 +189,18 @@ class LookaheadNode(Node):
         self.joints = JointStateInput(
             JointStateMapper.for_robot(self.robot, extra=p["extra_joints"]),
             p["joint_states_topic"], p["time_jump_threshold_s"])
+        # the model last: the cheap checks above fail fast, before a model process starts
+        factory = predictor_factory or (lambda q: load_predictor(
+            q["model"], device=q["device"], seed=q["model_seed"], base=q["model_base"],
+            dtype=q["dtype"], process=q["model_process"], threads=q["model_threads"]))
+        self.model, self.model_id = factory(p)
+        self.core = Lookahead(renderer, self.model, steps=p["steps"])
 
         inputs_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
         service_group = MutuallyExclusiveCallbackGroup()
         self.tf = None if calibration else StaticTfListener(
-            self, callback_group=inputs_group).tree
+            self, callback_group=inputs_group, on_change=self._on_tf).tree
         self.inputs = CameraInputs(self.camera_names, topics, p["base_frame"], self.tf,
                                    calibration, time_jump_threshold_s=p["time_jump_threshold_s"])
 
@@ -214,9 +237,6 @@ class LookaheadNode(Node):
         self._state_lock = threading.Lock()
         self._model_lock = threading.Lock()
         self._active_plan: _Request | None = None
-        self._pending: _Request | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self._replay: dict[str, VideoRollout] = {}
         self._replay_index = 0
         self.stats = _Stats()
@@ -230,8 +250,9 @@ class LookaheadNode(Node):
             self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics,
                               callback_group=self._timer_group)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._worker = threading.Thread(target=self._work, name="lookahead-model", daemon=True)
-        self._worker.start()
+        self.worker = RequestWorker(self._run_request, self._missing, self._refuse,
+                                    lambda: self.params["startup_wait_s"],
+                                    name="lookahead-model")
         self.get_logger().info(
             f"lookahead ready: model {self.model_id} ({self.core.num_frames} frames "
             f"{self.core.width}x{self.core.height} @ {fps:g} fps), cameras "
@@ -247,7 +268,10 @@ class LookaheadNode(Node):
                               f"{p['image_transport']!r}")
         if p["extra_joints"] not in ("error", "ignore"):
             raise ConfigError(f"extra_joints must be error or ignore, got {p['extra_joints']!r}")
-        for k in ("steps", "seed", "horizon_rate_hz", "max_input_age_s", "time_jump_threshold_s"):
+        if p["dtype"] not in DTYPES:
+            raise ConfigError(f"dtype must be one of {list(DTYPES)}, got {p['dtype']!r}")
+        for k in ("steps", "seed", "horizon_rate_hz", "max_input_age_s", "time_jump_threshold_s",
+                  "startup_wait_s", "model_threads"):
             if p[k] < 0:
                 raise ConfigError(f"parameter {k} must be >= 0, got {p[k]}")
 
@@ -294,9 +318,14 @@ class LookaheadNode(Node):
             return
         guarded(self.errors, self.inputs.topics[name][0], self.inputs.update_image, name, msg,
                 on_time_jump=self._on_time_jump)
+        self.worker.inputs_changed()
 
     def _on_info(self, name: str, msg: CameraInfo) -> None:
         guarded(self.errors, self.inputs.topics[name][1], self.inputs.update_info, name, msg)
+        self.worker.inputs_changed()
+
+    def _on_tf(self) -> None:
+        self.worker.inputs_changed()
 
     def _on_joint_state(self, msg: JointState) -> None:
         self.stats.joint_states.tick()
@@ -304,13 +333,14 @@ class LookaheadNode(Node):
             return
         guarded(self.errors, self.params["joint_states_topic"], self.joints.update, msg,
                 on_time_jump=self._on_time_jump)
+        self.worker.inputs_changed()
 
     def _on_time_jump(self, jump: TimeJump) -> None:
         self.inputs.clear_images()
         self.joints.clear()
         with self._state_lock:
             self._active_plan = None
-            self._pending = None
+        self.worker.clear()
         self.stats.time_jumps += 1
         self.errors.warn(jump.source, str(jump), kind="time_jump")
 
@@ -321,7 +351,7 @@ class LookaheadNode(Node):
         return traj.validate(self.robot)
 
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
-        t, cpu = time.perf_counter(), time.thread_time()
+        t, cpu = time.monotonic(), time.thread_time()
         try:
             plan = self._plan_from_msg(msg)
         except VapError as err:
@@ -338,56 +368,46 @@ class LookaheadNode(Node):
         with self._state_lock:
             self._active_plan = req
         self.stats.plans += 1
-        self._submit(req)
+        self.worker.submit(req, t)
 
     def _on_horizon(self) -> None:
         with self._state_lock:
             active = self._active_plan
         now = self._robot_now_ns()
+        t = time.monotonic()
         if active is not None and now <= active.plan_start_ns + active.plan.duration_ns:
-            self._submit(_Request("horizon", active.plan, active.plan_msg, active.plan_start_ns,
-                                  time.perf_counter()))
+            self.worker.submit(_Request("horizon", active.plan, active.plan_msg,
+                                        active.plan_start_ns, t), t)
         else:
-            self._submit(_Request("horizon", None, None, None, time.perf_counter()))
+            self.worker.submit(_Request("horizon", None, None, None, t), t)
 
     # ------------------------------------------------------------ worker
-    def _submit(self, req: _Request) -> None:
-        with self._state_lock:
-            if self._pending is not None:
-                self.stats.dropped += 1
-            self._pending = req
-        self._wake.set()
+    def _missing(self, req: _Request, names=None) -> list[str]:
+        """What ``req`` still lacks (RequestWorker holds it until this is empty)."""
+        out = self.inputs.missing(names or self.camera_names)
+        js = self.joints.latest
+        if req.plan is None and (js is None or not js.arm_q.size):
+            out.append(f"no joint state yet on {self.joints.topic} (needed to hold still)")
+        return out
 
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            if not self._wake.wait(0.2):
-                continue
-            with self._state_lock:
-                req, self._pending = self._pending, None
-                self._wake.clear()
-            if req is None:
-                continue
-            try:
-                self._run_and_publish(req)
-            except MissingInputError as err:
-                # start-up or just after a time jump: wait for the first image a little
-                wait_s = self.params["max_input_age_s"] or 1.0
-                if time.perf_counter() - req.t_received < wait_s:
-                    with self._state_lock:
-                        if self._pending is None:
-                            self._pending = req
-                            self._wake.set()
-                    time.sleep(0.02)
-                else:
-                    self.errors.error(f"{req.source} rollout", f"skipped: {err}")
-            except StaleInputError as err:
-                self.stats.refused_stale += 1
-                self.errors.error(f"{req.source} rollout", str(err), kind="stale")
-            except VapError as err:
-                self.errors.error(f"{req.source} rollout", f"skipped: {err}")
-            except Exception as err:  # a model bug must not kill the node
-                self.errors.error(f"{req.source} rollout",
-                                  f"failed: {type(err).__name__}: {err}", kind="internal")
+    def _refuse(self, req: _Request, missing: list[str]) -> None:
+        self.stats.refused_missing += 1
+        self.errors.error(f"{req.source} rollout",
+                          f"refused after waiting {self.params['startup_wait_s']:g} s "
+                          f"(startup_wait_s) for its inputs; still missing: "
+                          + "; ".join(missing), kind="missing")
+
+    def _run_request(self, req: _Request) -> None:
+        try:
+            self._run_and_publish(req)
+        except StaleInputError as err:
+            self.stats.refused_stale += 1
+            self.errors.error(f"{req.source} rollout", str(err), kind="stale")
+        except VapError as err:
+            self.errors.error(f"{req.source} rollout", f"skipped: {err}")
+        except Exception as err:  # a model bug must not kill the node
+            self.errors.error(f"{req.source} rollout",
+                              f"failed: {type(err).__name__}: {err}", kind="internal")
 
     def _gather(self, req: _Request, names) -> RolloutInputs:
         now = self._now_ns()
@@ -418,27 +438,26 @@ class LookaheadNode(Node):
 
     def _rollout(self, req: _Request, names, seed: int, steps: int,
                  timings: dict | None = None) -> list[VideoRollout]:
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
         inputs = self._gather(req, names)
-        t1 = time.perf_counter()
+        t1 = time.monotonic()
         with self._model_lock:
             result = self.core.run(inputs, seed=seed, steps=steps)
-        t2 = time.perf_counter()
+        t2 = time.monotonic()
         msgs = self._rollout_msgs(result, inputs, req)
         if timings is not None:
             timings.update(wait_s=t0 - req.t_received, gather_s=t1 - t0,
                            prompts_s=result.prepare_s, model_s=result.inference_s,
                            model_cpu_s=result.timings.get("model_cpu_s", 0.0),
-                           messages_s=time.perf_counter() - t2)
+                           messages_s=time.monotonic() - t2)
         return msgs
 
     def _rollout_msgs(self, result: RolloutResult, inputs: RolloutInputs,
                       req: _Request) -> list[VideoRollout]:
         plan_msg = req.plan_msg
         if plan_msg is None:  # hold still: the plan is the current pose held over the horizon
-            k = np.arange(self.core.num_frames, dtype=np.int64)
-            hold = JointTrajectory(self.robot.arm_joint_names, result.prompt_q,
-                                   k * int(NS / self.core.fps))
+            hold = hold_still(self.robot.arm_joint_names, result.prompt_q,
+                              self.core.num_frames, self.core.fps)
             plan_msg = trajectory_msg(hold, int(max(result.image_stamps_ns)))
         return [video_rollout_msg(
             name, result.frames[v], result.prompts[v], result.offsets_ns[v],
@@ -450,10 +469,10 @@ class LookaheadNode(Node):
         cpu0 = time.thread_time()
         msgs = self._rollout(req, self.camera_names, self.params["seed"], self.params["steps"],
                              timings)
-        t_pub = time.perf_counter()
+        t_pub = time.monotonic()
         for m in msgs:
             self._rollout_pubs[m.camera_name].publish(m)
-        t_done = time.perf_counter()
+        t_done = time.monotonic()
         timings["publish_s"] = t_done - t_pub
         # CPU time of this node's threads for the rollout, model excluded: unlike wall time,
         # not stretched by other processes sharing the cores
@@ -469,7 +488,7 @@ class LookaheadNode(Node):
 
     # ------------------------------------------------------------ service
     def _on_predict(self, request, response):
-        t = time.perf_counter()
+        t = time.monotonic()
         try:
             plan = self._plan_from_msg(request.plan)
             names = tuple(request.cameras) or self.camera_names
@@ -479,6 +498,13 @@ class LookaheadNode(Node):
                                   f"{list(self.camera_names)}")
             start = stamp_to_ns(request.plan.header.stamp) or None
             req = _Request("service", plan, request.plan, start, t)
+            missing = self.worker.wait_for_inputs(lambda: self._missing(req, names),
+                                                  self.params["startup_wait_s"])
+            if missing:
+                self.stats.refused_missing += 1
+                raise ConfigError(f"refused after waiting {self.params['startup_wait_s']:g} s "
+                                  "(startup_wait_s) for its inputs; still missing: "
+                                  + "; ".join(missing))
             response.rollouts = self._rollout(req, names, int(request.seed),
                                               int(request.steps) or self.params["steps"])
             response.success = True
@@ -517,7 +543,9 @@ class LookaheadNode(Node):
             "latency_ms": s.latency_s * 1e3,
             "inference_ms": s.inference_s * 1e3,
             "overhead_ms": s.overhead_s * 1e3,
-            "dropped_requests": s.dropped,
+            "dropped_requests": self.worker.dropped,
+            "held_for_inputs": self.worker.held,
+            "refused_missing": s.refused_missing,
             "refused_stale": s.refused_stale,
             "time_jumps": s.time_jumps,
             "input_errors": self.errors.counts["input"],
@@ -529,13 +557,12 @@ class LookaheadNode(Node):
 
     # ------------------------------------------------------------ shutdown
     def close(self) -> None:
-        worker = getattr(self, "_worker", None)  # None when __init__ failed early
-        if worker is None:
-            return
-        self._stop.set()
-        self._wake.set()
-        if worker.is_alive() and threading.current_thread() is not worker:
-            worker.join(timeout=10)
+        worker = getattr(self, "worker", None)  # None when __init__ failed early
+        if worker is not None:
+            worker.close()
+        close_model = getattr(getattr(self, "model", None), "close", None)
+        if close_model is not None:  # a model process
+            close_model()
 
     def destroy_node(self) -> None:
         self.close()
@@ -547,7 +574,7 @@ class _Stats:
         self.images = RateMeter()
         self.joint_states = RateMeter()
         self.rollouts = RateMeter(10.0)
-        self.plans = self.service_calls = self.dropped = self.refused_stale = 0
+        self.plans = self.service_calls = self.refused_stale = self.refused_missing = 0
         self.time_jumps = 0
         self.latency_s = self.inference_s = self.overhead_s = 0.0
         self.overheads_s: list[float] = []
@@ -564,9 +591,6 @@ class _Stats:
 
 
 def main(args=None) -> None:
-    # the worker's many short OpenCV calls release the GIL; with the default 5 ms switch
-    # interval each can wait behind the executor threads (measured: 2x the overhead)
-    sys.setswitchinterval(0.0005)
     run_node(LookaheadNode, args)
 
 

@@ -1,17 +1,14 @@
 """Small pieces every vap_ros node shares: QoS profiles, parameter declaration, an error log
 that throttles repeats and remembers the last error (for diagnostics and tests), a rate meter,
-and ``run_node`` for the ``main()`` of each executable."""
+(the executor lifecycle and ``run_node`` live in ``vap_ros.ros.runtime``)."""
 
 from __future__ import annotations
 
 import collections
-import sys
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
@@ -28,7 +25,6 @@ __all__ = [
     "STATIC_QOS",
     "declare_parameters",
     "reliable_qos",
-    "run_node",
 ]
 
 # Images and joint states: best effort, keep only the newest (latest-only, no backlog).
@@ -138,32 +134,3 @@ class RateMeter:
         if len(self._t) < 2:
             return 0.0
         return (len(self._t) - 1) / max(self._t[-1] - self._t[0], 1e-9)
-
-
-def run_node(factory: Callable[[], Any], args=None, num_threads: int = 4) -> None:
-    """``main()`` body: init, build the node, spin a multi-threaded executor, clean exit on
-    Ctrl-C or external shutdown."""
-    from vap_ros.errors import VapError
-
-    rclpy.init(args=args)
-    node = None
-    try:
-        try:
-            node = factory()
-        except VapError as err:  # a bad parameter / missing file: one clear line, exit 2
-            print(f"{getattr(factory, '__name__', 'node')}: cannot start: {err}",
-                  file=sys.stderr)
-            raise SystemExit(2) from err
-        executor = MultiThreadedExecutor(num_threads=num_threads)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            close = getattr(node, "close", None)
-            if close is not None:
-                close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()

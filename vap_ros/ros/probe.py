@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import Log
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from tf2_msgs.msg import TFMessage
@@ -21,57 +20,18 @@ from vap_ros.camera import look_at
 from vap_ros.robot import JointTrajectory
 from vap_ros.ros import convert
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, reliable_qos
+from vap_ros.ros.runtime import NodeRunner, wait_until
 
-__all__ = ["ARM", "GRIP", "HOME", "Probe", "RosHarness", "camera", "wait_for"]
+__all__ = ["ARM", "GRIP", "HOME", "Probe", "camera", "wait_for"]
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 GRIP = ("panda_finger_joint1", "panda_finger_joint2")
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
 
 
-def wait_for(pred, timeout=10.0, what="condition", period=0.01):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(period)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-class RosHarness:
-    """One rclpy context + executor thread; nodes added here are spun until teardown."""
-
-    def __init__(self) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
-        self.nodes: list = []
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except Exception:  # shutdown races
-            pass
-
-    def add(self, node):
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
-
-    def remove(self, node) -> None:
-        self.executor.remove_node(node)
-        node.destroy_node()
-        self.nodes.remove(node)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=2)
-        for n in reversed(self.nodes):
-            n.destroy_node()
-        rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=5)
+def wait_for(pred, timeout=60.0, what="condition", period=0.01):
+    """``vap_ros.ros.runtime.wait_until`` with a generous default hang detector."""
+    return wait_until(pred, timeout, what, period)
 
 
 def camera(name="front", size=(48, 64)):
@@ -207,29 +167,18 @@ def main(argv=None) -> None:
     p.add_argument("--duration", type=float, default=0.0, help="seconds (0 = until killed)")
     a = p.parse_args(argv)
     h, w = (int(x) for x in a.size.lower().split("x"))
-    rclpy.init()
-    node = Probe(None, tuple(a.cameras.split(",")), a.rate, name="probe_stream", size=(h, w),
-                 joint_rate_hz=a.joint_rate or None)
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
+    runner = NodeRunner(num_threads=2)
+    node = runner.add(Probe(runner.context, tuple(a.cameras.split(",")), a.rate,
+                            name="probe_stream", size=(h, w), joint_rate_hz=a.joint_rate or None))
     t_start = time.monotonic()
-    t_end = t_start + a.duration if a.duration > 0 else None
     try:
-        while rclpy.ok() and (t_end is None or time.monotonic() < t_end):
-            executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # SIGTERM shuts the context down under spin_once
-        if rclpy.ok():
-            raise
+        runner.spin(duration_s=a.duration)
     finally:
         elapsed = time.monotonic() - t_start
         js, im = node.joint_states_sent, node.images_sent
         print(f"probe: sent {js} joint states ({js / elapsed:.0f}/s) and {im} images "
               f"({im / elapsed:.1f}/s) in {elapsed:.0f} s", flush=True)
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        runner.close()
 
 
 if __name__ == "__main__":

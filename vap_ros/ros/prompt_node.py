@@ -36,8 +36,8 @@ from vap_ros.ros.node_utils import (
     ErrorLog,
     RateMeter,
     declare_parameters,
-    run_node,
 )
+from vap_ros.ros.runtime import run_node
 from vap_ros.ros.tf_cache import StaticTfListener
 
 __all__ = ["DEFAULTS", "PromptNode", "main"]

@@ -34,7 +34,8 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from vap_ros.errors import ConfigError, VapError
 from vap_ros.ros import convert
 from vap_ros.ros.node_utils import (SENSOR_QOS, STATIC_QOS, ErrorLog, declare_parameters,
-                                    reliable_qos, run_node)
+                                    reliable_qos)
+from vap_ros.ros.runtime import run_node
 
 __all__ = ["DEFAULTS", "SimRigNode", "main"]
 

@@ -79,14 +79,18 @@ class TransformTree:
 
 
 class StaticTfListener:
-    """Subscribes ``/tf_static`` (reliable, transient local) into a ``TransformTree``."""
+    """Subscribes ``/tf_static`` (reliable, transient local) into a ``TransformTree``;
+    ``on_change()`` is called after each message."""
 
     def __init__(self, node, topic: str = "/tf_static", tree: TransformTree | None = None,
-                 callback_group=None) -> None:
+                 callback_group=None, on_change=None) -> None:
         self.tree = tree or TransformTree()
+        self._on_change = on_change
         self.sub = node.create_subscription(TFMessage, topic, self._on_tf, STATIC_QOS,
                                             callback_group=callback_group)
 
     def _on_tf(self, msg: TFMessage) -> None:
         for tf in msg.transforms:
             self.tree.set(tf.header.frame_id, tf.child_frame_id, matrix_from_transform(tf))
+        if self._on_change is not None:
+            self._on_change()

@@ -11,7 +11,7 @@ from vap_ros.model.config import load_preset  # noqa: E402
 from vap_ros.prompts import SkeletonRenderer  # noqa: E402
 from vap_ros.robot import JointTrajectory  # noqa: E402
 from vap_ros.ros.probe import ARM, HOME, camera  # noqa: E402
-from vap_ros.ros.rollout import Lookahead, RolloutInputs, prompt_stamps  # noqa: E402
+from vap_ros.serve import Lookahead, RolloutInputs, prompt_stamps  # noqa: E402
 
 
 class Instant:

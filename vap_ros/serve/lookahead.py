@@ -1,6 +1,6 @@
 """What one lookahead rollout computes, free of ROS: plan → prompt times → skeleton prompts →
-world model → predicted video. The lookahead node, the service and the node benchmark all go
-through ``Lookahead.run``.
+world model → predicted video. The lookahead node, its action/service and the node benchmark
+all go through ``Lookahead.run``.
 
 Timing: the model's frame 0 is the conditioning image, so prompt frame ``k`` shows the robot at
 ``t_ref + k / fps`` where ``t_ref`` is the newest conditioning image's stamp; the plan is sampled
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -24,7 +23,7 @@ from vap_ros.errors import ModelError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
 
-__all__ = ["Lookahead", "Predictor", "RolloutInputs", "RolloutResult", "load_world_model",
+__all__ = ["Lookahead", "Predictor", "RolloutInputs", "RolloutResult", "hold_still",
            "prompt_stamps"]
 
 NS = 1_000_000_000
@@ -43,29 +42,19 @@ class Predictor(Protocol):
     def predict(self, first_frames: np.ndarray, prompts: np.ndarray, **kw) -> np.ndarray: ...
 
 
-def load_world_model(model: str, *, device: str = "cpu", seed: int = 0,
-                     base: str = "") -> tuple[Any, str]:
-    """A world model from a checkpoint directory, or a preset name (``tiny``: random init from
-    ``seed``; ``cogvideox-*``: pretrained weights from the local diffusers directory ``base``)
-    → (model in eval mode on ``device``, model_id). Raises CheckpointError / ConfigError."""
-    from vap_ros.model import WorldModel
-
-    path = Path(model).expanduser()
-    base_arg = base or None
-    if path.is_dir():
-        wm = WorldModel.from_pretrained(str(path), base=base_arg)
-        model_id = f"{getattr(wm.config, 'preset', 'custom')}:{path.name}"
-    else:
-        wm = WorldModel.from_preset(model, base=base_arg, seed=seed)
-        model_id = f"{model}:{Path(base).name}" if base else f"{model}:random-init-seed{seed}"
-    if device != "cpu":
-        wm = wm.to(device)
-    return wm.eval(), model_id
-
-
 def prompt_stamps(t_ref_ns: int, num_frames: int, fps: float) -> np.ndarray:
-    """(T,) int64 stamps of the model's frames: ``t_ref + k / fps``."""
+    """(T,) int64 stamps of the model's frames: ``t_ref + k / fps`` (the one definition)."""
     return t_ref_ns + np.round(np.arange(num_frames) * (NS / fps)).astype(np.int64)
+
+
+def hold_still(joint_names: Sequence[str], q: np.ndarray, num_frames: int,
+               fps: float) -> JointTrajectory:
+    """The "hold still" plan: the arm positions ``q`` ((T, n) per frame, or (n,) held) at the
+    model's frame times (relative stamps from 0)."""
+    q = np.asarray(q, np.float64)
+    if q.ndim == 1:
+        q = np.repeat(q[None], num_frames, axis=0)
+    return JointTrajectory(tuple(joint_names), q, prompt_stamps(0, num_frames, fps))
 
 
 @dataclass

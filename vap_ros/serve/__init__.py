@@ -1,0 +1,18 @@
+"""Serving the world model, free of ROS: the lookahead core (plan → prompts → model → video),
+the worker that feeds the model, and a model process of its own. The ROS nodes in
+``vap_ros.ros`` are thin wrappers around these."""
+
+from vap_ros.serve.lookahead import (
+    Lookahead,
+    Predictor,
+    RolloutInputs,
+    RolloutResult,
+    hold_still,
+    prompt_stamps,
+)
+from vap_ros.serve.predictor import DTYPES, load_predictor, load_world_model
+from vap_ros.serve.worker import RequestWorker
+
+__all__ = ["DTYPES", "Lookahead", "Predictor", "RequestWorker", "RolloutInputs",
+           "RolloutResult", "hold_still", "load_predictor", "load_world_model",
+           "prompt_stamps"]

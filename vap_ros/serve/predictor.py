@@ -1,0 +1,75 @@
+"""Loading a world model for serving: in this process, or in a model process of its own."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from vap_ros.errors import ConfigError
+
+__all__ = ["DTYPES", "load_predictor", "load_world_model"]
+
+DTYPES = ("float32", "bfloat16", "float16")
+_log = logging.getLogger(__name__)
+
+
+def load_world_model(model: str, *, device: str = "cpu", seed: int = 0, base: str = "",
+                     dtype: str = "float32") -> tuple[Any, str]:
+    """A world model from a checkpoint directory, or a preset name (``tiny``/``small``: random
+    init from ``seed``; ``cogvideox-*``: pretrained weights from the local diffusers directory
+    ``base``) → (model in eval mode on ``device`` in ``dtype``, model_id).
+
+    A random-init preset predicts noise: it is for tests and benchmarks, and loading one logs a
+    warning (unless ``VAP_ROS_QUIET_RANDOM_INIT`` is set, as the test suite does).
+
+    Raises:
+        CheckpointError / ConfigError: missing or bad checkpoint, unknown preset or dtype.
+    """
+    import torch
+
+    from vap_ros.model import WorldModel
+
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r}: expected one of {list(DTYPES)}")
+    path = Path(model).expanduser()
+    base_arg = base or None
+    if path.is_dir():
+        wm = WorldModel.from_pretrained(str(path), base=base_arg)
+        model_id = f"{getattr(wm.config, 'preset', 'custom')}:{path.name}"
+    else:
+        wm = WorldModel.from_preset(model, base=base_arg, seed=seed)
+        if base:
+            model_id = f"{model}:{Path(base).name}"
+        else:
+            model_id = f"{model}:random-init-seed{seed}"
+            if not os.environ.get("VAP_ROS_QUIET_RANDOM_INIT"):
+                _log.warning("world model %r is a random-init preset: its predictions are "
+                             "noise (tests and benchmarks only); pass a checkpoint directory",
+                             model)
+    if device != "cpu" or dtype != "float32":
+        wm = wm.to(device=device, dtype=getattr(torch, dtype))
+    vae = getattr(wm.codec, "vae", None)
+    if vae is not None:  # latent presets: decode large videos in tiles
+        vae.enable_tiling()
+        vae.enable_slicing()
+    return wm.eval(), model_id
+
+
+def load_predictor(model: str, *, device: str = "cpu", seed: int = 0, base: str = "",
+                   dtype: str = "float32", process: bool = True,
+                   threads: int = 0) -> tuple[Any, str]:
+    """The world model a node serves: in a model process of its own (``process``; see
+    ``vap_ros.serve.model_process`` for why) or in this process → (predictor, model_id)."""
+    if process:
+        from vap_ros.serve.model_process import ModelProcess
+
+        mp = ModelProcess(model, device=device, seed=seed, base=base, dtype=dtype,
+                          threads=threads)
+        return mp, mp.model_id
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+    return load_world_model(model, device=device, seed=seed, base=base, dtype=dtype)
