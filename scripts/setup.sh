@@ -25,14 +25,14 @@ fi
 [ -x "$venv/bin/python" ] || { echo "[setup] creating $venv"; $py -m venv "$venv"; }
 pip="$venv/bin/python -m pip"
 stamp=$venv/.vap_ros_setup
-want=$(cat "$repo/requirements.txt" "$repo/requirements-ros.txt" "$repo/setup.py" | sha1sum | cut -c1-16)
+want=$(cat "$repo/requirements.txt" "$repo/requirements-ros.txt" "$repo/setup.py" "$0" | sha1sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing Python packages (first run: a few minutes)"
   $pip install -q --upgrade pip
   # torch: the local CPU wheel; any other spec would pull GBs of CUDA packages.
   $pip install -q "torch==2.13.0"
   $pip install -q -r "$repo/requirements.txt" -r "$repo/requirements-ros.txt" \
-    "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2"
+    "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2" "pytest-randomly>=3"
   $pip install -q --no-deps --no-build-isolation -e "$repo"
   echo "$want" > "$stamp"
 fi

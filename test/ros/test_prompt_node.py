@@ -27,7 +27,7 @@ def rig(ros, tmp_path_factory):
                              tmp_path_factory.mktemp("calib") / "rig.yaml")
     tf_node = ros.add(PromptNode(context=ros.context, parameter_overrides=[
         Parameter("cameras", value=["front", "side", "back"]),
-        Parameter("rate_hz", value=20.0)]))
+        Parameter("rate_hz", value=20.0), Parameter("startup_wait_s", value=0.5)]))
     cal_node = ros.add(PromptNode("prompt_node_cal", context=ros.context, parameter_overrides=[
         Parameter("cameras", value=["front"]), Parameter("calibration_file", value=str(calib)),
         Parameter("output_namespace", value="/prompt_cal"),
@@ -69,8 +69,9 @@ def test_calibration_file_extrinsics_and_size(rig):
 
 def test_missing_camera_info_and_bad_joints(rig):
     probe, node, _ = rig
-    wait_for(lambda: node.errors.seen("camera 'back': no CameraInfo received on "
-                                      "/back/camera_info") and probe.logged("'back'"),
+    text = ("prompt for camera 'back': skipped: still missing after 0.5 s (startup_wait_s): "
+            "camera 'back': no CameraInfo received on /back/camera_info")
+    wait_for(lambda: node.errors.seen(text) and probe.logged(text),
              what="the missing CameraInfo log line")
     msg = JointState(name=list(ARM + GRIP), position=[float("nan")] * 9)
     msg.header.stamp = convert.stamp_msg(probe.now_ns())
@@ -79,3 +80,30 @@ def test_missing_camera_info_and_bad_joints(rig):
     n = len(probe.received["/prompt/front/image"])
     wait_for(lambda: len(probe.received["/prompt/front/image"]) > n + 2,
              what="prompts still coming")
+
+
+def test_late_camera_info_renders_the_held_pose_without_errors(ros):
+    """A camera whose CameraInfo comes after the joint states: no error while it waits, and
+    the newest pose is rendered for it as soon as the CameraInfo arrives (joint states keep
+    streaming from the module's other probe)."""
+    robot = ros.add(Probe(ros.context, cameras=("late",), info=False, name="prompt_late_probe"))
+    robot.publish_static()  # extrinsics are there; CameraInfo is not
+    node = ros.add(PromptNode("prompt_node_late", context=ros.context, parameter_overrides=[
+        Parameter("cameras", value=["late"]), Parameter("output_namespace", value="/late"),
+        Parameter("startup_wait_s", value=120.0)]))
+    try:
+        robot.collect(Image, "/late/late/image")
+        wait_for(lambda: node.joints.latest is not None and node.tf.frames(),
+                 what="joint states and /tf_static reaching the node")
+        wait_for(lambda: node._missing_since.get("late") is not None, what="the held camera")
+        assert not robot.received["/late/late/image"] and not node.errors.recent
+        held = node.joints.latest.stamp_ns
+        info_pub = robot.pub_info["late"]
+        wait_for(lambda: info_pub.get_subscription_count() > 0, what="camera_info match")
+        info_pub.publish(convert.camera_info_msg(robot.cams["late"]))
+        msgs = wait_for(lambda: robot.received["/late/late/image"], what="the held prompt")
+        assert convert.stamp_to_ns(msgs[0].header.stamp) >= held  # the newest pose, not a stale one
+        assert not node.errors.recent  # waiting was not an error
+    finally:
+        ros.remove(node)
+        ros.remove(robot)

@@ -9,11 +9,14 @@ calibration file with extrinsics) and publishes, at ``rate_hz`` whenever a new j
 - ``<output_namespace>/skeleton``: the 3D skeleton as a visualization_msgs/MarkerArray;
 - ``/diagnostics``.
 
-A camera without CameraInfo or extrinsics is skipped with a log line; the others still render.
+A camera without CameraInfo or extrinsics yet waits for them quietly for ``startup_wait_s``
+(its newest joint state is rendered as soon as they arrive); after that it is skipped with one log
+line naming what is missing. The other cameras render meanwhile.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -55,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "image_width": 0,
     "markers": True,
     "time_jump_threshold_s": 1.0,
+    "startup_wait_s": 5.0,
     "diagnostics_period_s": 1.0,
     "extra_joints": "error",
 }
@@ -69,6 +73,8 @@ DESCRIPTIONS = {
     "image_width": "prompt image width (0 = the camera's)",
     "markers": "publish the 3D skeleton MarkerArray",
     "extra_joints": "joint names the robot does not know: error or ignore",
+    "startup_wait_s": "a camera without CameraInfo/extrinsics waits this long for them "
+                      "before it is reported missing",
 }
 
 
@@ -79,6 +85,8 @@ class PromptNode(Node):
         if not p["cameras"] or p["rate_hz"] <= 0:
             raise ConfigError(f"prompt node needs cameras and rate_hz > 0 (got {p['cameras']}, "
                               f"{p['rate_hz']})")
+        if p["startup_wait_s"] < 0:
+            raise ConfigError(f"startup_wait_s must be >= 0, got {p['startup_wait_s']}")
         if (p["image_height"] > 0) != (p["image_width"] > 0):
             raise ConfigError("set both image_height and image_width, or neither")
         self.errors = ErrorLog(self.get_logger())
@@ -108,7 +116,8 @@ class PromptNode(Node):
                             for n in self.camera_names}
         self._marker_pub = self.create_publisher(MarkerArray, f"{ns}/skeleton", 2)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._last_rendered_stamp: int | None = None
+        self._last_rendered: dict[str, int] = {}  # camera -> joint-state stamp rendered
+        self._missing_since: dict[str, float] = {}  # camera -> monotonic time first missing
         self.rendered = RateMeter()
         self.joint_rate = RateMeter()
         self.time_jumps = 0
@@ -126,35 +135,53 @@ class PromptNode(Node):
 
     def _on_time_jump(self, jump: TimeJump) -> None:
         self.joints.clear()
-        self._last_rendered_stamp = None
+        self._last_rendered.clear()
         self.time_jumps += 1
         self.errors.warn(jump.source, str(jump), kind="time_jump")
 
     def _render(self) -> None:
         js = self.joints.latest
-        if js is None or not js.arm_q.size or js.stamp_ns == self._last_rendered_stamp:
+        if js is None or not js.arm_q.size:
             return
-        self._last_rendered_stamp = js.stamp_ns
+        todo = [n for n in self.camera_names if self._last_rendered.get(n) != js.stamp_ns]
+        if not todo:
+            return
         try:
             kps = self.renderer.keypoints(js.arm_q[None], js.gripper_width_m)
         except VapError as err:
             self.errors.error("prompt", str(err))
+            self._last_rendered.update(dict.fromkeys(todo, js.stamp_ns))
             return
-        if self.params["markers"]:
+        if self.params["markers"] and len(todo) == len(self.camera_names):  # a new pose
             self._marker_pub.publish(skeleton_markers(kps[0], self.spec,
                                                       self.params["base_frame"], js.stamp_ns))
         size = None
         if self.params["image_height"] > 0:
             size = (self.params["image_height"], self.params["image_width"])
-        for name in self.camera_names:
+        rendered = False
+        for name in todo:
+            missing = self.inputs.missing([name], images=False)
+            if missing:  # hold the newest pose until the calibration is there ...
+                since = self._missing_since.setdefault(name, time.monotonic())
+                if time.monotonic() - since >= self.params["startup_wait_s"]:
+                    # ... then say once per throttle period what is missing
+                    self.errors.error(f"prompt for camera {name!r}", "skipped: still missing "
+                                      f"after {self.params['startup_wait_s']:g} s "
+                                      "(startup_wait_s): " + "; ".join(missing))
+                continue
+            self._missing_since.pop(name, None)
             try:
                 cam = self.inputs.camera(name)
                 video = self.renderer.render_keypoints(kps, [cam], size)
             except VapError as err:
                 self.errors.error(f"prompt for camera {name!r}", f"skipped: {err}")
-                continue
-            self._image_pubs[name].publish(image_msg(video[0, 0], js.stamp_ns, cam.frame_id))
-        self.rendered.tick()
+            else:
+                self._image_pubs[name].publish(image_msg(video[0, 0], js.stamp_ns,
+                                                         cam.frame_id))
+                rendered = True
+            self._last_rendered[name] = js.stamp_ns
+        if rendered:
+            self.rendered.tick()
 
     def _publish_diagnostics(self) -> None:
         level, message = level_for(self.errors, ok_message=f"{self.rendered.total} prompts")
