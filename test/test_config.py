@@ -113,7 +113,7 @@ def test_every_path_validates():
         dataclasses.replace(cfg, inner=dataclasses.replace(cfg.inner, frames=0))
     with pytest.raises(ConfigError, match=r"inner.fps=nan"):
         cfg.replace(**{"inner.fps": float("nan")})
-    with pytest.raises(ConfigError, match="inner.frmaes=3: unknown key"):
+    with pytest.raises(ConfigError, match=r"inner\.frmaes=3: unknown key"):
         cfg.replace(**{"inner.frmaes": 3})
     with pytest.raises(ConfigError, match="unknown key 'innr'"):
         cfg.replace(**{"innr.frames": 3})

@@ -14,7 +14,7 @@ def test_out_dir(tmp_path):
     with pytest.raises(OutputError, match="is a file, not a folder") as info:
         check_out_dir(a_file)
     assert info.value.path == a_file
-    with pytest.raises(OutputError, match="cannot be created: .* is not a folder"):
+    with pytest.raises(OutputError, match=r"cannot be created: .* is not a folder"):
         check_out_dir(a_file / "sub" / "deeper")
     new = tmp_path / "a" / "b"
     assert check_out_dir(new) == new and not new.exists()  # checking creates nothing
@@ -35,6 +35,6 @@ def test_refuse_overwrite(tmp_path):
     metrics = tmp_path / "metrics.json"
     refuse_overwrite([metrics], force=False)  # nothing there yet
     metrics.write_text("{}")
-    with pytest.raises(OutputError, match="already holds metrics.json.*--force"):
+    with pytest.raises(OutputError, match=r"already holds metrics\.json.*--force"):
         refuse_overwrite([metrics], force=False)
     refuse_overwrite([metrics], force=True)

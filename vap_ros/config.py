@@ -24,7 +24,6 @@ and reads a preset by name or any YAML/JSON file by path.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import numbers
@@ -175,7 +174,8 @@ def coerce(value: Any, hint: Any, key: str | None) -> Any:
         elif args:
             if len(value) != len(args):
                 raise bad()
-            items = [coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+            pairs = enumerate(zip(value, args, strict=True))
+            items = [coerce(v, a, f"{key}[{i}]") for i, (v, a) in pairs]
         else:
             items = list(value)
         return kind(items)
@@ -184,9 +184,14 @@ def coerce(value: Any, hint: Any, key: str | None) -> Any:
     raise bad()
 
 
-@functools.lru_cache(maxsize=None)
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls, include_extras=True)
+    """The resolved field annotations of a config class (computed once per class)."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls, include_extras=True)
+    return _HINTS[cls]
 
 
 def _plain(value: Any) -> Any:

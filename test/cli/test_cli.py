@@ -81,7 +81,7 @@ def test_fk_refuses_positions_outside_the_limits(capsys, joints, words):
     width = float(joints[-1]) if "--gripper-width" in joints else None
     with pytest.raises(JointLimitError) as info:
         check_limits(RobotModel.from_preset("panda"), np.array(q), width)
-    assert info.value.value in q + [width] and info.value.lower < info.value.upper
+    assert info.value.value in [*q, width] and info.value.lower < info.value.upper
 
 
 def test_fk_inside_the_limits_reports_the_width_used(capsys, panda):

@@ -127,7 +127,7 @@ def test_half_truncated_video_is_refused_up_front(built, tmp_path, capsys):
     _, out = _copy(built, tmp_path)
     video = out / "shards" / "0000-0001" / "video.npy"
     _truncate(video)
-    with pytest.raises(CacheError, match="video.npy is truncated") as info:
+    with pytest.raises(CacheError, match=r"video\.npy is truncated") as info:
         ClipDataset(out)
     assert info.value.path == video
     run = tmp_path / "run"
@@ -141,7 +141,7 @@ def test_half_truncated_video_is_refused_up_front(built, tmp_path, capsys):
 def test_truncated_logged_actions_refused_even_when_training_on_commanded(built, tmp_path):
     _, out = _copy(built, tmp_path)
     _truncate(out / "shards" / "0000-0000" / "actions_logged.npy", 0.9)
-    with pytest.raises(CacheError, match="actions_logged.npy is truncated"):
+    with pytest.raises(CacheError, match=r"actions_logged\.npy is truncated"):
         ClipDataset(out, source="commanded")
 
 

@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
-
 from synthetic import SyntheticClips
 from train_script import config
+
 from vap_ros.cli import main
 from vap_ros.errors import CheckpointError, ConfigError, OutputError
 from vap_ros.train.run import prepare_run_dir
@@ -44,7 +44,7 @@ def test_a_run_that_died_before_its_first_checkpoint_can_be_started_again(tmp_pa
     out = tmp_path / "run"
     cfg = _dead_run(out)
     # --resume: nothing to resume, and the message says what to do
-    with pytest.raises(CheckpointError, match="stopped before its first checkpoint.*without "
+    with pytest.raises(CheckpointError, match=r"stopped before its first checkpoint.*without "
                                               "--resume"):
         prepare_run_dir(out, cfg, resume=True)
     # other settings: refused (the folder is that run's)

@@ -35,7 +35,7 @@ def run(args) -> int:
     pose = robot.frame_poses(q, [frame], args.gripper_width)[0, 0]
     print(json.dumps({
         "robot": robot.name, "base_frame": robot.base_frame, "frame": frame,
-        "joints": dict(zip(robot.arm_joint_names, args.joints)),
+        "joints": dict(zip(robot.arm_joint_names, args.joints, strict=True)),
         "pose": pose.tolist(),
     }, indent=2))
     return 0

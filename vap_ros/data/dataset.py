@@ -96,7 +96,8 @@ class ClipDataset(torch.utils.data.Dataset):
         """Clip i as stored: video / prompts_logged / prompts_commanded (V, F, H, W, 3) uint8,
         and the other arrays of the shard (numpy, copied out of the memory map)."""
         c = self.clips[i]
-        out = {k: np.array(self._array(c["shard"], k)[c["row"]]) for k in SHARD_KEYS}
+        out: dict[str, Any] = {k: np.array(self._array(c["shard"], k)[c["row"]])
+                               for k in SHARD_KEYS}
         out["meta"] = dict(c)
         return out
 
@@ -142,7 +143,7 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     if not items:
         raise ConfigError("collate_clips: empty batch")
     out: dict[str, Any] = {}
-    for k, v in items[0].items():
+    for k in items[0]:
         if k == "meta":
             out[k] = [it[k] for it in items]
             continue

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from vap_ros.config import StrictConfig, read_config_file, require
 
-__all__ = ["CameraJitter", "CameraSpec", "SceneConfig", "DEFAULT_CAMERAS"]
+__all__ = ["DEFAULT_CAMERAS", "CameraJitter", "CameraSpec", "SceneConfig"]
 
 
 @dataclass(frozen=True)
