@@ -9,6 +9,7 @@ count in the report.
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import time
 from collections import Counter
@@ -183,7 +184,7 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
     if calibration:
         cfg = replace(cfg, calibration=str(Path(calibration).resolve()))
     paths = bag_paths(bags)
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # "." and "a/.." have a name and a parent to build beside
     check_cache_out(out, overwrite)
     staged = staging_dir(out)
     try:
