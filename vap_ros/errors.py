@@ -8,16 +8,21 @@ from __future__ import annotations
 
 __all__ = [
     "BagError",
+    "CacheError",
     "CalibrationError",
     "CheckpointError",
     "ConfigError",
     "ImageError",
+    "JointLimitError",
     "JointStateError",
     "ModelError",
+    "OutputError",
     "TrajectoryError",
     "VapError",
     "WaitTimeout",
 ]
+
+_MISSING = object()  # "no value": a ConfigError about a key whose value is absent or irrelevant
 
 
 class VapError(Exception):
@@ -25,7 +30,52 @@ class VapError(Exception):
 
 
 class ConfigError(VapError):
-    """A configuration file or value is missing, malformed or out of range."""
+    """A configuration file or value is missing, malformed or out of range.
+
+    Raised either with a plain message or with the offending setting as data; the message is
+    then composed as ``[source: ]key=value: expected ...`` (``key`` is a dotted path such as
+    ``clip.frames`` or ``cameras[0].name``). Callers that know more context add it in place
+    (``within``) and re-raise, so the message always names the full path and the file.
+
+    Attributes:
+        key: dotted path of the offending setting, or None.
+        value: the offending value (``None`` also when there is none; see ``has_value``).
+        expected: what was expected, in words (or None).
+        source: the file, preset or checkpoint the setting came from (or None).
+    """
+
+    def __init__(self, message: str = "", *, key: str | None = None, value=_MISSING,
+                 expected: str | None = None, source: str | None = None):
+        self.message = message
+        self.key = key
+        self.has_value = value is not _MISSING
+        self.value = value if self.has_value else None
+        self.expected = expected
+        self.source = source
+        super().__init__(str(self))
+
+    def within(self, prefix: str | None = None, *, source: str | None = None) -> ConfigError:
+        """Add the enclosing section (``clip`` makes ``frames`` ``clip.frames``) and/or the
+        source (kept if already set); returns ``self`` for ``raise err.within(...)``."""
+        if prefix:
+            if self.key is None:
+                self.key = prefix
+            else:
+                sep = "" if self.key.startswith("[") else "."
+                self.key = f"{prefix}{sep}{self.key}"
+        if source and not self.source:
+            self.source = source
+        self.args = (str(self),)
+        return self
+
+    def __str__(self) -> str:
+        import reprlib
+
+        body = self.message or (f"expected {self.expected}" if self.expected else "invalid")
+        if self.key is not None:
+            head = f"{self.key}={reprlib.repr(self.value)}" if self.has_value else self.key
+            body = f"{head}: {body}"
+        return f"{self.source}: {body}" if self.source else body
 
 
 class JointStateError(VapError):
@@ -40,6 +90,24 @@ class JointStateError(VapError):
         super().__init__(message)
         self.names = tuple(names)
         self.expected = tuple(expected)
+
+
+class JointLimitError(JointStateError):
+    """A joint position (or the gripper width) lies outside the robot's limits.
+
+    Attributes:
+        joint: the joint's name (or ``gripper width``).
+        value: the position offered, in ``unit``.
+        lower, upper: the limits, in ``unit``.
+        unit: "rad" (revolute), "m" (prismatic joints, gripper width).
+    """
+
+    def __init__(self, joint: str, value: float, lower: float, upper: float, *,
+                 unit: str = "rad", expected=()):
+        super().__init__(f"{joint}={value:g} {unit} is outside its limits [{lower:g}, "
+                         f"{upper:g}] {unit}", names=(joint,), expected=expected)
+        self.joint, self.value, self.lower, self.upper, self.unit = (
+            joint, value, lower, upper, unit)
 
 
 class TrajectoryError(VapError):
@@ -64,6 +132,32 @@ class ModelError(VapError):
 
 class CheckpointError(VapError):
     """A checkpoint or base-model directory is missing, incomplete or corrupt."""
+
+
+class CacheError(VapError):
+    """A clip cache on disk is incomplete or damaged (a shard file missing, truncated or of
+    the wrong shape for its manifest).
+
+    Attributes:
+        path: the offending file or folder.
+    """
+
+    def __init__(self, message: str, *, path=None):
+        super().__init__(message)
+        self.path = path
+
+
+class OutputError(VapError):
+    """An output path cannot be used: it is a file where a folder is needed, it cannot be
+    created, it is not writable, or it holds results that would be silently replaced.
+
+    Attributes:
+        path: the offending path.
+    """
+
+    def __init__(self, message: str, *, path=None):
+        super().__init__(message)
+        self.path = path
 
 
 class WaitTimeout(VapError):

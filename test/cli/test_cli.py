@@ -57,3 +57,77 @@ def test_bench_prompts_reports_rate(capsys):
     out = capsys.readouterr().out
     rate = [ln for ln in out.splitlines() if ln.startswith("prompt_frames_per_s_per_core")]
     assert rate and float(rate[0].split()[-1]) > 0
+
+
+@pytest.mark.parametrize("joints, words", [
+    (["10", "0", "0", "0.5", "0", "1.5", "0.7"],
+     "panda_joint1=10 rad is outside its limits [-2.8973, 2.8973] rad"),
+    (["1e308", "0", "0", "-1", "0", "1", "0"], "panda_joint1=1e+308 rad is outside"),
+    (["0", "0", "0", "0.5", "0", "1.5", "0.7"], "panda_joint4=0.5 rad is outside its limits "
+                                                  "[-3.0718, -0.0698] rad"),
+    (["0", "0", "0", "-1", "0", "1", "0", "--gripper-width", "-5"],
+     "gripper width=-5 m is outside its limits [0, 0.08] m"),
+    (["0", "0", "0", "-1", "0", "1", "0", "--gripper-width", "0.1"], "gripper width=0.1 m"),
+])
+def test_fk_refuses_positions_outside_the_limits(capsys, joints, words):
+    from vap_ros.cli.fk import check_limits
+    from vap_ros.errors import JointLimitError
+    from vap_ros.robot import RobotModel
+
+    assert main(["fk", "--joints", *joints]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and words in out.err, out.err
+    q = [float(j) for j in joints[:7]]
+    width = float(joints[-1]) if "--gripper-width" in joints else None
+    with pytest.raises(JointLimitError) as info:
+        check_limits(RobotModel.from_preset("panda"), np.array(q), width)
+    assert info.value.value in [*q, width] and info.value.lower < info.value.upper
+
+
+def test_fk_inside_the_limits_reports_the_width_used(capsys, panda):
+    q = [0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0]
+    assert main(["fk", "--joints", *map(str, q), "--gripper-width", "0.08"]) == 0
+    pose = np.array(json.loads(capsys.readouterr().out)["pose"])
+    np.testing.assert_allclose(pose, panda.tcp_poses(np.array([q]), 0.08)[0], atol=1e-12)
+
+
+def test_eval_refuses_to_replace_earlier_results_before_any_work(tmp_path, capsys):
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"earlier": true}')
+    argv = ["eval", "--checkpoint", str(tmp_path / "no_model"), "--data", str(tmp_path),
+            "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already holds metrics.json" in err and "--force" in err
+    assert (out / "metrics.json").read_text() == '{"earlier": true}'
+    assert main([*argv, "--force"]) == 2  # goes on to the next check: no cache here
+    assert "not a clip cache" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["dataset", "build", "BAG", "--out", "OUT"],
+    ["train", "--config", "tiny", "--data", "DATA", "--out", "OUT"],
+    ["eval", "--checkpoint", "CKPT", "--data", "DATA", "--out", "OUT"],
+    ["prompts", "render", "BAG", "--out", "OUT"],
+    ["prompts", "episode", "EP", "--out", "OUT"],
+    ["sim", "record", "--out", "OUT"],
+    ["demo", "--out", "OUT"],
+    ["sim", "contact-sheet", "BAG", "--out", "DIR"],
+    ["bench", "prompts", "--json", "DIR"],
+])
+@pytest.mark.parametrize("where", ["itself", "below"])
+def test_every_unusable_out_is_one_line_before_any_work(tmp_path, capsys, argv, where):
+    """A file where a folder is needed (or the reverse), or a path below a file: refused
+    before the command reads its inputs (which do not even exist here)."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    out = a_file if where == "itself" else a_file / "sub"
+    folder = tmp_path if where == "itself" else a_file / "sub" / "sheet.png"
+    inputs = {a: str(tmp_path / a.lower()) for a in ("BAG", "DATA", "CKPT", "EP")}
+    argv = [{"OUT": str(out), "DIR": str(folder), **inputs}.get(a, a) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert ("is a file" in err or "is a folder" in err or "cannot be created" in err), err
+    assert a_file.read_text() == "x"

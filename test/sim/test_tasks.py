@@ -107,5 +107,5 @@ def test_unknown_task_and_bad_config():
         plan_task("juggle", None, None, np.random.default_rng(0))
     with pytest.raises(ConfigError, match="divisor"):
         SceneConfig(camera_hz=7)
-    with pytest.raises(ConfigError, match="unknown scene options"):
+    with pytest.raises(ConfigError, match="widht=3: unknown key"):
         SceneConfig.from_dict({"widht": 3})

@@ -1,5 +1,10 @@
 """The ``vap-ros`` command. Each subcommand lives in its own module with a ``register``
-function; modules import the library lazily so ``vap-ros fk`` starts fast. No logic here."""
+function; modules import the library lazily so ``vap-ros fk`` starts fast. No logic here.
+
+Every error of the package (``VapError``) and of the file system (``OSError``) ends the command
+with one line on stderr and exit status 2 (``-v`` logs the traceback too). Every ``--out`` (and
+``bench --json``) is checked before the command runs: a folder that is a file, or a path that
+cannot be created, is refused before any work."""
 
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ __all__ = ["main"]
 # Modules in vap_ros.cli, each with ``register(subparsers)``; the order is the help order.
 COMMAND_MODULES = (
     "demo", "fk", "prompts", "dataset", "sim", "train", "eval", "run", "bench")
+# (command, subcommand) whose --out names a file; every other --out names a folder.
+FILE_OUTPUTS = {("sim", "contact-sheet")}
+
+log = logging.getLogger("vap_ros.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +44,34 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        check_outputs(args)
         return int(args.func(args) or 0)
-    except VapError as err:
+    except (VapError, OSError) as err:
+        log.debug("%s failed", args.command, exc_info=True)
         print(f"vap-ros {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable output paths before the command starts (see the module docstring).
+
+    Raises:
+        OutputError: naming the path.
+    """
+    from vap_ros.outputs import check_out_dir, check_out_file
+
+    out = getattr(args, "out", None)
+    if out:
+        sub = getattr(args, f"{args.command}_command", None)
+        if (args.command, sub) in FILE_OUTPUTS:
+            check_out_file(out)
+        else:
+            check_out_dir(out)
+    if getattr(args, "json", None):
+        check_out_file(args.json, "--json")
 
 
 if __name__ == "__main__":  # pragma: no cover

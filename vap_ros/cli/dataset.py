@@ -22,7 +22,9 @@ def register(sub) -> None:
                    help="calibration YAML overriding the bags' camera_info/TF")
     b.add_argument("--prompt-source", choices=("commanded", "logged"), default=None,
                    help="prompts/actions served by default (overrides the config)")
-    b.add_argument("--overwrite", action="store_true", help="replace an existing cache in OUT")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace an existing cache in OUT (once the new one is complete; other "
+                        "files in OUT are kept)")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=run_build)
 
@@ -36,6 +38,9 @@ def run_build(args) -> int:
                              calibration=args.calibration, overwrite=args.overwrite,
                              progress=not args.no_progress)
     print(format_report(manifest))
-    print(f"cache: {args.out}/manifest.json")
     totals = manifest["report"]["totals"]
+    if not totals["clips_written"]:
+        print(f"no clip was written: {args.out} was left as it was")
+        return 1
+    print(f"cache: {args.out}/manifest.json")
     return 1 if totals["bags_failed"] else 0

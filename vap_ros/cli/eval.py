@@ -19,6 +19,8 @@ def register(sub) -> None:
                    help="another trained model to compare (raw-action, no-action, older run); "
                         "repeatable")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite the results of an earlier evaluation in --out")
     p.add_argument("--source", choices=("logged", "commanded"), default=None,
                    help="prompt/action variant of the clips (default: the cache's)")
     p.add_argument("--clips", type=int, default=None, help="evaluate only the first N clips")
@@ -36,9 +38,14 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     from vap_ros.data import ClipDataset
+    from vap_ros.outputs import check_out_dir, refuse_overwrite
     from vap_ros.train.evaluate import EvalSettings, evaluate, format_table, load_models
 
+    out = check_out_dir(args.out)  # before any inference: results are written at the end
+    refuse_overwrite([Path(out) / "metrics.json", Path(out) / "table.txt"], force=args.force)
     dataset = ClipDataset(args.data, source=args.source)
     models = load_models(args.checkpoint, args.baseline)
     settings = EvalSettings(max_clips=args.clips, steps=args.steps, seed=args.seed,

@@ -43,23 +43,19 @@ def parse_overrides(items: list[str]) -> dict:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    import yaml
-
     from vap_ros.data import ClipDataset
     from vap_ros.errors import ConfigError
-    from vap_ros.train.config import TrainConfig, load_train_config
+    from vap_ros.outputs import check_out_dir
+    from vap_ros.train.config import load_train_config
+    from vap_ros.train.run import load_saved_config
     from vap_ros.train.trainer import train
 
+    check_out_dir(args.out)
     overrides = parse_overrides(args.overrides)
     if args.config is not None:
         config = load_train_config(args.config, **overrides)
     elif args.resume:
-        saved = Path(args.out) / "config.yaml"
-        if not saved.is_file():
-            raise ConfigError(f"cannot resume: {args.out} holds no config.yaml")
-        config = TrainConfig.from_dict(yaml.safe_load(saved.read_text())).replace(**overrides)
+        config = load_saved_config(args.out).replace(**overrides)
     else:
         raise ConfigError("--config is required for a new run")
     dataset = ClipDataset(args.data, source=args.source, per_view=config.per_view)

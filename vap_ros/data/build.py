@@ -9,6 +9,8 @@ count in the report.
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import replace
@@ -22,7 +24,9 @@ from vap_ros.data.cache import (
     CACHE_FORMAT,
     CACHE_VERSION,
     ShardWriter,
-    prepare_out_dir,
+    check_cache_out,
+    commit_cache,
+    staging_dir,
     write_manifest,
 )
 from vap_ros.data.clips import clip_size, iter_clips
@@ -155,6 +159,10 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
                   overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
     """Build a clip cache from bags.
 
+    The cache is built in a folder beside ``out`` and swapped in only when at least one clip
+    was written; an older cache in ``out`` is then replaced (its files only: anything else in
+    ``out`` is kept). A build that writes no clip leaves ``out`` as it was.
+
     Args:
         bags: bag folders/files, or folders of bags.
         out: output folder (an existing cache is replaced only with ``overwrite``).
@@ -163,20 +171,39 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
         calibration: calibration YAML overriding the bags' camera_info/TF.
 
     Returns:
-        The manifest dict (also written to ``out/manifest.json``); ``manifest["report"]``
-        holds the per-bag reports and totals.
+        The manifest dict (also written to ``out/manifest.json`` when clips were written);
+        ``manifest["report"]`` holds the per-bag reports and totals.
 
     Raises:
         ConfigError / BagError: bad config, no bags, existing cache without ``overwrite``.
+        OutputError: ``out`` is a file or cannot be created (before any bag is read).
+        CacheError: the new cache could not be swapped in (both are kept, the message says
+            where).
     """
-    from tqdm import tqdm
-
     cfg = load_rig_config(config)
     if calibration:
         cfg = replace(cfg, calibration=str(Path(calibration).resolve()))
     paths = bag_paths(bags)
-    out = Path(out)
-    prepare_out_dir(out, overwrite)
+    out = Path(os.path.abspath(out))  # "." and "a/.." have a name and a parent to build beside
+    check_cache_out(out, overwrite)
+    staged = staging_dir(out)
+    try:
+        manifest = _build(paths, cfg, staged, workers, progress)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if manifest["report"]["totals"]["clips_written"]:
+        commit_cache(staged, out)
+    else:  # every bag failed (or gave no clip): the old cache, if any, stays as it was
+        shutil.rmtree(staged, ignore_errors=True)
+    return manifest
+
+
+def _build(paths: list[Path], cfg: RigConfig, out: Path, workers: int,
+           progress: bool) -> dict[str, Any]:
+    """Process every bag into ``out`` and write its manifest; returns the manifest."""
+    from tqdm import tqdm
+
     t0 = time.perf_counter()
     reports: list[dict] = []
     if workers <= 1 or len(paths) == 1:

@@ -18,21 +18,32 @@ Layout::
 
 Each array is streamed into its file as clips arrive; the header's row count is fixed up when
 the shard closes (``np.load(..., mmap_mode="r")`` reads it).
+
+A build writes into a staging folder beside ``OUT`` (``.OUT.building-*``); ``commit_cache`` then
+swaps the new files in and removes only the files of the older cache (``manifest.json`` and the
+``<key>.npy`` files of ``shards/NNNN-NNNN/``): anything else in ``OUT`` is left alone. Readers
+call ``check_shards`` first: every shard file's size and shape are checked against its header
+and the manifest, so a damaged cache is refused up front with the file named.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vap_ros.errors import ConfigError
+from vap_ros.errors import CacheError, ConfigError, OutputError
+from vap_ros.outputs import check_out_dir
 
-__all__ = ["CACHE_FORMAT", "NpyAppender", "ShardWriter", "read_manifest", "write_manifest"]
+__all__ = ["CACHE_FORMAT", "NpyAppender", "ShardWriter", "check_cache_out", "check_shards",
+           "commit_cache", "read_manifest", "staging_dir", "write_manifest"]
 
 CACHE_FORMAT = "vap_ros.clip_cache"
 CACHE_VERSION = 1
@@ -43,6 +54,16 @@ SHARD_KEYS = (
     "keypoints_uv_logged", "keypoints_uv_commanded", "ee_poses_logged", "ee_poses_commanded",
     "camera_K", "camera_T_cam_base", "stamps_ns", "image_index", "has_commanded",
 )
+# key -> (ndim, axis of the views V, axis of the frames F); axis 0 is the clip row N
+SHARD_LAYOUT = {
+    "video": (6, 1, 2), "prompts_logged": (6, 1, 2), "prompts_commanded": (6, 1, 2),
+    "actions_logged": (3, None, 1), "actions_commanded": (3, None, 1),
+    "keypoints_uv_logged": (5, 1, 2), "keypoints_uv_commanded": (5, 1, 2),
+    "ee_poses_logged": (4, None, 1), "ee_poses_commanded": (4, None, 1),
+    "camera_K": (4, 1, None), "camera_T_cam_base": (4, 1, None),
+    "stamps_ns": (3, 1, 2), "image_index": (3, 1, 2), "has_commanded": (1, None, None),
+}
+SHARD_DIR = re.compile(r"^\d{4,}-\d{4,}$")  # <bag:04d>-<n:04d>, what ShardWriter names
 
 
 class NpyAppender:
@@ -184,13 +205,140 @@ def read_manifest(root: str | Path) -> dict[str, Any]:
     return m
 
 
-def prepare_out_dir(out: Path, overwrite: bool) -> None:
-    """Create ``out``; an existing cache is replaced only with ``overwrite``."""
+# ---------------------------------------------------------------------------- checking
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data offset) of a ``.npy`` file, read without mapping it."""
+    if not path.is_file():
+        raise CacheError(f"shard file {path} is missing (rebuild the cache with "
+                         "`vap-ros dataset build --overwrite`)", path=path)
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            return tuple(int(n) for n in shape), dtype, f.tell()
+    except (OSError, ValueError) as err:
+        raise CacheError(f"shard file {path} is not a readable .npy file ({err}); rebuild the "
+                         "cache with `vap-ros dataset build --overwrite`", path=path) from err
+
+
+def check_shards(root: str | Path, manifest: dict[str, Any]) -> None:
+    """Check every shard file the manifest uses: present, its size what its header says, its
+    shape consistent with the other files of the shard and with the manifest (rows, views,
+    frames).
+
+    Raises:
+        CacheError: naming the first bad file and what is wrong with it.
+    """
+    root = Path(root)
+    rows: dict[str, int] = {}
+    views: dict[str, int] = {}
+    for c in manifest.get("clips", []):
+        rows[c["shard"]] = max(rows.get(c["shard"], 0), int(c["row"]) + 1)
+        views[c["shard"]] = len(c["cameras"])
+    frames = (manifest.get("clip") or {}).get("frames")
+    for shard, used in rows.items():
+        n_rows = None
+        for key in SHARD_KEYS:
+            path = root / "shards" / shard / f"{key}.npy"
+            shape, dtype, offset = _npy_header(path)
+            want = offset + math.prod(shape) * dtype.itemsize
+            size = path.stat().st_size
+            if size != want:
+                raise CacheError(
+                    f"shard file {path} is {'truncated' if size < want else 'too long'}: "
+                    f"{size} bytes, its header says {want} ({shape} {dtype}); rebuild the cache "
+                    "with `vap-ros dataset build --overwrite`", path=path)
+            ndim, v_axis, f_axis = SHARD_LAYOUT[key]
+            problem = None
+            if len(shape) != ndim:
+                problem = f"{len(shape)} dimensions, expected {ndim}"
+            elif shape[0] < used:
+                problem = f"{shape[0]} clips, the manifest uses {used}"
+            elif n_rows is not None and shape[0] != n_rows:
+                problem = f"{shape[0]} clips, video.npy has {n_rows}"
+            elif v_axis is not None and shape[v_axis] != views[shard]:
+                problem = f"{shape[v_axis]} views, the manifest lists {views[shard]} cameras"
+            elif f_axis is not None and frames is not None and shape[f_axis] != frames:
+                problem = f"{shape[f_axis]} frames per clip, the manifest says {frames}"
+            if problem:
+                raise CacheError(f"shard file {path} has shape {shape}: {problem}", path=path)
+            n_rows = shape[0] if n_rows is None else n_rows
+
+
+# ---------------------------------------------------------------------------- building
+def check_cache_out(out: Path, overwrite: bool) -> None:
+    """Before any bag is read: ``out`` must be a usable folder, and an existing cache there is
+    replaced only with ``overwrite``.
+
+    Raises:
+        OutputError: a file, or not creatable/writable. ConfigError: a cache without overwrite.
+    """
+    out = check_out_dir(out)
+    if ((out / "manifest.json").exists() or (out / "shards").exists()) and not overwrite:
+        raise ConfigError(f"{str(out)!r} already holds a clip cache; pass --overwrite to "
+                          "replace it")
+
+
+def staging_dir(out: Path) -> Path:
+    """A new empty folder beside ``out`` (same file system) to build the cache in."""
     out = Path(out)
-    if (out / "manifest.json").exists() or (out / "shards").exists():
-        if not overwrite:
-            raise ConfigError(f"{str(out)!r} already holds a clip cache; pass --overwrite to "
-                              "replace it")
-        shutil.rmtree(out / "shards", ignore_errors=True)
-        (out / "manifest.json").unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    except OSError as err:
+        raise OutputError(f"cannot create a build folder beside {str(out)!r}: {err}",
+                          path=out) from err
+
+
+def _old_cache_files(out: Path) -> list[Path]:
+    """The files of the cache in ``out`` (what this tool writes), nothing else."""
+    files = [out / name for name in ("manifest.json", "manifest.json.tmp")
+             if (out / name).is_file()]
+    shards = out / "shards"
+    if shards.is_dir():
+        for d in sorted(shards.iterdir()):
+            if d.is_dir() and not d.is_symlink() and SHARD_DIR.match(d.name):
+                files += [d / f"{k}.npy" for k in SHARD_KEYS if (d / f"{k}.npy").is_file()]
+    return files
+
+
+def commit_cache(staged: Path, out: Path) -> None:
+    """Swap the cache built in ``staged`` into ``out``: the older cache's files are moved
+    aside, the new ones moved in, the manifest last; then the old files are deleted. Other
+    files in ``out`` (also under ``shards/``) are kept.
+
+    Raises:
+        CacheError: the swap failed; the message says where the old and new files are.
+    """
+    staged, out = Path(staged), Path(out)
+    trash = staged.with_name(staged.name + ".old")
+    try:
+        trash.mkdir()
+        out.mkdir(parents=True, exist_ok=True)
+        for f in _old_cache_files(out):
+            dest = trash / f.relative_to(out)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dest)
+            if f.parent.parent == out / "shards":
+                try:
+                    f.parent.rmdir()  # only when no foreign file is left in it
+                except OSError:
+                    pass
+        if (staged / "shards").is_dir():
+            (out / "shards").mkdir(exist_ok=True)
+            for d in sorted((staged / "shards").iterdir()):
+                target = out / "shards" / d.name
+                if not target.exists():
+                    os.replace(d, target)
+                    continue
+                for f in d.iterdir():
+                    os.replace(f, target / f.name)
+        os.replace(staged / "manifest.json", out / "manifest.json")
+    except OSError as err:
+        raise CacheError(f"could not replace the cache in {out}: {err}; the previous cache's "
+                         f"files are in {trash}, the new one's in {staged}", path=out) from err
+    shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(staged, ignore_errors=True)

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vap_ros.data.cache import read_manifest
-from vap_ros.errors import ConfigError
+from vap_ros.data.cache import SHARD_KEYS, check_shards, read_manifest
+from vap_ros.errors import CacheError, ConfigError
 
 __all__ = ["ClipDataset", "collate_clips"]
 
@@ -44,6 +44,11 @@ class ClipDataset(torch.utils.data.Dataset):
         per_view: serve every view of every clip as its own single-view item (V = 1): index
             ``i`` is view ``i % V`` of clip ``i // V``. Trains a shared-weight model on V times
             as many (cheaper) samples; multi-view clips otherwise keep their views together.
+
+    Raises:
+        ConfigError: no clip cache at ``root`` or a bad ``source``.
+        CacheError: a shard file is missing, truncated or of the wrong shape (checked here,
+            before any training or evaluation starts).
     """
 
     def __init__(self, root: str | Path, source: str | None = None, per_view: bool = False):
@@ -52,6 +57,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.source = source or self.manifest.get("prompt_source", "logged")
         if self.source not in _SOURCES:
             raise ConfigError(f"source must be one of {_SOURCES}, got {self.source!r}")
+        check_shards(self.root, self.manifest)
         clips = self.manifest["clips"]
         if self.source == "commanded":
             self.clips = [c for c in clips if c.get("has_commanded")]
@@ -77,8 +83,12 @@ class ClipDataset(torch.utils.data.Dataset):
         if m is None:
             p = self.root / "shards" / shard / f"{key}.npy"
             if not p.is_file():
-                raise ConfigError(f"clip cache {self.root}: shard file {p} is missing")
-            m = np.load(p, mmap_mode="r", allow_pickle=False)
+                raise CacheError(f"clip cache {self.root}: shard file {p} is missing", path=p)
+            try:
+                m = np.load(p, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as err:  # changed on disk after the check
+                raise CacheError(f"clip cache {self.root}: cannot map {p}: {err}",
+                                 path=p) from err
             self._maps[(shard, key)] = m
         return m
 
@@ -86,11 +96,8 @@ class ClipDataset(torch.utils.data.Dataset):
         """Clip i as stored: video / prompts_logged / prompts_commanded (V, F, H, W, 3) uint8,
         and the other arrays of the shard (numpy, copied out of the memory map)."""
         c = self.clips[i]
-        keys = ["video", "prompts_logged", "prompts_commanded", "actions_logged",
-                "actions_commanded", "keypoints_uv_logged", "keypoints_uv_commanded",
-                "ee_poses_logged", "ee_poses_commanded", "camera_K", "camera_T_cam_base",
-                "stamps_ns", "image_index", "has_commanded"]
-        out = {k: np.array(self._array(c["shard"], k)[c["row"]]) for k in keys}
+        out: dict[str, Any] = {k: np.array(self._array(c["shard"], k)[c["row"]])
+                               for k in SHARD_KEYS}
         out["meta"] = dict(c)
         return out
 
@@ -136,7 +143,7 @@ def collate_clips(items: list[dict[str, Any]]) -> dict[str, Any]:
     if not items:
         raise ConfigError("collate_clips: empty batch")
     out: dict[str, Any] = {}
-    for k, v in items[0].items():
+    for k in items[0]:
         if k == "meta":
             out[k] = [it[k] for it in items]
             continue

@@ -142,6 +142,8 @@ def load(path: str | Path, base: str | Path | None = None):
             (default: the path recorded in the model card).
     Raises:
         CheckpointError: missing files, unreadable/corrupt files or mismatched weights.
+        ConfigError: a ``vap_config.json`` with unknown keys or wrong types (key and value
+            named, ``source`` the file).
     """
     from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
     from peft import LoraConfig
@@ -153,8 +155,12 @@ def load(path: str | Path, base: str | Path | None = None):
     for name in ("vap_config.json", "model_card.json"):
         if not (path / name).is_file():
             raise CheckpointError(f"{path} is not a world model checkpoint: missing {name}")
-    cfg = WorldModelConfig.from_dict(_read_json(path / "vap_config.json"))
+    cfg = WorldModelConfig.from_dict(_read_json(path / "vap_config.json"),
+                                     source=str(path / "vap_config.json"))
     card = _read_json(path / "model_card.json")
+    if not isinstance(card, dict):
+        raise CheckpointError(f"{path / 'model_card.json'}: expected a JSON object, got "
+                              f"{type(card).__name__}")
     _check(path, cfg, card)
     try:
         if card.get("base_included", True):

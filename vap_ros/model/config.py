@@ -8,25 +8,28 @@ the noise schedule. Presets live in ``vap_ros/model/presets/<name>.yaml``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, Mapping, get_args
 
-import yaml
-
+from vap_ros.config import Presets, StrictConfig, require
 from vap_ros.errors import ConfigError
 
 __all__ = ["CONDITIONINGS", "WorldModelConfig", "available_presets", "load_preset"]
 
-CONDITIONINGS = ("skeleton", "raw_action", "none")
-SPACES = ("pixel", "latent")
-IMAGE_CONDITIONS = ("first", "repeat")
-SCHEDULERS = ("ddim", "dpm")
+Conditioning = Literal["skeleton", "raw_action", "none"]
+Space = Literal["pixel", "latent"]
+ImageCondition = Literal["first", "repeat"]
+Scheduler = Literal["ddim", "dpm"]
+CONDITIONINGS, SPACES = get_args(Conditioning), get_args(Space)
+IMAGE_CONDITIONS, SCHEDULERS = get_args(ImageCondition), get_args(Scheduler)
+PRESETS = Presets("vap_ros.model", "world model")
+# transformer entries the geometry is computed from: positive integers
+_TRANSFORMER_INTS = ("patch_size", "num_attention_heads", "attention_head_dim", "num_layers")
 
 
-@dataclass
-class WorldModelConfig:
+@dataclass(frozen=True)
+class WorldModelConfig(StrictConfig):
     """Everything that defines a world model's architecture and sampling defaults.
 
     Attributes:
@@ -65,34 +68,30 @@ class WorldModelConfig:
     """
 
     preset: str = "custom"
-    conditioning: str = "skeleton"
+    conditioning: Conditioning = "skeleton"
     height: int = 32
     width: int = 32
     num_frames: int = 5
     fps: float = 8.0
-    space: str = "pixel"
+    space: Space = "pixel"
     requires_base: bool = False
-    transformer: dict = field(default_factory=dict)
-    vae: dict | None = None
-    image_condition: str = "repeat"
+    transformer: dict[str, Any] = field(default_factory=dict)
+    vae: dict[str, Any] | None = None
+    image_condition: ImageCondition = "repeat"
     controlnet_blocks: int = 1
     prompt_channels: int = 32
     lora_rank: int = 0
     lora_alpha: float | None = None
-    lora_targets: tuple = ("to_q", "to_k", "to_v", "to_out.0")
+    lora_targets: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
     train_base: bool = True
     action_dim: int = 8
     action_embed_dim: int = 64
-    scheduler: str = "ddim"
-    scheduler_config: dict = field(default_factory=dict)
+    scheduler: Scheduler = "ddim"
+    scheduler_config: dict[str, Any] = field(default_factory=dict)
     residual: bool = False
     steps: int = 8
     cond_dropout: float = 0.1
-    lr_scales: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.lora_targets = tuple(self.lora_targets)
-        self.validate()
+    lr_scales: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived geometry
     @property
@@ -124,22 +123,35 @@ class WorldModelConfig:
         return int(t.get("num_attention_heads", 30)) * int(t.get("attention_head_dim", 64))
 
     def validate(self) -> None:
+        """Kept for callers of the old API: a made config is always valid already."""
+        self.check()
+
+    def check(self) -> None:
         """Raise ConfigError naming the first inconsistent field."""
-        for name, value, allowed in (("conditioning", self.conditioning, CONDITIONINGS),
-                                     ("space", self.space, SPACES),
-                                     ("image_condition", self.image_condition, IMAGE_CONDITIONS),
-                                     ("scheduler", self.scheduler, SCHEDULERS)):
-            if value not in allowed:
-                raise ConfigError(f"world model {name}={value!r}: expected one of {allowed}")
+        for name in _TRANSFORMER_INTS:
+            if name in self.transformer:
+                v = self.transformer[name]
+                require(isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                        f"transformer.{name}", v, "a positive integer")
+        for name, v in (self.vae or {}).items():
+            if name == "block_out_channels":
+                require(isinstance(v, list) and len(v) >= 1, f"vae.{name}", v,
+                        "a non-empty list of channel counts")
+            elif name == "temporal_compression_ratio":
+                require(isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                        f"vae.{name}", v, "a positive integer")
+        for name in ("height", "width", "num_frames", "prompt_channels", "action_embed_dim"):
+            require(getattr(self, name) > 0, name, getattr(self, name), "an integer > 0")
+        require(self.fps > 0, "fps", self.fps, "a frame rate > 0")
         if self.space == "latent" and not self.vae:
             raise ConfigError("world model space='latent' needs a 'vae' section")
         factor = self.spatial_ratio * self.patch_size
-        if self.height % factor or self.width % factor or self.height <= 0 or self.width <= 0:
+        if self.height % factor or self.width % factor:
             raise ConfigError(
                 f"world model size {self.height}x{self.width}: height and width must be positive "
                 f"multiples of {factor} (spatial ratio {self.spatial_ratio} x patch "
                 f"{self.patch_size})")
-        if self.num_frames < 1 or (self.num_frames - 1) % self.temporal_ratio:
+        if (self.num_frames - 1) % self.temporal_ratio:
             raise ConfigError(
                 f"world model num_frames={self.num_frames}: expected 1 + a multiple of "
                 f"{self.temporal_ratio} (the temporal compression ratio)")
@@ -152,31 +164,20 @@ class WorldModelConfig:
         layers = int(self.transformer.get("num_layers", 30))
         if self.conditioning == "skeleton" and not 1 <= self.controlnet_blocks <= layers:
             raise ConfigError(f"controlnet_blocks={self.controlnet_blocks}: expected 1..{layers}")
-        if self.lora_rank < 0 or self.steps < 1 or self.action_dim < 1:
-            raise ConfigError("lora_rank must be >= 0, steps >= 1 and action_dim >= 1")
-        if not 0.0 <= self.cond_dropout < 1.0:
-            raise ConfigError(f"cond_dropout={self.cond_dropout}: expected 0 <= p < 1")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["lora_targets"] = list(self.lora_targets)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WorldModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ConfigError(f"unknown world model config keys {unknown}; expected "
-                              f"{sorted(names)}")
-        return cls(**data)
+        require(self.lora_rank >= 0, "lora_rank", self.lora_rank, ">= 0")
+        require(self.lora_alpha is None or self.lora_alpha > 0, "lora_alpha", self.lora_alpha,
+                "> 0 or null")
+        require(self.steps >= 1, "steps", self.steps, ">= 1")
+        require(self.action_dim >= 1, "action_dim", self.action_dim, ">= 1")
+        require(0.0 <= self.cond_dropout < 1.0, "cond_dropout", self.cond_dropout,
+                "0 <= p < 1")
 
     def replace(self, **overrides: Any) -> WorldModelConfig:
         """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""
         d = self.to_dict()
         for key, value in overrides.items():
             mergeable = key in ("transformer", "vae", "scheduler_config", "lr_scales")
-            if mergeable and value is not None and isinstance(d.get(key), dict):
+            if mergeable and isinstance(value, Mapping) and isinstance(d.get(key), dict):
                 d[key] = {**d[key], **value}
             else:
                 d[key] = value
@@ -185,21 +186,15 @@ class WorldModelConfig:
 
 def available_presets() -> list[str]:
     """Names of the presets shipped in ``vap_ros/model/presets``."""
-    root = resources.files("vap_ros.model") / "presets"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return PRESETS.names()
 
 
-def load_preset(name: str, **overrides: Any) -> WorldModelConfig:
-    """Load a preset by name and apply keyword overrides.
+def load_preset(name: str | Path, **overrides: Any) -> WorldModelConfig:
+    """Load a preset by name (or a preset YAML by path) and apply keyword overrides.
 
     Raises:
         ConfigError: unknown preset name or invalid values.
     """
-    names = available_presets()
-    if name not in names:
-        raise ConfigError(f"unknown world model preset {name!r}; available: {names}")
-    text = (resources.files("vap_ros.model") / "presets" / f"{name}.yaml").read_text()
-    data = yaml.safe_load(text) or {}
-    data.pop("notes", None)
-    data["preset"] = name
-    return WorldModelConfig.from_dict(data).replace(**overrides)
+    doc = PRESETS.load(name)
+    data = {**doc.data, "preset": Path(str(name)).stem}
+    return WorldModelConfig.from_dict(data, source=doc.source).replace(**overrides)

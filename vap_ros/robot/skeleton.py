@@ -7,44 +7,29 @@ a ``skeleton:`` block; any URDF gets a skeleton by writing such a file, without 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from vap_ros.config import Presets
 from vap_ros.errors import ConfigError
 
 __all__ = ["SkeletonSpec", "available_presets", "load_robot_preset"]
 
+PRESETS = Presets("vap_ros.robot", "robot")
+
 
 def available_presets() -> list[str]:
-    root = resources.files("vap_ros.robot") / "presets"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return PRESETS.names()
 
 
 def load_robot_preset(preset: str | Path) -> dict[str, Any]:
     """Read a robot preset by name (``panda``) or YAML path; a clear error if unknown."""
-    p = Path(str(preset))
-    if p.suffix in (".yaml", ".yml"):
-        if not p.exists():
-            raise ConfigError(f"robot preset file not found: {str(p)!r}")
-        text = p.read_text()
-    else:
-        res = resources.files("vap_ros.robot") / "presets" / f"{preset}.yaml"
-        if not res.is_file():
-            raise ConfigError(
-                f"unknown robot preset {str(preset)!r}; available: {available_presets()} "
-                "or a path to a preset YAML")
-        text = res.read_text()
-    try:
-        cfg = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"robot preset {str(preset)!r} is not valid YAML: {err}") from err
-    if not isinstance(cfg, dict) or "urdf" not in cfg:
-        raise ConfigError(f"robot preset {str(preset)!r} must be a mapping with a 'urdf' key")
-    return cfg
+    doc = PRESETS.load(preset)
+    if "urdf" not in doc.data:
+        raise ConfigError("a robot preset needs a 'urdf' key", source=doc.source)
+    return doc.data
 
 
 @dataclass(frozen=True)

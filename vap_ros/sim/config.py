@@ -6,25 +6,26 @@ concrete layout (camera poses, objects, lights) from it with a seeded RNG.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from vap_ros.config import StrictConfig, read_config_file, require
 
-from vap_ros.errors import ConfigError
-
-__all__ = ["CameraJitter", "CameraSpec", "SceneConfig", "DEFAULT_CAMERAS"]
+__all__ = ["DEFAULT_CAMERAS", "CameraJitter", "CameraSpec", "SceneConfig"]
 
 
 @dataclass(frozen=True)
-class CameraSpec:
+class CameraSpec(StrictConfig):
     """A fixed camera aimed at a point (base-frame metres, vertical field of view in degrees)."""
 
     name: str
     eye: tuple[float, float, float]
     target: tuple[float, float, float] = (0.32, 0.0, 0.3)
     fov_y_deg: float = 45.0
+
+    def check(self) -> None:
+        require(0 < self.fov_y_deg < 180, "fov_y_deg", self.fov_y_deg, "0 < degrees < 180")
 
 
 #: The default rig: front, left and right of the table, looking at the workspace.
@@ -36,7 +37,7 @@ DEFAULT_CAMERAS: tuple[CameraSpec, ...] = (
 
 
 @dataclass(frozen=True)
-class CameraJitter:
+class CameraJitter(StrictConfig):
     """Per-episode random viewpoint changes around each camera's nominal pose.
 
     The eye moves on a sphere around the target (azimuth/elevation in degrees, distance in
@@ -51,9 +52,18 @@ class CameraJitter:
     fov_deg: float = 6.0
     roll_deg: float = 4.0
 
+    def check(self) -> None:
+        for name, value in self.to_dict().items():
+            require(value >= 0, name, value, "a half-width >= 0")
+
+
+def _count_is_range(value: Any) -> Any:
+    """``objects: 3`` means exactly 3 (min = max)."""
+    return (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+
 
 @dataclass(frozen=True)
-class SceneConfig:
+class SceneConfig(StrictConfig):
     """Options of a simulated tabletop scene.
 
     Attributes:
@@ -82,7 +92,7 @@ class SceneConfig:
     wrist_camera: bool = False
     randomize_cameras: bool = False
     camera_jitter: CameraJitter = field(default_factory=CameraJitter)
-    objects: tuple[int, int] = (2, 4)
+    objects: Annotated[tuple[int, int], _count_is_range] = (2, 4)
     randomize_lighting: bool = True
     shadows: bool = False
     msaa_samples: int = 4
@@ -92,30 +102,29 @@ class SceneConfig:
     markers: bool = True
     marker_radius_m: float = 0.015
 
-    def __post_init__(self) -> None:
-        if self.width <= 0 or self.height <= 0:
-            raise ConfigError(f"image size must be positive, got {self.width}x{self.height}")
-        names = [c.name for c in self.cameras] + (["wrist"] if self.wrist_camera else [])
-        if not names:
-            raise ConfigError("the scene needs at least one camera")
-        if len(set(names)) != len(names):
-            raise ConfigError(f"camera names must be unique, got {names}")
+    def check(self) -> None:
+        require(self.width > 0, "width", self.width, "a positive image width (px)")
+        require(self.height > 0, "height", self.height, "a positive image height (px)")
+        names = list(self.camera_names)
+        require(bool(names), "cameras", [], "at least one camera")
+        require(len(set(names)) == len(names), "cameras", names, "unique camera names")
         for n in names:
-            if not n.replace("_", "").isalnum() or not n[0].isalpha():
-                raise ConfigError(f"camera name {n!r} must be a valid ROS name "
-                                  "(letters, digits, '_', starting with a letter)")
+            require(bool(n) and n.replace("_", "").isalnum() and n[0].isalpha(), "cameras", n,
+                    "camera names that are valid ROS names (letters, digits, '_', starting "
+                    "with a letter)")
         lo, hi = self.objects
-        if not 0 <= lo <= hi <= 8:
-            raise ConfigError(f"objects must be (min, max) with 0 <= min <= max <= 8, "
-                              f"got {self.objects}")
-        if self.msaa_samples not in (0, 1, 2, 4, 8):
-            raise ConfigError(f"msaa_samples must be 0, 1, 2, 4 or 8, got {self.msaa_samples}")
+        require(0 <= lo <= hi <= 8, "objects", self.objects, "[min, max] with 0 <= min <= max "
+                "<= 8")
+        require(self.msaa_samples in (0, 1, 2, 4, 8), "msaa_samples", self.msaa_samples,
+                "0, 1, 2, 4 or 8")
+        require(self.physics_hz > 0 and 1_000_000_000 % self.physics_hz == 0, "physics_hz",
+                self.physics_hz, "a rate > 0 Hz that divides 1e9 ns exactly")
         for what, hz in (("state_hz", self.state_hz), ("camera_hz", self.camera_hz)):
-            if hz <= 0 or self.physics_hz % hz:
-                raise ConfigError(f"{what}={hz} must be a positive divisor of "
-                                  f"physics_hz={self.physics_hz}")
-        if self.state_hz < self.camera_hz:
-            raise ConfigError(f"state_hz={self.state_hz} must be >= camera_hz={self.camera_hz}")
+            require(hz > 0 and self.physics_hz % hz == 0, what, hz,
+                    f"a positive divisor of physics_hz={self.physics_hz}")
+        require(self.state_hz >= self.camera_hz, "state_hz", self.state_hz,
+                f">= camera_hz={self.camera_hz}")
+        require(self.marker_radius_m > 0, "marker_radius_m", self.marker_radius_m, "> 0")
 
     @property
     def camera_names(self) -> tuple[str, ...]:
@@ -123,45 +132,14 @@ class SceneConfig:
 
     @property
     def timestep_ns(self) -> int:
-        if 1_000_000_000 % self.physics_hz:
-            raise ConfigError(f"physics_hz={self.physics_hz} must divide 1e9 ns exactly")
         return 1_000_000_000 // self.physics_hz
 
     # ------------------------------------------------------------------ io
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "SceneConfig":
-        """From plain data (a YAML mapping); unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"unknown scene options {unknown}; known: {sorted(known)}")
-        kw = dict(d)
-        try:
-            if "cameras" in kw:
-                kw["cameras"] = tuple(
-                    CameraSpec(c["name"], tuple(map(float, c["eye"])),
-                               tuple(map(float, c.get("target", (0.32, 0.0, 0.3)))),
-                               float(c.get("fov_y_deg", 45.0)))
-                    for c in kw["cameras"])
-            if "camera_jitter" in kw:
-                kw["camera_jitter"] = CameraJitter(**kw["camera_jitter"])
-            if "objects" in kw:
-                o = kw["objects"]
-                kw["objects"] = (int(o), int(o)) if isinstance(o, int) else tuple(map(int, o))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"malformed scene config: {err!r}") from err
-        return cls(**kw)
+    def from_yaml(cls, path: str | Path) -> SceneConfig:
+        """From a YAML file of options (unknown keys, wrong types, an empty file refused)."""
+        return cls.from_dict(read_config_file(path, "scene config"), source=str(path))
 
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "SceneConfig":
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"scene config not found: {str(p)!r}")
-        data = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"scene config {str(p)!r} must be a mapping")
-        return cls.from_dict(data)
-
-    def with_options(self, **kw) -> "SceneConfig":
+    def with_options(self, **kw: Any) -> SceneConfig:
         """A copy with some options changed (validated again)."""
-        return replace(self, **kw)
+        return self.replace(**kw)

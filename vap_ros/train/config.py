@@ -1,20 +1,20 @@
 """Training configuration: dataclasses composed of sections, loaded from YAML, validated up front.
 
-Every check fires in ``TrainConfig.from_dict`` (via ``__post_init__``), before a model is built
-or a file is opened. Presets live in ``vap_ros/train/presets/<name>.yaml``; ``load_train_config``
-takes a preset name or a path. See docs/train.md for every key.
+Every config is a strict dataclass (``vap_ros.config``): types, ranges and unknown keys are
+checked when it is made (``from_dict``, the constructor, ``replace``), before a model is built
+or a file is opened. Presets live in ``vap_ros/train/presets/<name>.yaml``;
+``load_train_config`` takes a preset name or a path. See docs/train.md for every key.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
+from vap_ros.config import Presets, StrictConfig, require
 from vap_ros.errors import ConfigError
 
 __all__ = [
@@ -28,22 +28,20 @@ __all__ = [
     "load_train_config",
 ]
 
-STAGES = ("full", "prior", "control")
-MIXED_PRECISION = ("no", "fp16", "bf16")
-LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine")
-REGION_SHAPES = ("gaussian", "disc")
+Stage = Literal["full", "prior", "control"]
+MixedPrecision = Literal["no", "fp16", "bf16"]
+LrScheduler = Literal["constant", "constant_with_warmup", "linear", "cosine"]
+RegionShape = Literal["gaussian", "disc"]
+STAGES, MIXED_PRECISION = get_args(Stage), get_args(MixedPrecision)
+LR_SCHEDULERS, REGION_SHAPES = get_args(LrScheduler), get_args(RegionShape)
+PRESETS = Presets("vap_ros.train", "training")
 
 # Settings that may change when a run is resumed; every other difference is refused.
 RESUMABLE_CHANGES = ("steps", "num_workers", "checkpoint", "log")
 
 
-def _check(cond: bool, message: str) -> None:
-    if not cond:
-        raise ConfigError(message)
-
-
-@dataclass
-class ModelConfig:
+@dataclass(frozen=True)
+class ModelConfig(StrictConfig):
     """Which world model to train and how.
 
     Attributes:
@@ -59,48 +57,54 @@ class ModelConfig:
     preset: str = "tiny"
     pretrained: str | None = None
     overrides: dict = field(default_factory=dict)
-    stage: str = "full"
+    stage: Stage = "full"
     gradient_checkpointing: bool = False
 
-    def __post_init__(self) -> None:
-        _check(self.stage in STAGES, f"model.stage={self.stage!r}: expected one of {STAGES}")
-        _check(isinstance(self.overrides, dict), "model.overrides must be a mapping")
-        _check(self.stage != "control" or self.pretrained is not None,
-               "model.stage='control' trains a ControlNet on a frozen prior: set "
-               "model.pretrained to the stage-1 model directory")
+    def check(self) -> None:
+        from vap_ros.model.config import WorldModelConfig, available_presets
+
+        if self.stage == "control" and self.pretrained is None:
+            raise ConfigError("trains a ControlNet on a frozen prior: set model.pretrained to "
+                              "the stage-1 model directory", key="stage", value=self.stage)
         if self.stage == "prior":
             cond = self.overrides.get("conditioning", "none")
-            _check(cond == "none", f"model.stage='prior' trains without actions; "
-                                   f"model.overrides.conditioning={cond!r} contradicts it")
+            require(cond == "none", "overrides.conditioning", cond,
+                    "'none': model.stage='prior' trains without actions; this contradicts it")
+        if self.pretrained is None:
+            require(self.preset in available_presets(), "preset", self.preset,
+                    f"one of {available_presets()}")
+        try:
+            WorldModelConfig.check_values(self.overrides)
+        except ConfigError as err:
+            err.within("overrides")
+            raise
 
 
-@dataclass
-class OptimConfig:
+@dataclass(frozen=True)
+class OptimConfig(StrictConfig):
     """AdamW and the learning-rate schedule (diffusers' ``get_scheduler``)."""
 
     lr: float = 1e-4
     weight_decay: float = 0.0
-    betas: tuple = (0.9, 0.999)
+    betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     max_grad_norm: float | None = 1.0
-    scheduler: str = "constant_with_warmup"
+    scheduler: LrScheduler = "constant_with_warmup"
     warmup_steps: int = 0
 
-    def __post_init__(self) -> None:
-        self.betas = tuple(float(b) for b in self.betas)
-        _check(self.lr > 0, f"optim.lr={self.lr}: expected > 0")
-        _check(self.weight_decay >= 0, f"optim.weight_decay={self.weight_decay}: expected >= 0")
-        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
-               f"optim.betas={self.betas}: expected two values in [0, 1)")
-        _check(self.max_grad_norm is None or self.max_grad_norm > 0,
-               f"optim.max_grad_norm={self.max_grad_norm}: expected > 0 or null")
-        _check(self.scheduler in LR_SCHEDULERS,
-               f"optim.scheduler={self.scheduler!r}: expected one of {LR_SCHEDULERS}")
-        _check(self.warmup_steps >= 0, f"optim.warmup_steps={self.warmup_steps}: expected >= 0")
+    def check(self) -> None:
+        require(self.lr > 0, "lr", self.lr, "> 0")
+        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        require(all(0 <= b < 1 for b in self.betas), "betas", self.betas,
+                "two values in [0, 1)")
+        require(self.eps > 0, "eps", self.eps, "> 0")
+        require(self.max_grad_norm is None or self.max_grad_norm > 0, "max_grad_norm",
+                self.max_grad_norm, "> 0 or null")
+        require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, ">= 0")
 
 
-@dataclass
-class LossConfig:
+@dataclass(frozen=True)
+class LossConfig(StrictConfig):
     """Extra diffusion-loss weight around the interaction region (VAP).
 
     Attributes:
@@ -114,41 +118,35 @@ class LossConfig:
 
     interaction_factor: float = 2.0
     interaction_radius: float = 0.08
-    interaction_shape: str = "gaussian"
-    interaction_keypoints: Any = "gripper"
+    interaction_shape: RegionShape = "gaussian"
+    interaction_keypoints: Literal["gripper", "all"] | list[int] = "gripper"
     skeleton: str = "panda"
 
-    def __post_init__(self) -> None:
-        _check(self.interaction_factor >= 1.0,
-               f"loss.interaction_factor={self.interaction_factor}: expected >= 1")
-        _check(self.interaction_radius > 0,
-               f"loss.interaction_radius={self.interaction_radius}: expected > 0")
-        _check(self.interaction_shape in REGION_SHAPES,
-               f"loss.interaction_shape={self.interaction_shape!r}: expected {REGION_SHAPES}")
+    def check(self) -> None:
+        require(self.interaction_factor >= 1.0, "interaction_factor", self.interaction_factor,
+                ">= 1")
+        require(self.interaction_radius > 0, "interaction_radius", self.interaction_radius,
+                "> 0")
         k = self.interaction_keypoints
-        _check(k in ("gripper", "all") or (isinstance(k, (list, tuple)) and
-                                           all(isinstance(i, int) and i >= 0 for i in k)),
-               f"loss.interaction_keypoints={k!r}: expected 'gripper', 'all' or a list of "
-               "keypoint indices")
-        if isinstance(k, tuple):
-            self.interaction_keypoints = list(k)
+        require(isinstance(k, str) or all(i >= 0 for i in k), "interaction_keypoints", k,
+                "'gripper', 'all' or a list of keypoint indices")
 
 
-@dataclass
-class CheckpointConfig:
+@dataclass(frozen=True)
+class CheckpointConfig(StrictConfig):
     """``every`` optimizer steps (and at the end); the newest ``keep`` are kept (>= 2 so a
     corrupt newest one still leaves a usable one)."""
 
     every: int = 500
     keep: int = 3
 
-    def __post_init__(self) -> None:
-        _check(self.every >= 1, f"checkpoint.every={self.every}: expected >= 1")
-        _check(self.keep >= 1, f"checkpoint.keep={self.keep}: expected >= 1")
+    def check(self) -> None:
+        require(self.every >= 1, "every", self.every, ">= 1")
+        require(self.keep >= 1, "keep", self.keep, ">= 1")
 
 
-@dataclass
-class LogConfig:
+@dataclass(frozen=True)
+class LogConfig(StrictConfig):
     """TensorBoard scalars every ``every`` steps; sample rollouts every ``sample_every`` steps
     (0: only at the end; -1: never) on ``sample_clips`` clips with ``sample_steps`` sampler
     steps; ``progress`` shows a tqdm bar with ETA."""
@@ -160,20 +158,16 @@ class LogConfig:
     tensorboard: bool = True
     progress: bool = True
 
-    def __post_init__(self) -> None:
-        _check(self.every >= 1, f"log.every={self.every}: expected >= 1")
-        _check(self.sample_every >= -1, f"log.sample_every={self.sample_every}: expected >= -1")
-        _check(self.sample_clips >= 0, f"log.sample_clips={self.sample_clips}: expected >= 0")
-        _check(self.sample_steps is None or self.sample_steps >= 1,
-               f"log.sample_steps={self.sample_steps}: expected >= 1 or null")
+    def check(self) -> None:
+        require(self.every >= 1, "every", self.every, ">= 1")
+        require(self.sample_every >= -1, "sample_every", self.sample_every, ">= -1")
+        require(self.sample_clips >= 0, "sample_clips", self.sample_clips, ">= 0")
+        require(self.sample_steps is None or self.sample_steps >= 1, "sample_steps",
+                self.sample_steps, ">= 1 or null")
 
 
-_SECTIONS = {"model": ModelConfig, "optim": OptimConfig, "loss": LossConfig,
-             "checkpoint": CheckpointConfig, "log": LogConfig}
-
-
-@dataclass
-class TrainConfig:
+@dataclass(frozen=True)
+class TrainConfig(StrictConfig):
     """A whole training run.
 
     Attributes:
@@ -194,7 +188,7 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 1
     grad_accum: int = 1
-    mixed_precision: str = "no"
+    mixed_precision: MixedPrecision = "no"
     cache_latents: bool = False
     num_workers: int = 0
     per_view: bool = False
@@ -204,66 +198,15 @@ class TrainConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
-    def __post_init__(self) -> None:
-        _check(self.steps >= 1, f"steps={self.steps}: expected >= 1")
-        _check(self.batch_size >= 1, f"batch_size={self.batch_size}: expected >= 1")
-        _check(self.grad_accum >= 1, f"grad_accum={self.grad_accum}: expected >= 1")
-        _check(self.num_workers >= 0, f"num_workers={self.num_workers}: expected >= 0")
-        _check(self.mixed_precision in MIXED_PRECISION,
-               f"mixed_precision={self.mixed_precision!r}: expected one of {MIXED_PRECISION}")
+    def check(self) -> None:
+        require(self.steps >= 1, "steps", self.steps, ">= 1")
+        require(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        require(self.grad_accum >= 1, "grad_accum", self.grad_accum, ">= 1")
+        require(self.num_workers >= 0, "num_workers", self.num_workers, ">= 0")
 
     # ------------------------------------------------------------------ (de)serialisation
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["optim"]["betas"] = list(self.optim.betas)
-        return d
-
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> TrainConfig:
-        """Build and validate; unknown keys are refused with their full path.
-
-        Raises:
-            ConfigError: unknown key, wrong type or out-of-range value.
-        """
-        data = dict(data or {})
-        data.pop("notes", None)
-        top = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - top)
-        _check(not unknown, f"unknown training config keys {unknown}; expected {sorted(top)}")
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in _SECTIONS:
-                section = _SECTIONS[key]
-                value = value or {}
-                _check(isinstance(value, dict), f"training config '{key}' must be a mapping")
-                names = {f.name for f in dataclasses.fields(section)}
-                bad = sorted(set(value) - names)
-                _check(not bad, f"unknown keys {[f'{key}.{b}' for b in bad]}; "
-                                f"'{key}' accepts {sorted(names)}")
-                try:
-                    kwargs[key] = section(**value)
-                except TypeError as err:
-                    raise ConfigError(f"training config '{key}': {err}") from err
-            else:
-                kwargs[key] = value
-        try:
-            return cls(**kwargs)
-        except TypeError as err:  # e.g. a string where a number belongs
-            raise ConfigError(f"training config: {err}") from err
-
-    def replace(self, **overrides: Any) -> TrainConfig:
-        """A copy with dotted keys replaced: ``replace(steps=10, **{"optim.lr": 1e-3})``."""
-        d = self.to_dict()
-        for key, value in overrides.items():
-            node = d
-            *parents, leaf = key.split(".")
-            for p in parents:
-                node = node[p]
-            node[leaf] = value
-        return TrainConfig.from_dict(d)
 
     def resume_differences(self, saved: TrainConfig) -> list[str]:
         """Settings that differ from a run's saved config and may not change on resume."""
@@ -283,32 +226,16 @@ class TrainConfig:
 
 
 def available_train_presets() -> list[str]:
-    root = resources.files("vap_ros.train") / "presets"
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    return PRESETS.names()
 
 
 def load_train_config(name_or_path: str | Path, **overrides: Any) -> TrainConfig:
     """A preset name (``tiny``, ``small``, …) or a YAML path, with dotted-key overrides.
 
     Raises:
-        ConfigError: missing file, malformed YAML or invalid values.
+        ConfigError: unknown preset, missing or empty file, malformed YAML, unknown keys or
+            invalid values (the key, the value and what was expected named).
     """
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"training config {path} does not exist")
-        text = path.read_text()
-    else:
-        names = available_train_presets()
-        if str(name_or_path) not in names:
-            raise ConfigError(f"unknown training preset {name_or_path!r}; available: {names} "
-                              "(or give a path to a YAML file)")
-        text = (resources.files("vap_ros.train") / "presets" / f"{name_or_path}.yaml").read_text()
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"training config {name_or_path}: invalid YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"training config {name_or_path}: expected a mapping at the top level")
-    cfg = TrainConfig.from_dict(data)
+    doc = PRESETS.load(name_or_path)
+    cfg = TrainConfig.from_dict(doc.data, source=doc.source)
     return cfg.replace(**overrides) if overrides else cfg

@@ -3,7 +3,9 @@
 ``RUN/config.yaml`` holds the resolved ``TrainConfig``; ``RUN/run.json`` the package version,
 git commit (and whether the tree was dirty), library versions, command line, data path and
 one entry per start/resume. An existing run folder is never silently reused: starting a new run
-in a non-empty folder is refused, resuming checks the settings against the saved ones.
+in a non-empty folder is refused, resuming checks the settings against the saved ones. One
+exception: a run that stopped before its first checkpoint holds nothing to resume, so the same
+command (same settings) starts it again in its folder (run.json keeps the failed start).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vap_ros.errors import ConfigError
+from vap_ros.config import read_config_file
+from vap_ros.errors import CheckpointError, ConfigError, OutputError
 from vap_ros.train.config import TrainConfig
 
 __all__ = ["git_describe", "prepare_run_dir", "record_start"]
@@ -27,6 +30,9 @@ log = logging.getLogger(__name__)
 
 CONFIG = "config.yaml"
 RUN_JSON = "run.json"
+# What a run folder holds when the trainer alone wrote it.
+RUN_ENTRIES = frozenset({CONFIG, RUN_JSON, RUN_JSON + ".tmp", "logs", "samples", "checkpoints",
+                         "latent_cache"})
 
 
 def git_describe(path: Path | None = None) -> dict[str, Any]:
@@ -55,37 +61,101 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def prepare_run_dir(out: Path, config: TrainConfig, resume: bool) -> TrainConfig:
-    """Check/create the run folder; returns the config to train with.
-
-    New run: ``out`` must not exist or be empty; the config is written. Resume: the saved
-    config is loaded; ``config`` (if given) may only differ in resumable settings.
+def load_saved_config(out: Path) -> TrainConfig:
+    """The resolved config a run folder was started with.
 
     Raises:
+        ConfigError: no config.yaml (not a run folder) or an invalid one.
+    """
+    saved = Path(out) / CONFIG
+    if not saved.is_file():
+        raise ConfigError(f"{out} holds no {CONFIG}: not a run folder")
+    path = str(saved)
+    return TrainConfig.from_dict(read_config_file(saved, "training config"), source=path)
+
+
+def _checkpoint_dirs(out: Path) -> list[Path]:
+    from vap_ros.train.checkpoint import checkpoint_dirs
+
+    return checkpoint_dirs(out)
+
+
+def _still_running(out: Path) -> int | None:
+    """The pid of the newest start of this run when it is alive on this host, else None."""
+    try:
+        starts = json.loads((out / RUN_JSON).read_text()).get("starts") or []
+        last = starts[-1]
+        pid, host = int(last["pid"]), last["host"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    if host != platform.node() or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:  # exists, another user's
+        return pid
+    return pid
+
+
+def prepare_run_dir(out: Path, config: TrainConfig | None, resume: bool) -> TrainConfig:
+    """Check/create the run folder; returns the config to train with.
+
+    New run: ``out`` must not exist or be empty, or hold a run of the same settings that
+    stopped before its first checkpoint (it is started again). Resume: the saved config is
+    loaded; ``config`` (if given) may only differ in resumable settings.
+
+    Raises:
+        OutputError: ``out`` is a file.
         ConfigError: non-empty folder without ``resume``, nothing to resume, or a settings change
             that would make the resumed run a different run.
+        CheckpointError: ``resume`` of a run that stopped before its first checkpoint (the
+            message says to start it again without ``--resume``).
     """
     out = Path(out)
-    saved_path = out / CONFIG
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"run folder {out} is a file, not a folder", path=out)
     if resume:
-        if not saved_path.is_file():
+        if not (out / CONFIG).is_file():
             raise ConfigError(f"cannot resume: {out} holds no {CONFIG} (not a run folder)")
-        import yaml
-
-        saved = TrainConfig.from_dict(yaml.safe_load(saved_path.read_text()))
+        saved = load_saved_config(out)
+        if not _checkpoint_dirs(out):
+            raise CheckpointError(
+                f"cannot resume {out}: the run stopped before its first checkpoint "
+                f"(checkpoint.every={saved.checkpoint.every}), so there is nothing to resume; "
+                "run the same command without --resume to start it again in this folder")
         if config is None:
             return saved
-        diffs = config.resume_differences(saved)
-        if diffs:
-            raise ConfigError(f"cannot resume {out} with different settings: {'; '.join(diffs)} "
-                              "(only steps, num_workers, checkpoint.* and log.* may change)")
+        _check_same_run(out, config, saved, "resume")
         return config
     if config is None:
         raise ConfigError("a new run needs a training config")
     if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"run folder {out} exists and is not empty; pass --resume to continue "
-                          "it or choose another --out (nothing is overwritten)")
+        if not _unfinished_run(out):
+            raise ConfigError(f"run folder {out} exists and is not empty; pass --resume to "
+                              "continue it or choose another --out (nothing is overwritten)")
+        _check_same_run(out, config, load_saved_config(out), "start again")
+        pid = _still_running(out)
+        if pid is not None:
+            raise ConfigError(f"run folder {out} belongs to a run that may still be running "
+                              f"(pid {pid} on this host); wait for it or stop it first")
+        log.warning("%s holds a run that stopped before its first checkpoint: starting it "
+                    "again from step 0", out)
     return config
+
+
+def _unfinished_run(out: Path) -> bool:
+    """A run folder with no checkpoint folder yet, holding only what the trainer writes."""
+    return ((out / CONFIG).is_file() and not _checkpoint_dirs(out)
+            and all(p.name in RUN_ENTRIES for p in out.iterdir()))
+
+
+def _check_same_run(out: Path, config: TrainConfig, saved: TrainConfig, action: str) -> None:
+    diffs = config.resume_differences(saved)
+    if diffs:
+        raise ConfigError(f"cannot {action} {out} with different settings: {'; '.join(diffs)} "
+                          "(only steps, num_workers, checkpoint.* and log.* may change)")
 
 
 def record_start(out: Path, config: TrainConfig, *, data: str | None, world_size: int,

@@ -377,7 +377,8 @@ class _RunLogger:
         self.dir = out / "logs"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.jsonl = self.dir / "train.jsonl"
-        if self.jsonl.is_file():
+        again = self.jsonl.is_file()  # a resume, or a run started again after an early stop
+        if again:
             keep = [ln for ln in self.jsonl.read_text().splitlines()
                     if ln.strip() and _json_step(ln) <= start_step]
             self.jsonl.write_text("".join(k + "\n" for k in keep))
@@ -387,8 +388,8 @@ class _RunLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             # events of steps > start_step (written after the checkpoint) are dropped
-            self.writer = SummaryWriter(str(self.dir),
-                                        purge_step=start_step + 1 if start_step else None)
+            purge = start_step + 1 if start_step or again else None
+            self.writer = SummaryWriter(str(self.dir), purge_step=purge)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         if self.writer is not None:
