@@ -1,7 +1,7 @@
 """Launch files cannot run here (no launch / launch_ros): check statically, with ast, that every
 launch file refers only to executables, parameters and files that exist, and that it names the
 same nodes and parameter files as its ``vap-ros run`` graph. The parameter files themselves must
-hold only declared parameters with the declared types (ROS refuses an int for a double)."""
+hold only declared parameters, with values their node's parameter dataclass accepts."""
 
 from __future__ import annotations
 
@@ -33,11 +33,21 @@ def console_scripts() -> dict[str, str]:
     raise AssertionError("setup.py has no console_scripts")
 
 
-def declared(executable: str) -> set[str]:
-    """The parameters the node behind a console script declares (its DEFAULTS)."""
+def params_class(executable: str):
+    """The parameter dataclass of the node behind a console script (``vap_ros.ros.params``)."""
+    from vap_ros.ros.params import NodeParams
+
     target = console_scripts()[executable]
     module = importlib.import_module(target.split(":")[0])
-    return set(module.DEFAULTS) | {"use_sim_time"}
+    found = [v for v in vars(module).values() if isinstance(v, type)
+             and issubclass(v, NodeParams) and v is not NodeParams]
+    assert len(found) == 1, (executable, found)
+    return found[0]
+
+
+def declared(executable: str) -> set[str]:
+    """The parameters the node behind a console script declares."""
+    return set(params_class(executable).field_names()) | {"use_sim_time"}
 
 
 def kw(call: ast.Call, name: str):
@@ -111,24 +121,16 @@ def test_launch_file_refers_to_what_exists(path):
     assert seen == {(n.executable, n.name, n.params_file) for n in graph.nodes}
 
 
-def _type_ok(value, default) -> bool:
-    if isinstance(default, list):
-        return isinstance(value, list) and all(type(v) is type(default[0]) for v in value)
-    return type(value) is type(default)
-
-
 @pytest.mark.parametrize("spec", sorted({n for g in GRAPHS.values() for n in g.nodes},
                                         key=lambda n: n.name), ids=lambda n: n.params_file)
 def test_parameter_files_hold_declared_parameters_of_the_right_type(spec):
     doc = yaml.safe_load((CONFIG / spec.params_file).read_text())
     assert list(doc) == [spec.name]
     params = doc[spec.name]["ros__parameters"]
-    defaults = importlib.import_module(spec.target.split(":")[0]).DEFAULTS
-    for key, value in params.items():
-        assert key in defaults, f"{spec.params_file}: {key} is not declared by {spec.name}"
-        assert _type_ok(value, defaults[key]), (
-            f"{spec.params_file}: {key}: {value!r} is not of the declared type "
-            f"{type(defaults[key]).__name__}")
+    cls = params_class(spec.executable)
+    for key in params:
+        assert key in cls.field_names(), f"{spec.params_file}: {key} is not declared"
+    cls.from_dict({**cls.defaults(), **params}, source=spec.params_file)  # types and values
 
 
 def test_rviz_config_shows_the_outputs():

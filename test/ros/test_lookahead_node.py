@@ -18,7 +18,7 @@ from vap_ros_msgs.srv import PredictRollout  # noqa: E402
 
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
-from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for  # noqa: E402
+from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, wait_for  # noqa: E402
 
 STEPS = 2
 
@@ -42,7 +42,7 @@ def rig(ros, tiny_model):
                          for c in ("front", "side")) and node.joints.latest is not None,
              what="inputs reaching the node")
     client = probe.create_client(PredictRollout, "/lookahead/predict_rollout")
-    assert client.wait_for_service(timeout_sec=5)
+    assert client.wait_for_service(timeout_sec=HANG_S)
     return probe, node, client
 
 
@@ -55,13 +55,13 @@ def send_plan_and_wait(probe, node, **kw):
     plan = probe.plan(**kw)
     probe.pub_plan.publish(plan)
     wait_for(lambda: len(rollouts(probe)) > n0 and len(rollouts(probe, "side")) > n0,
-             timeout=60, what="a rollout per camera")
+             what="a rollout per camera")
     return plan, rollouts(probe)[-1], rollouts(probe, "side")[-1]
 
 
-def call(client, req, timeout=60):
+def call(client, req):
     fut = client.call_async(req)
-    wait_for(fut.done, timeout=timeout, what="the PredictRollout response")
+    wait_for(fut.done, what="the PredictRollout response")
     return fut.result()
 
 
@@ -130,8 +130,8 @@ def test_service_errors(rig):
     assert not r.success and "elbow" in r.message
 
 
-def expect_log(probe, node, text, timeout=5.0):
-    wait_for(lambda: node.errors.seen(text) and probe.logged(text), timeout=timeout,
+def expect_log(probe, node, text):
+    wait_for(lambda: node.errors.seen(text) and probe.logged(text),
              what=f"a log line containing {text!r}")
 
 
@@ -174,7 +174,7 @@ def inject(probe, node, pub, make, text):
         pub.publish(make())
         return node.errors.seen(text) and probe.logged(text)
 
-    wait_for(sent_and_logged, 5, f"a log line containing {text!r}", period=0.05)
+    wait_for(sent_and_logged, what=f"a log line containing {text!r}", period=0.05)
 
 
 def test_bad_images(rig):
@@ -229,7 +229,7 @@ def test_stale_images_refused(rig):
     probe, node, _ = rig
     jumps = node.stats.time_jumps
     probe.stamp_offset_ns = -5 * 10**9  # the camera stalls: stamps 5 s old
-    node.params["max_input_age_s"] = 1.0
+    assert node.set_parameters([Parameter("max_input_age_s", value=1.0)])[0].successful
     try:
         wait_for(lambda: node.stats.time_jumps > jumps, what="the jump back to stale stamps")
         wait_for(lambda: all(probe.now_ns() - (node.inputs.image_stamp_ns(c) or 0) > 4e9
@@ -241,7 +241,7 @@ def test_stale_images_refused(rig):
         assert len(rollouts(probe)) == n0
     finally:
         probe.stamp_offset_ns = 0
-        node.params["max_input_age_s"] = 0.0
+        node.set_parameters([Parameter("max_input_age_s", value=0.0)])
     still_alive(probe, node)
 
 
@@ -294,8 +294,8 @@ def test_plan_before_its_inputs_runs_once_they_arrive(ros, tiny_model, last):
                      what="CameraInfo and images reaching the node")
         else:  # /tf_static and CameraInfo, no image yet
             robot.publish_static()
-            wait_for(lambda: node.inputs.has_info(cam) and node.tf.frames(),
-                     what="CameraInfo and /tf_static reaching the node")
+            wait_for(lambda: not node.inputs.missing([cam], images=False),
+                     what="CameraInfo and the camera's /tf_static reaching the node")
         missing = node.inputs.missing([cam])
         assert len(missing) == 1 and cam in missing[0], missing
         assert not got and node.stats.rollouts.total == 0  # still held, not refused
@@ -304,7 +304,7 @@ def test_plan_before_its_inputs_runs_once_they_arrive(ros, tiny_model, last):
         else:
             robot.info = True
             robot.stream = True
-        wait_for(lambda: got, timeout=120, what="the held plan's rollout")
+        wait_for(lambda: got, what="the held plan's rollout")
         assert node.stats.plans == 1 and node.worker.refused == 0
         assert node.stats.sources == {"plan": 1}
     finally:
@@ -335,7 +335,7 @@ def test_plan_refused_when_calibration_never_comes(ros, tiny_model, rig):
         info_pub.publish(info)
         wait_for(lambda: node.inputs.has_info("back"), what="late CameraInfo")
         pub.publish(probe.plan())
-        wait_for(lambda: got, timeout=120, what="a rollout after CameraInfo arrived")
+        wait_for(lambda: got, what="a rollout after CameraInfo arrived")
     finally:
         ros.remove(node)
         ros.remove(helper)
@@ -370,7 +370,7 @@ def test_compressed_images_and_hold_still_horizon(ros, tiny_model, rig):
                              Parameter("output_namespace", value="/lookahead_c")]))
     try:
         cprobe.collect(VideoRollout, "/lookahead_c/wrist/rollout")
-        got = wait_for(lambda: cprobe.received["/lookahead_c/wrist/rollout"], 60,
+        got = wait_for(lambda: cprobe.received["/lookahead_c/wrist/rollout"],
                        what="hold-still rollouts from compressed images")
         m = got[0]
         frames, prompts, _ = convert.video_from_rollout(m)

@@ -29,7 +29,7 @@ from vap_ros.robot import JointTrajectory  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
 from vap_ros.ros.node_utils import SENSOR_QOS, reliable_qos  # noqa: E402
-from vap_ros.ros.probe import ARM, wait_for  # noqa: E402
+from vap_ros.ros.probe import ARM, HANG_S, wait_for  # noqa: E402
 
 CAMS = ["front", "left"]
 
@@ -39,8 +39,8 @@ def sim_rig_process(tmp_path_factory, ros):
     log = tmp_path_factory.mktemp("sim_rig") / "sim_rig.log"
     cmd = [sys.executable, "-m", "vap_ros.ros.sim_rig_node", "--ros-args",
            "-p", f"cameras:=[{','.join(CAMS)}]", "-p", "width:=64", "-p", "height:=48",
-           "-p", "camera_rate_hz:=10", "-p", "msaa_samples:=0", "-p", "objects_min:=1",
-           "-p", "objects_max:=1", "-p", "seed:=1"]
+           "-p", "camera_hz:=10", "-p", "msaa_samples:=0", "-p", "objects:=[1,1]",
+           "-p", "seed:=1"]
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, ROS_DOMAIN_ID=str(ros.domain_id)))
@@ -76,9 +76,9 @@ def graph(ros, tiny_model, sim_rig_process):
                 and all(node.inputs.image_count(c) and node.inputs.has_info(c) for c in CAMS)
                 and node.tf.frames())
 
-    wait_for(ready, 60, "the sim rig's topics reaching the lookahead node")
+    wait_for(ready, what="the sim rig's topics reaching the lookahead node")
     service = client.create_client(PredictRollout, "/lookahead/predict_rollout")
-    assert service.wait_for_service(timeout_sec=10)
+    assert service.wait_for_service(timeout_sec=HANG_S)
     return node, pub, service, got
 
 
@@ -94,7 +94,7 @@ def test_plan_to_rollouts_from_the_sim_rig(graph, tiny_model):
     cfg = tiny_model[0].config
     plan = plan_from_current(node)
     pub.publish(plan)
-    wait_for(lambda: all(got[c] for c in CAMS), 60, "a VideoRollout per camera")
+    wait_for(lambda: all(got[c] for c in CAMS), what="a VideoRollout per camera")
     for cam in CAMS:
         m = got[cam][0]
         frames, prompts, offsets = convert.video_from_rollout(m)
@@ -119,7 +119,7 @@ def test_service_same_seed_same_video(graph):
         results = []
         for _ in range(2):
             fut = service.call_async(req)
-            wait_for(fut.done, 60, "the PredictRollout response")
+            wait_for(fut.done, what="the PredictRollout response")
             results.append(fut.result())
     finally:
         node.set_parameters([Parameter("freeze_inputs", value=False)])

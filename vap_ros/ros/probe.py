@@ -22,15 +22,21 @@ from vap_ros.ros import convert
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, reliable_qos
 from vap_ros.ros.runtime import NodeRunner, wait_until
 
-__all__ = ["ARM", "GRIP", "HOME", "Probe", "camera", "wait_for"]
+__all__ = ["ARM", "GRIP", "HANG_S", "HOME", "Probe", "camera", "wait_for"]
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 GRIP = ("panda_finger_joint1", "panda_finger_joint2")
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
 
 
-def wait_for(pred, timeout=60.0, what="condition", period=0.01):
-    """``vap_ros.ros.runtime.wait_until`` with a generous default hang detector."""
+# The one bound of every condition wait in the tests and harnesses: a hang detector, not a
+# deadline. A wait ends as soon as its condition holds, so a loaded machine only makes a test
+# slower; a bound tight enough to be hit by a slow machine would make it flaky instead.
+HANG_S = 120.0
+
+
+def wait_for(pred, timeout=HANG_S, what="condition", period=0.01):
+    """``vap_ros.ros.runtime.wait_until`` with the hang-detector bound."""
     return wait_until(pred, timeout, what, period)
 
 

@@ -81,6 +81,7 @@ class ModelProcess:
         self.config: Any = None
         self.model_id = ""
         self.restarts = 0
+        self._closed = False
         self._start()
 
     # ------------------------------------------------------------------ lifecycle
@@ -140,18 +141,18 @@ class ModelProcess:
         return None if self._proc is None else self._proc.pid
 
     def close(self) -> None:
-        """Stop the child (it also exits by itself when this process goes away)."""
+        """Stop the child now, also in the middle of a ``predict`` (which then fails at once
+        with ModelError instead of holding up a shut-down); later calls are refused. The child
+        also exits by itself when this process goes away (its socket closes)."""
+        self._closed = True
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # the child keeps no state worth a graceful stop
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         with self._lock:
-            if self._conn is not None:
-                try:
-                    _send(self._conn, {"op": "stop"})
-                except OSError:
-                    pass
-            if self._proc is not None:
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
             self._discard()
 
     def __enter__(self) -> ModelProcess:
@@ -173,6 +174,8 @@ class ModelProcess:
         scalars = {k: v for k, v in kw.items() if v is not None}
         arrays = (np.asarray(first_frames),) + (() if prompts is None else (np.asarray(prompts),))
         with self._lock:
+            if self._closed:
+                raise ModelError("the model process was closed")
             if self._proc is None:
                 self.restarts += 1
                 self._start()
