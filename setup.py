@@ -31,7 +31,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(exclude=["test", "test.*"]),
     package_data={package_name: ["py.typed", "*/presets/*.yaml", "*/presets/*.json",
-                                 "*/assets/*", "*/assets/*/*"]},
+                                 "*/assets/*", "*/assets/*/*",
+                                 "*/urdf/*.urdf"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
