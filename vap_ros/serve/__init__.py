@@ -10,9 +10,10 @@ from vap_ros.serve.lookahead import (
     hold_still,
     prompt_stamps,
 )
-from vap_ros.serve.predictor import DTYPES, load_predictor, load_world_model
+from vap_ros.serve.predictor import DTYPES, enable_vae_tiling, load_predictor, load_world_model
 from vap_ros.serve.worker import RequestWorker
 
 __all__ = ["DTYPES", "Lookahead", "Predictor", "RequestWorker", "RolloutInputs",
+           "enable_vae_tiling",
            "RolloutResult", "hold_still", "load_predictor", "load_world_model",
            "prompt_stamps"]

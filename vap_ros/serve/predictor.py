@@ -9,7 +9,7 @@ from typing import Any
 
 from vap_ros.errors import ConfigError
 
-__all__ = ["DTYPES", "load_predictor", "load_world_model"]
+__all__ = ["DTYPES", "enable_vae_tiling", "load_predictor", "load_world_model"]
 
 DTYPES = ("float32", "bfloat16", "float16")
 _log = logging.getLogger(__name__)
@@ -50,11 +50,21 @@ def load_world_model(model: str, *, device: str = "cpu", seed: int = 0, base: st
                              model)
     if device != "cpu" or dtype != "float32":
         wm = wm.to(device=device, dtype=getattr(torch, dtype))
-    vae = getattr(wm.codec, "vae", None)
-    if vae is not None:  # latent presets: decode large videos in tiles
-        vae.enable_tiling()
-        vae.enable_slicing()
+    enable_vae_tiling(wm)
     return wm.eval(), model_id
+
+
+def enable_vae_tiling(wm) -> bool:
+    """Latent-space models: encode/decode in spatial tiles and one video at a time (diffusers'
+    ``enable_tiling`` / ``enable_slicing``), so 49x480x720 videos fit in memory. Every place
+    the model runs (nodes, eval, demo, training) calls this, so the VAE sees frames the same
+    way everywhere. Frames smaller than a tile are unaffected. Returns whether a VAE exists."""
+    vae = getattr(getattr(wm, "codec", None), "vae", None)
+    if vae is None:
+        return False
+    vae.enable_tiling()
+    vae.enable_slicing()
+    return True
 
 
 def load_predictor(model: str, *, device: str = "cpu", seed: int = 0, base: str = "",
