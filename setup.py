@@ -41,7 +41,8 @@ setup(
         *(tree("models", "share/" + package_name) if Path("models").is_dir() else []),
     ],
     install_requires=requirements,
-    extras_require={"test": ["pytest>=7", "pytest-benchmark>=4"]},
+    extras_require={"test": ["pytest>=7", "pytest-benchmark>=4", "pytest-timeout>=2",
+                             "pytest-randomly>=3", "mcap-ros2-support>=0.5"]},
     zip_safe=False,
     entry_points={
         "console_scripts": [
