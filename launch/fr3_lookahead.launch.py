@@ -89,7 +89,7 @@ def _nodes(context):
         flags = ["--x", "--y", "--z", "--roll", "--pitch", "--yaw"]
         nodes.append(Node(
             package="tf2_ros", executable="static_transform_publisher", name="camera_mount",
-            arguments=[v for pair in zip(flags, mount) for v in pair]
+            arguments=[v for pair in zip(flags, mount, strict=True) for v in pair]
             + ["--frame-id", base_frame, "--child-frame-id", camera_frame],
         ))
     if rviz:

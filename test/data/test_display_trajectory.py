@@ -66,7 +66,7 @@ def joint_trajectory(T, names, positions, times_s, stamp_ns=0):
         positions=np.asarray(p, np.float64), velocities=np.zeros(0),
         accelerations=np.zeros(0), effort=np.zeros(0),
         time_from_start=T["builtin_interfaces/msg/Duration"](
-            sec=int(t), nanosec=int(round((t % 1) * 1e9))))
+            sec=int(t), nanosec=round((t % 1) * 1e9)))
         for p, t in zip(positions, times_s, strict=True)]
     return T["trajectory_msgs/msg/JointTrajectory"](header=header(T, stamp_ns),
                                                      joint_names=list(names), points=pts)
@@ -92,7 +92,7 @@ def test_moveit_plan_in_arm_order_with_the_gripper_held(T, mapper):
     order = [6, 0, 5, 1, 4, 2, 3]  # MoveIt's order need not be the robot's
     jt = joint_trajectory(T, [FR3[i] for i in order], q[:, order], [0, 0.5, 1, 1.5, 2.25])
     msg = DisplayTrajectory([RobotTrajectory(jt)],
-                            start_state(T, FR3 + FINGERS, list(q[0]) + [0.03, 0.03]))
+                            start_state(T, FR3 + FINGERS, [*q[0], 0.03, 0.03]))
     traj, notes = display_trajectory_to_trajectory(msg, 0, mapper, start_ns=0)
     assert traj.joint_names == tuple(FR3)
     np.testing.assert_array_equal(traj.positions, q)
@@ -186,7 +186,7 @@ def test_bad_display_trajectories_are_one_clear_error(T, mapper, case, error, ma
     elif case == "bad_start":
         start.joint_state.position = HOME
     elif case == "other_joint":
-        names, q = names + ["base_rotation"], np.hstack([q, np.zeros((3, 1))])
+        names, q = [*names, "base_rotation"], np.hstack([q, np.zeros((3, 1))])
     elif case == "unfilled_joint":
         names, q = names[:6], q[:, :6]
         start = start_state(T, FR3[:6], HOME[:6])

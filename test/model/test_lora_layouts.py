@@ -74,7 +74,8 @@ def test_lora_round_trip_through_peft_and_diffusers_loaders(tmp_path, lora_alpha
         lora_alpha or 4)
 
     loaded = WorldModel.from_pretrained(tmp_path).eval()
-    for (n1, p1), (n2, p2) in zip(wm.state_dict().items(), loaded.state_dict().items()):
+    pairs = zip(wm.state_dict().items(), loaded.state_dict().items(), strict=True)
+    for (n1, p1), (n2, p2) in pairs:
         assert n1 == n2 and torch.equal(p1, p2), n1
     _check_library_loaders(tmp_path, _forward(loaded.denoiser.transformer))
 

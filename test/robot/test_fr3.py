@@ -56,7 +56,7 @@ def dh_frames(q) -> list[np.ndarray]:
         T = T @ _rx(DH_ALPHA[i]) @ _tx(DH_A[i]) @ _rz(q[i]) @ _tz(DH_D[i])
         out.append(T)
     flange = T @ _tz(FLANGE_D)
-    return out + [flange, flange @ _rz(TCP_YAW) @ _tz(TCP_D)]
+    return [*out, flange, flange @ _rz(TCP_YAW) @ _tz(TCP_D)]
 
 
 @pytest.fixture(scope="module")

@@ -102,8 +102,8 @@ def test_unknown_names_suggest_a_name_map_and_name_the_map():
     m = JointStateMapper(ARM, GRIP, name_map={"fr3_*": "panda_*"})
     with pytest.raises(JointStateError, match=r"unknown joint names \['wrist'\].*joint-name "
                                               r"map \{'fr3_\*': 'panda_\*'\}") as info:
-        m.map(FR3 + ("wrist",), np.zeros(8))
-    assert info.value.names == FR3 + ("wrist",)  # the names as they arrived
+        m.map((*FR3, "wrist"), np.zeros(8))
+    assert info.value.names == (*FR3, "wrist")  # the names as they arrived
     with pytest.raises(JointStateError, match=r"missing joints \['panda_joint7'\].*renamed by "
                                               r"the joint-name map"):
         m.map(FR3[:6], np.zeros(6))

@@ -90,7 +90,7 @@ def param_dict(tree, node) -> dict:
     for root in resolved(tree, node):
         for d in ast.walk(root):
             if isinstance(d, ast.Dict):
-                merged.update({ast.literal_eval(k): v for k, v in zip(d.keys, d.values)})
+                merged.update({ast.literal_eval(k): v for k, v in zip(d.keys, d.values, strict=True)})
     return merged
 
 

@@ -13,12 +13,12 @@ import numpy as np
 from vap_ros.errors import ImageError, JointStateError, TrajectoryError
 
 __all__ = [
+    "CAMERA_INFO_TYPE",
+    "DISPLAY_TRAJECTORY_TYPE",
     "IMAGE_TYPES",
     "JOINT_STATE_TYPE",
     "PLAN_TYPE",
     "TF_TYPE",
-    "CAMERA_INFO_TYPE",
-    "DISPLAY_TRAJECTORY_TYPE",
     "JointStateParser",
     "display_trajectory_to_trajectory",
     "header_stamp_ns",
@@ -171,9 +171,7 @@ def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None):
         JointStateError: joint names that do not fit the robot.
         TrajectoryError: no points, or times not increasing.
     """
-    from vap_ros.robot import JointTrajectory
-
-    from vap_ros.robot import map_joint_name
+    from vap_ros.robot import JointTrajectory, map_joint_name
 
     names = [map_joint_name(n, name_map) if name_map else n for n in msg.joint_names]
     if not len(msg.points):

@@ -236,11 +236,11 @@ class JointStateMapper:
 def _hint(unknown: Sequence[str], expected: Sequence[str]) -> str:
     """A joint-name-map suggestion when an unknown name differs from an expected one only in
     its prefix (``fr3_joint1`` vs ``panda_joint1``)."""
-    import os
-
     for u in unknown:
         for e in expected:
-            tail = len(os.path.commonprefix([u[::-1], e[::-1]]))
+            tail = next((k for k, (a, b) in enumerate(zip(u[::-1], e[::-1], strict=False))
+                         if a != b),
+                        min(len(u), len(e)))
             if tail >= 3 and tail < min(len(u), len(e)):
                 a, b = u[:len(u) - tail], e[:len(e) - tail]
                 return f" (the joint-name map '{a}*:={b}*' would rename {u!r} to {e!r})"
