@@ -92,10 +92,18 @@ def test_latent_models_decode_in_tiles_wherever_they_run():
 
     from vap_ros.serve import enable_vae_tiling
 
-    vae = AutoencoderKLCogVideoX(
-        down_block_types=("CogVideoXDownBlock3D",) * 4, up_block_types=("CogVideoXUpBlock3D",) * 4,
-        block_out_channels=(8, 8, 8, 8), latent_channels=4, layers_per_block=1, norm_num_groups=4)
-    assert not vae.use_tiling and not vae.use_slicing
-    assert enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=vae)))
-    assert vae.use_tiling and vae.use_slicing
+    def vae(size):
+        return AutoencoderKLCogVideoX(
+            down_block_types=("CogVideoXDownBlock3D",) * 4,
+            up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8),
+            latent_channels=4, layers_per_block=1, norm_num_groups=4, sample_height=size[0],
+            sample_width=size[1])
+
+    big = vae((480, 720))  # CogVideoX's sample size: 240x360 px tiles, 30x45 latent
+    assert not big.use_tiling and not big.use_slicing
+    assert enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=big)))
+    assert big.use_tiling and big.use_slicing
+    small = vae((32, 32))  # 16 px tiles, 2 px latent: too small to tile, sliced only
+    assert not enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=small)))
+    assert small.use_slicing and not small.use_tiling
     assert not enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=None)))
