@@ -32,7 +32,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch: the local CPU wheel; any other spec would pull GBs of CUDA packages.
   $pip install -q "torch==2.13.0"
   $pip install -q -r "$repo/requirements.txt" -r "$repo/requirements-ros.txt" \
-    "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2" "pytest-randomly>=3"
+    "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2" "pytest-randomly>=3" \
+    "mcap-ros2-support>=0.5"
   $pip install -q --no-deps --no-build-isolation -e "$repo"
   echo "$want" > "$stamp"
 fi

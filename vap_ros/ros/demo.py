@@ -56,6 +56,8 @@ class DemoSettings:
     cameras: tuple[str, ...] = ("front", "left", "right")
     camera_hz: int = 10
     steps: int = 0  # 0 = the model's default
+    device: str = "cpu"  # torch device of the lookahead node's model
+    dtype: str = "float32"  # float32 | bfloat16 | float16
     horizon_s: float = 0.0  # 0 = the model's clip length (rollouts tile the plan)
     scale: int = 4  # upscaling of the side-by-side videos
     timeout_s: float = 240.0
@@ -195,6 +197,7 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
         progress(f"[1/5] loading the world model from {model_dir}")
         overrides = [("model", model_dir), ("cameras", "[" + ",".join(settings.cameras) + "]"),
                      ("seed", str(settings.seed)), ("steps", str(settings.steps)),
+                     ("device", settings.device), ("dtype", settings.dtype),
                      ("horizon_rate_hz", "0.0"), ("max_input_age_s", "2.0"),
                      ("startup_wait_s", str(timeout))]
         look = runner.add(LookaheadNode(LOOKAHEAD.name, context=runner.context,
