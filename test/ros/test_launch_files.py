@@ -28,11 +28,6 @@ OPTIONAL_PACKAGES = {"realsense2_camera"}
 # Parameters the launch files pass that the nodes do not declare yet: the nodes' rewrite for
 # issue 14 declares them (then remove them here). Passing an undeclared parameter is harmless
 # in rclpy (the override is ignored), so the launch files already work with today's nodes.
-PENDING = {
-    "lookahead_node": {"robot_description", "joint_name_map", "gripper_joint_states_topic",
-                       "display_trajectory_topic"},
-    "prompt_node": {"robot_description", "joint_name_map", "gripper_joint_states_topic"},
-}
 # Every launch file takes these; nodes of this package get namespace + use_sim_time from them.
 ROBOT_ARGUMENTS = {"use_sim_time", "namespace", "model", "device", "dtype", "base_frame", "rviz"}
 
@@ -149,7 +144,7 @@ def test_launch_file_refers_to_what_exists(path):
         params = kw(call, "parameters")
         files = [s for s in strings(params) if s.endswith(".yaml")] if params else []
         keys = set(param_dict(tree, params)) if params else set()
-        allowed = declared(executable) | PENDING.get(name, set())
+        allowed = declared(executable)
         assert keys <= allowed, keys - allowed
         assert len(files) == 1, files
         seen.add((executable, name, files[0]))

@@ -195,7 +195,7 @@ def test_bad_images(rig):
 @pytest.mark.parametrize("case,text", [
     ("times", "trajectory times must increase strictly"),
     ("limits", "panda_joint4 = "),
-    ("names", "unknown ['joint_x']"),
+    ("names", "unknown joint names ['joint_x']"),
 ])
 def test_bad_plans(rig, case, text):
     probe, node, _ = rig

@@ -93,7 +93,7 @@ def _plan_msg(node, goal, width, duration_s=1.0):
 
     traj = JointTrajectory(node.robot.arm_joint_names, goal[None], [int(duration_s * 1e9)],
                            [width])
-    return convert.trajectory_msg(traj, 0, node.grip_joints)
+    return convert.trajectory_msg(traj, 0, node.robot.gripper.joints)
 
 
 def test_executes_a_plan(rig):
@@ -125,7 +125,7 @@ def test_bad_plans_are_refused_and_the_node_keeps_running(rig, case):
     msg = _plan_msg(node, HOME_Q, 0.08)
     if case == "joints":
         msg.joint_names[0] = "fr3_joint1"
-        expect = "do not match"
+        expect = "unknown joint names ['fr3_joint1']"
     elif case == "limits":
         msg.points[0].positions[3] = 0.5  # joint 4 above its upper limit -0.0698
         expect = "outside its limits"

@@ -163,20 +163,28 @@ def tf_transforms(msg) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None):
-    """A trajectory_msgs/JointTrajectory → ``JointTrajectory`` in the robot's arm order with
-    absolute stamps (header.stamp, or the log time when the stamp is zero, + time_from_start).
+def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None, *,
+                       start_ns: int | None = None):
+    """A trajectory_msgs/JointTrajectory (an rclpy or a rosbags message) → ``JointTrajectory``
+    in the robot's arm order (names through ``mapper``'s joint-name map; finger joints give
+    the gripper width) with stamps ``start_ns`` (0: relative to the plan's start) or else
+    header.stamp, or the log time when the stamp is zero, + time_from_start.
 
     Raises:
         JointStateError: joint names that do not fit the robot.
-        TrajectoryError: no points, or times not increasing.
+        TrajectoryError: no points, a point whose positions do not match the names, or times
+            not increasing.
     """
     from vap_ros.robot import JointTrajectory, map_joint_name
 
     names = [map_joint_name(n, name_map) if name_map else n for n in msg.joint_names]
     if not len(msg.points):
         raise TrajectoryError("plan has no points")
-    t0 = header_stamp_ns(msg) or int(log_time_ns)
+    t0 = int(start_ns) if start_ns is not None else (header_stamp_ns(msg) or int(log_time_ns))
+    for i, p in enumerate(msg.points):
+        if len(p.positions) != len(names):
+            raise TrajectoryError(f"plan point {i} has {len(p.positions)} positions for "
+                                  f"{len(names)} joints {names}")
     pos = np.array([np.asarray(p.positions, np.float64) for p in msg.points])
     tfs = np.array([int(p.time_from_start.sec) * 1_000_000_000 + int(p.time_from_start.nanosec)
                     for p in msg.points], np.int64)

@@ -198,7 +198,9 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
         overrides = [("model", model_dir), ("cameras", "[" + ",".join(settings.cameras) + "]"),
                      ("seed", str(settings.seed)), ("steps", str(settings.steps)),
                      ("device", settings.device), ("dtype", settings.dtype),
-                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "2.0"),
+                     # the rig stamps images with simulated time, which lags the node clock
+                     # when the machine is loaded: no age limit (the rig is local)
+                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "0.0"),
                      ("startup_wait_s", str(timeout))]
         look = runner.add(LookaheadNode(LOOKAHEAD.name, context=runner.context,
                                         cli_args=node_cli_args(LOOKAHEAD, overrides=overrides)))

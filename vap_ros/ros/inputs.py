@@ -60,18 +60,18 @@ class JointStateInput:
         self.latest: JointSample | None = None
         self._last_stamp_ns: int | None = None
         self.count = 0
-        self._grip = set(mapper.gripper_joint_names)
 
     def update(self, msg) -> JointSample:
         stamp = stamp_to_ns(msg.header.stamp)
         try:
             names, pos = joint_state_fields(msg)
-            if names and self._grip and set(names) <= self._grip:
+            if self.mapper.is_gripper_only(names):  # a separate gripper driver
                 if not np.all(np.isfinite(pos)):
                     raise JointStateError(f"non-finite gripper positions {pos.tolist()}",
                                           names=names)
                 arm = self.latest.arm_q if self.latest is not None else None
-                width = float(pos.sum()) if len(names) == len(self._grip) else None
+                width = (float(pos.sum()) if len(names) == len(self.mapper.gripper_joint_names)
+                         else None)
                 if arm is None:
                     return JointSample(stamp, np.zeros(0), width)
                 sample = JointSample(stamp, arm, width)
@@ -278,13 +278,14 @@ def topics_for(names, image_pattern: str, info_pattern: str,
     return out
 
 
-def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None, prefix: str = ""):
-    """Run ``fn(*args)`` for a callback and return its result; log a VapError as one line
-    (``prefix`` + message) and return None; hand a TimeJump to ``on_time_jump``. Anything
+def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None, prefix: str = "",
+            kwargs: dict | None = None):
+    """Run ``fn(*args, **kwargs)`` for a callback and return its result; log a VapError as one
+    line (``prefix`` + message) and return None; hand a TimeJump to ``on_time_jump``. Anything
     else is logged too (with its type): a callback must never take the executor, and with it
     the node, down."""
     try:
-        return fn(*args)
+        return fn(*args, **(kwargs or {}))
     except TimeJump as jump:
         if on_time_jump is not None:
             on_time_jump(jump)

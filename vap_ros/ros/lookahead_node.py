@@ -39,16 +39,16 @@ from vap_ros_msgs.msg import VideoRollout
 from vap_ros_msgs.srv import PredictRollout
 
 from vap_ros.camera import load_calibration
+from vap_ros.data.messages import (
+    display_trajectory_to_trajectory,
+    header_stamp_ns,
+    plan_to_trajectory,
+)
 from vap_ros.errors import ConfigError, StaleInputError, TimeJump, VapError
 from vap_ros.prompts import SkeletonRenderer
-from vap_ros.robot import JointStateMapper, JointTrajectory, RobotModel, SkeletonSpec
-from vap_ros.ros.convert import (
-    stamp_msg,
-    stamp_to_ns,
-    trajectory_from_msg,
-    trajectory_msg,
-    video_rollout_msg,
-)
+from vap_ros.robot import JointStateMapper, JointTrajectory
+from vap_ros.robot.loader import load_robot
+from vap_ros.ros.convert import stamp_msg, stamp_to_ns, trajectory_msg, video_rollout_msg
 from vap_ros.ros.diagnostics import LookaheadStats, diagnostic_array, level_for
 from vap_ros.ros.inputs import CameraInputs, JointStateInput, guarded, topics_for
 from vap_ros.ros.lookahead_params import LookaheadParams
@@ -92,9 +92,9 @@ class LookaheadNode(Node):
         super().__init__(node_name, **node_kwargs)
         p = self.params = declare(self, LookaheadParams)
         self.errors = ErrorLog(self.get_logger())
-        self.robot = RobotModel.from_preset(p.robot)
-        renderer = SkeletonRenderer(self.robot, SkeletonSpec.from_preset(p.robot))
-        self.grip_joints = self.robot.gripper.joints if self.robot.gripper is not None else ()
+        setup = load_robot(p.robot, robot_description=p.robot_description)
+        self.robot = setup.robot
+        renderer = SkeletonRenderer(setup.robot, setup.skeleton)
         self.camera_names = tuple(p.cameras)
         topics = topics_for(self.camera_names, p.image_topic, p.camera_info_topic,
                             p.image_transport)
@@ -104,8 +104,9 @@ class LookaheadNode(Node):
         if missing:
             raise ConfigError(f"calibration file {p.calibration_file!r} has no camera {missing}",
                               key="calibration_file", value=p.calibration_file)
-        self.joints = JointStateInput(JointStateMapper.for_robot(self.robot, extra=p.extra_joints),
-                                      p.joint_states_topic, p.time_jump_threshold_s)
+        self.mapper = JointStateMapper.for_robot(self.robot, extra=p.extra_joints,
+                                                 name_map=p.joint_name_map)
+        self.joints = JointStateInput(self.mapper, p.joint_states_topic, p.time_jump_threshold_s)
         # the model last: the cheap checks above fail fast, before a model process starts
         factory = predictor_factory or (lambda q: load_predictor(
             q.model, device=q.device, seed=q.model_seed, base=q.model_base, dtype=q.dtype,
@@ -127,10 +128,19 @@ class LookaheadNode(Node):
             self.create_subscription(CameraInfo, info_topic,
                                      lambda m, n=name: self._on_info(n, m), SENSOR_QOS,
                                      callback_group=inputs_group)
-        self.create_subscription(JointState, p.joint_states_topic, self._on_joint_state,
-                                 SENSOR_QOS_DEEP, callback_group=inputs_group)
+        for topic in filter(None, (p.joint_states_topic, p.gripper_joint_states_topic)):
+            self.create_subscription(JointState, topic, self._on_joint_state, SENSOR_QOS_DEEP,
+                                     callback_group=inputs_group)
         self.create_subscription(JointTrajectoryMsg, p.plan_topic, self._on_plan, reliable_qos(5),
                                  callback_group=inputs_group)
+        if p.display_trajectory_topic:
+            self._subscribe_display_trajectory(p.display_trajectory_topic, inputs_group)
+        if p.robot_description_topic and not p.robot_description:
+            from std_msgs.msg import String
+
+            self.create_subscription(String, p.robot_description_topic,
+                                     self._on_robot_description, reliable_qos(1, latched=True),
+                                     callback_group=inputs_group)
 
         ns = p.output_namespace.rstrip("/")
         self._rollout_pubs = {n: self.create_publisher(VideoRollout, f"{ns}/{n}/rollout",
@@ -223,18 +233,60 @@ class LookaheadNode(Node):
         self.stats.time_jumps += 1
         self.errors.warn(jump.source, str(jump), kind="time_jump")
 
+    def _on_robot_description(self, msg) -> None:
+        """The robot's own URDF: rebuild the kinematics, skeleton and joint mapping from it."""
+        setup = guarded(self.errors, self.params.robot_description_topic, load_robot,
+                        self.params.robot, prefix="robot_description ignored: ",
+                        kwargs={"robot_description": msg.data})
+        if setup is None:
+            return
+        self.robot = setup.robot
+        self.mapper = JointStateMapper.for_robot(setup.robot, extra=self.params.extra_joints,
+                                                 name_map=self.params.joint_name_map)
+        self.joints.mapper = self.mapper
+        self.core.renderer = SkeletonRenderer(setup.robot, setup.skeleton)
+        self.errors.info(f"robot from {self.params.robot_description_topic}: arm joints "
+                         f"{list(setup.robot.arm_joint_names)}")
+
+    def _subscribe_display_trajectory(self, topic: str, group) -> None:
+        try:
+            from moveit_msgs.msg import DisplayTrajectory
+        except ImportError:
+            self.get_logger().warning(f"display_trajectory_topic {topic!r} ignored: moveit_msgs "
+                                      "is not installed (plans come on plan_topic only)")
+            return
+        self.create_subscription(DisplayTrajectory, topic, self._on_display_trajectory,
+                                 reliable_qos(5), callback_group=group)
+
     def _plan_from_msg(self, msg: JointTrajectoryMsg) -> JointTrajectory:
         """Validated plan in the robot's joint order, stamps relative to its start."""
-        traj = trajectory_from_msg(msg, self.robot.arm_joint_names, self.grip_joints,
-                                   start_ns=0)
-        return traj.validate(self.robot)
+        return plan_to_trajectory(msg, 0, self.mapper, start_ns=0).validate(self.robot)
+
+    def _from_display_trajectory(self, msg) -> tuple[JointTrajectory, JointTrajectoryMsg]:
+        traj, notes = display_trajectory_to_trajectory(msg, 0, self.mapper, start_ns=0)
+        for note in notes:
+            self.errors.info(f"{self.params.display_trajectory_topic}: {note}")
+        traj = traj.validate(self.robot)
+        trajectories = list(msg.trajectory)
+        start = header_stamp_ns(trajectories[0].joint_trajectory)  # 0: "start now"
+        return traj, trajectory_msg(traj, start, self.robot.gripper.joints
+                                    if self.robot.gripper is not None else ())
+
+    def _on_display_trajectory(self, msg) -> None:
+        got = guarded(self.errors, self.params.display_trajectory_topic,
+                      self._from_display_trajectory, msg, prefix="plan rejected: ")
+        if got is not None:
+            self._submit_plan(got[0], got[1], time.monotonic(), time.thread_time())
 
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
         t, cpu = time.monotonic(), time.thread_time()
         plan = guarded(self.errors, self.params.plan_topic, self._plan_from_msg, msg,
                        prefix="plan rejected: ")
-        if plan is None:
-            return
+        if plan is not None:
+            self._submit_plan(plan, msg, t, cpu)
+
+    def _submit_plan(self, plan: JointTrajectory, msg: JointTrajectoryMsg, t: float,
+                     cpu: float) -> None:
         start = stamp_to_ns(msg.header.stamp) or self._robot_now_ns()
         msg.header.stamp = stamp_msg(start)
         req = _Request("plan", plan, msg, start, t, time.thread_time() - cpu)

@@ -17,7 +17,14 @@ __all__ = ["LookaheadParams"]
 
 @dataclass(frozen=True)
 class LookaheadParams(NodeParams):
-    robot: str = param("panda", "robot preset (URDF + skeleton), e.g. panda")
+    robot: str = param("panda", "robot preset (URDF + skeleton): panda, fr3, or a preset YAML")
+    robot_description: str = param(
+        "", "URDF text of the robot (as on /robot_description); empty = the robot preset")
+    robot_description_topic: str = param(
+        "", "read the URDF from this topic (std_msgs/String, transient local, e.g. "
+            "/robot_description) when robot_description is empty; empty = off")
+    joint_name_map: str = param(
+        "", "rename incoming joints: 'fr3_*:=panda_*, left_*:=*' or 'a:=b' pairs; empty = none")
     cameras: tuple[str, ...] = param(
         ("front",), "camera names; topics follow image_topic / camera_info_topic")
     image_topic: str = param("/{camera}/image_raw",
@@ -29,8 +36,14 @@ class LookaheadParams(NodeParams):
         "", "calibration YAML with extrinsics; empty = camera poses from /tf_static")
     base_frame: str = param("panda_link0", "robot base frame the extrinsics are relative to")
     joint_states_topic: str = param("/joint_states", "sensor_msgs/JointState of the robot")
+    gripper_joint_states_topic: str = param(
+        "", "a separate gripper driver's JointState (e.g. /franka_gripper/joint_states); "
+            "empty = the fingers come with joint_states_topic")
     plan_topic: str = param("/planned_trajectory",
                             "trajectory_msgs/JointTrajectory plans to predict")
+    display_trajectory_topic: str = param(
+        "", "MoveIt's moveit_msgs/DisplayTrajectory plans (e.g. /display_planned_path), used "
+            "when moveit_msgs is installed; empty = off")
     output_namespace: str = param(
         "/lookahead", "rollout/predicted/prompt topics live under <ns>/<camera>/")
     model: str = param("tiny", "world-model checkpoint directory, or a preset name (random "

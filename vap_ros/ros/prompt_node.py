@@ -30,7 +30,8 @@ from vap_ros.camera import load_calibration
 from vap_ros.config import require
 from vap_ros.errors import VapError
 from vap_ros.prompts import SkeletonRenderer
-from vap_ros.robot import JointStateMapper, RobotModel, SkeletonSpec
+from vap_ros.robot import JointStateMapper
+from vap_ros.robot.loader import load_robot
 from vap_ros.ros.convert import image_msg
 from vap_ros.ros.diagnostics import diagnostic_array, level_for
 from vap_ros.ros.inputs import CameraInputs, JointStateInput, TimeJump, guarded, topics_for
@@ -40,6 +41,7 @@ from vap_ros.ros.node_utils import (
     SENSOR_QOS_DEEP,
     ErrorLog,
     RateMeter,
+    reliable_qos,
 )
 from vap_ros.ros.params import NodeParams, declare, on_set, param
 from vap_ros.ros.runtime import run_node
@@ -50,7 +52,14 @@ __all__ = ["PromptNode", "PromptParams", "main"]
 
 @dataclass(frozen=True)
 class PromptParams(NodeParams):
-    robot: str = param("panda", "robot preset (URDF + skeleton), e.g. panda")
+    robot: str = param("panda", "robot preset (URDF + skeleton): panda, fr3, or a preset YAML")
+    robot_description: str = param(
+        "", "URDF text of the robot (as on /robot_description); empty = the robot preset")
+    robot_description_topic: str = param(
+        "", "read the URDF from this topic (std_msgs/String, transient local, e.g. "
+            "/robot_description) when robot_description is empty; empty = off")
+    joint_name_map: str = param(
+        "", "rename incoming joints: 'fr3_*:=panda_*, left_*:=*' or 'a:=b' pairs; empty = none")
     cameras: tuple[str, ...] = param(("front",), "camera names; CameraInfo topics follow "
                                                  "camera_info_topic")
     camera_info_topic: str = param("/{camera}/camera_info", "CameraInfo topic pattern")
@@ -58,6 +67,9 @@ class PromptParams(NodeParams):
                                       "from /tf_static")
     base_frame: str = param("panda_link0", "robot base frame the extrinsics are relative to")
     joint_states_topic: str = param("/joint_states", "sensor_msgs/JointState of the robot")
+    gripper_joint_states_topic: str = param(
+        "", "a separate gripper driver's JointState (e.g. /franka_gripper/joint_states); "
+            "empty = the fingers come with joint_states_topic")
     output_namespace: str = param("/prompt", "prompt images on <ns>/<camera>/image, markers on "
                                              "<ns>/skeleton")
     rate_hz: float = param(15.0, "most prompt renders per second (only when a new joint state "
@@ -89,9 +101,7 @@ class PromptNode(Node):
         p = self.params = declare(self, PromptParams)
         on_set(self, lambda: self.params, lambda new: setattr(self, "params", new))
         self.errors = ErrorLog(self.get_logger())
-        self.robot = RobotModel.from_preset(p.robot)
-        self.spec = SkeletonSpec.from_preset(p.robot)
-        self.renderer = SkeletonRenderer(self.robot, self.spec)
+        self._set_robot(load_robot(p.robot, robot_description=p.robot_description))
         self.camera_names = tuple(p.cameras)
         calibration = (load_calibration(p.calibration_file, base_frame=p.base_frame)
                        if p.calibration_file else {})
@@ -100,16 +110,22 @@ class PromptNode(Node):
         topics = topics_for(self.camera_names, "/{camera}/image_raw", p.camera_info_topic)
         self.inputs = CameraInputs(self.camera_names, topics, p.base_frame, self.tf,
                                    calibration)
-        self.joints = JointStateInput(
-            JointStateMapper.for_robot(self.robot, extra=p.extra_joints),
-            p.joint_states_topic, p.time_jump_threshold_s)
+        self.joints = JointStateInput(self.mapper, p.joint_states_topic,
+                                      p.time_jump_threshold_s)
         for name in self.camera_names:
             self.create_subscription(CameraInfo, topics[name][1],
                                      lambda m, n=name: guarded(
                                          self.errors, topics[n][1], self.inputs.update_info, n,
                                          m), SENSOR_QOS, callback_group=group)
-        self.create_subscription(JointState, p.joint_states_topic, self._on_joint_state,
-                                 SENSOR_QOS_DEEP, callback_group=group)
+        for topic in filter(None, (p.joint_states_topic, p.gripper_joint_states_topic)):
+            self.create_subscription(JointState, topic, self._on_joint_state, SENSOR_QOS_DEEP,
+                                     callback_group=group)
+        if p.robot_description_topic and not p.robot_description:
+            from std_msgs.msg import String
+
+            self.create_subscription(String, p.robot_description_topic,
+                                     self._on_robot_description, reliable_qos(1, latched=True),
+                                     callback_group=group)
         ns = p.output_namespace.rstrip("/")
         self._image_pubs = {n: self.create_publisher(Image, f"{ns}/{n}/image", 2)
                             for n in self.camera_names}
@@ -126,6 +142,23 @@ class PromptNode(Node):
             self.create_timer(p.diagnostics_period_s, self._publish_diagnostics)
         self.get_logger().info(f"prompt node ready: cameras {list(self.camera_names)}, "
                                f"{p.rate_hz:g} Hz, outputs under {ns}/")
+
+    def _set_robot(self, setup) -> None:
+        self.robot, self.spec = setup.robot, setup.skeleton
+        self.renderer = SkeletonRenderer(setup.robot, setup.skeleton)
+        self.mapper = JointStateMapper.for_robot(setup.robot, extra=self.params.extra_joints,
+                                                 name_map=self.params.joint_name_map)
+        if hasattr(self, "joints"):
+            self.joints.mapper = self.mapper
+
+    def _on_robot_description(self, msg) -> None:
+        """The robot's own URDF: rebuild the kinematics, skeleton and joint mapping from it."""
+        setup = guarded(self.errors, self.params.robot_description_topic, load_robot,
+                        self.params.robot, prefix="robot_description ignored: ",
+                        kwargs={"robot_description": msg.data})
+        if setup is not None:
+            self._set_robot(setup)
+            self._last_rendered.clear()
 
     def _on_joint_state(self, msg: JointState) -> None:
         self.joint_rate.tick()

@@ -32,7 +32,9 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
+from vap_ros.data.messages import plan_to_trajectory
 from vap_ros.errors import ConfigError, VapError
+from vap_ros.robot import JointStateMapper
 from vap_ros.ros import convert
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, ErrorLog, reliable_qos
 from vap_ros.ros.params import NodeParams, declare, param
@@ -99,7 +101,7 @@ class SimRigNode(Node):
         rng = np.random.default_rng(p.seed)
         self.rig = SimRig.from_config(self.cfg, rng, q0=home_configuration())
         self.robot = self.rig.robot
-        self.grip_joints = tuple(self.robot.gripper.joints) if self.robot.gripper else ()
+        self.mapper = JointStateMapper.for_robot(self.robot)
         self.cameras = {c.name: c for c in self.rig.cameras()}
         self._lock = threading.Lock()  # guards the rig between the sim thread and callbacks
 
@@ -186,8 +188,7 @@ class SimRigNode(Node):
     # ------------------------------------------------------------------ commands
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
         try:
-            plan = convert.trajectory_from_msg(msg, self.robot.arm_joint_names,
-                                               self.grip_joints, start_ns=0)
+            plan = plan_to_trajectory(msg, 0, self.mapper, start_ns=0)
             stamp = convert.stamp_to_ns(msg.header.stamp)
             with self._lock:
                 start = None if stamp == 0 else stamp - self.t0_ns
