@@ -39,7 +39,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 # --- ROS 2 interfaces (vap_ros_msgs, and tf2_msgs where the wheels lack it)
-if ! "$venv/bin/python" -c 'import vap_ros_msgs.msg, tf2_msgs.msg' 2>/dev/null \
+if ! "$venv/bin/python" -c 'import vap_ros_msgs.msg, vap_ros_msgs.action, tf2_msgs.msg' 2>/dev/null \
    || [ "$repo/vap_ros_msgs" -nt "$venv/.vap_ros_msgs_built" ]; then
   echo "[setup] building ROS 2 interface packages"
   "$repo/scripts/build_interfaces.sh" "$venv"

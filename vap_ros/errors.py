@@ -18,6 +18,7 @@ __all__ = [
     "MissingInputError",
     "ModelError",
     "OutputError",
+    "RolloutCancelled",
     "StaleInputError",
     "TimeJump",
     "TrajectoryError",
@@ -206,3 +207,7 @@ class TimeJump(VapError):
                          "clock reset?): cleared cached images, joint states and plans")
         self.source = source
         self.back_s = back_s
+
+
+class RolloutCancelled(VapError):
+    """A rollout was cancelled (an action client cancelled its goal) before it finished."""

@@ -1,6 +1,6 @@
 """Lookahead node with the real tiny world model, spun over DDS against a probe robot.
 
-A plan → one VideoRollout per camera (frame count, size, stamps, plan); the service answers the
+A plan → one VideoRollout per camera (frame count, size, stamps, plan); the action answers the
 same for the same seed; every bad input leaves the node alive and logging one clear line
 (checked on /rosout)."""
 
@@ -14,11 +14,13 @@ pytestmark = pytest.mark.ros
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from vap_ros_msgs.msg import VideoRollout  # noqa: E402
-from vap_ros_msgs.srv import PredictRollout  # noqa: E402
+from action_msgs.msg import GoalStatus  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+from vap_ros_msgs.action import PredictRollout  # noqa: E402
 
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
-from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, wait_for  # noqa: E402
+from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, predict, wait_for  # noqa: E402
 
 STEPS = 2
 
@@ -41,8 +43,8 @@ def rig(ros, tiny_model):
     wait_for(lambda: all(node.inputs.image_count(c) > 0 and node.inputs.has_info(c)
                          for c in ("front", "side")) and node.joints.latest is not None,
              what="inputs reaching the node")
-    client = probe.create_client(PredictRollout, "/lookahead/predict_rollout")
-    assert client.wait_for_service(timeout_sec=HANG_S)
+    client = ActionClient(probe, PredictRollout, "/lookahead/predict_rollout")
+    assert client.wait_for_server(timeout_sec=HANG_S)
     return probe, node, client
 
 
@@ -59,10 +61,8 @@ def send_plan_and_wait(probe, node, **kw):
     return plan, rollouts(probe)[-1], rollouts(probe, "side")[-1]
 
 
-def call(client, req):
-    fut = client.call_async(req)
-    wait_for(fut.done, what="the PredictRollout response")
-    return fut.result()
+def call(client, goal):
+    return predict(client, goal)[0]
 
 
 def test_plan_to_rollout(rig, tiny_model):
@@ -99,11 +99,29 @@ def test_plan_to_rollout(rig, tiny_model):
     assert node.stats.overheads_s and node.stats.overhead_s > 0  # measured (bench node reports it)
 
 
-def test_service_same_seed_same_video(rig):
+def test_action_feedback_and_cancel(rig):
+    probe, node, client = rig
+    goal = PredictRollout.Goal(plan=probe.plan(), seed=1, steps=STEPS)
+    result, status, feedback = predict(client, goal)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success
+    assert [f.stage for f in feedback][0] == "waiting_for_inputs"
+    assert [f.step for f in feedback if f.stage == "predicting"] == list(range(1, STEPS + 1))
+    assert all(f.steps == STEPS for f in feedback)
+    # cancelled after its first denoising step: no rollouts, the node goes on
+    goal.steps = 50
+    result, status, feedback = predict(client, goal, cancel_at_step=1)
+    assert status == GoalStatus.STATUS_CANCELED and not result.success
+    assert "cancelled" in result.message and not result.rollouts
+    assert max(f.step for f in feedback if f.stage == "predicting") < 50
+    goal.steps = STEPS
+    assert predict(client, goal)[1] == GoalStatus.STATUS_SUCCEEDED
+
+
+def test_action_same_seed_same_video(rig):
     probe, node, client = rig
     probe.stream = False  # freeze the conditioning images
     try:
-        req = PredictRollout.Request(plan=probe.plan(), seed=7, cameras=["front"])
+        req = PredictRollout.Goal(plan=probe.plan(), seed=7, cameras=["front"])
         a, b = call(client, req), call(client, req)
         req.seed = 8
         c = call(client, req)
@@ -120,13 +138,13 @@ def test_service_same_seed_same_video(rig):
     assert not np.array_equal(fa[1:], fc[1:])  # another seed, another sample
 
 
-def test_service_errors(rig):
+def test_action_errors(rig):
     probe, node, client = rig
-    r = call(client, PredictRollout.Request(plan=probe.plan(), cameras=["nope"]))
+    r = call(client, PredictRollout.Goal(plan=probe.plan(), cameras=["nope"]))
     assert not r.success and "unknown cameras ['nope']" in r.message
     bad = probe.plan()
     bad.joint_names[0] = "elbow"
-    r = call(client, PredictRollout.Request(plan=bad))
+    r = call(client, PredictRollout.Goal(plan=bad))
     assert not r.success and "elbow" in r.message
 
 

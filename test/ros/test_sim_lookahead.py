@@ -2,7 +2,7 @@
 process, real tiny world model) over shared-memory DDS.
 
 Publish a plan → the rig executes it and a VideoRollout per camera arrives with the model's frame
-count and size, stamped with one of the rig's image stamps, carrying the plan; the service
+count and size, stamped with one of the rig's image stamps, carrying the plan; the action
 answers the same for the same seed."""
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg  # noqa: E402
 from vap_ros_msgs.msg import VideoRollout  # noqa: E402
-from vap_ros_msgs.srv import PredictRollout  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+from vap_ros_msgs.action import PredictRollout  # noqa: E402
 
 from vap_ros.robot import JointTrajectory  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
 from vap_ros.ros.node_utils import SENSOR_QOS, reliable_qos  # noqa: E402
-from vap_ros.ros.probe import ARM, HANG_S, wait_for  # noqa: E402
+from vap_ros.ros.probe import ARM, HANG_S, predict, wait_for  # noqa: E402
 
 CAMS = ["front", "left"]
 
@@ -80,8 +81,8 @@ def graph(ros, tiny_model, sim_rig_process):
                 and node.tf.frames())
 
     wait_for(ready, what="the sim rig's topics reaching the lookahead node")
-    service = client.create_client(PredictRollout, "/lookahead/predict_rollout")
-    assert service.wait_for_service(timeout_sec=HANG_S)
+    service = ActionClient(client, PredictRollout, "/lookahead/predict_rollout")
+    assert service.wait_for_server(timeout_sec=HANG_S)
     return node, pub, service, got
 
 
@@ -112,18 +113,14 @@ def test_plan_to_rollouts_from_the_sim_rig(graph, tiny_model):
     assert convert.stamp_to_ns(got["front"][0].header.stamp) in got["stamps"]
 
 
-def test_service_same_seed_same_video(graph):
+def test_action_same_seed_same_video(graph):
     node, _, service, _ = graph
     # the rig keeps publishing new images: keep the conditioning inputs fixed to compare
     node.set_parameters([Parameter("freeze_inputs", value=True)])
     freeze = {c: node.inputs.image_stamp_ns(c) for c in CAMS}
     try:
-        req = PredictRollout.Request(plan=plan_from_current(node), seed=3)
-        results = []
-        for _ in range(2):
-            fut = service.call_async(req)
-            wait_for(fut.done, what="the PredictRollout response")
-            results.append(fut.result())
+        goal = PredictRollout.Goal(plan=plan_from_current(node), seed=3)
+        results = [predict(service, goal)[0] for _ in range(2)]
     finally:
         node.set_parameters([Parameter("freeze_inputs", value=False)])
     a, b = results

@@ -72,3 +72,23 @@ def test_a_model_that_cannot_load_is_one_line(tmp_path):
         ModelProcess(str(tmp_path), start_timeout_s=120)
     with pytest.raises(ModelError, match="unknown world model preset 'nope'"):
         ModelProcess("nope", start_timeout_s=120)
+
+
+def test_progress_and_cancel_between_steps(served):
+    from vap_ros.errors import RolloutCancelled
+
+    first, prompts = inputs(served.config)
+    steps: list[int] = []
+    out = served.predict(first, prompts, steps=3, callback=steps.append)
+    assert steps == [0, 1, 2] and out.shape == prompts.shape
+
+    def cancel_after_first(i):
+        steps.append(i)
+        if i >= 0:
+            raise RolloutCancelled("stop")
+
+    steps.clear()
+    with pytest.raises(RolloutCancelled, match="stop"):
+        served.predict(first, prompts, steps=200, callback=cancel_after_first)
+    assert len(steps) == 1  # the child stopped at its next step, not after 200
+    assert served.predict(first, prompts, steps=1).shape == prompts.shape  # still serving

@@ -38,7 +38,7 @@ class LookaheadStats:
         self.images = RateMeter()
         self.joint_states = RateMeter()
         self.rollouts = RateMeter(10.0)
-        self.plans = self.service_calls = self.refused_stale = self.refused_missing = 0
+        self.plans = self.action_goals = self.refused_stale = self.refused_missing = 0
         self.time_jumps = 0
         self.latency_s = self.inference_s = self.overhead_s = 0.0
         self.overheads_s: collections.deque[float] = collections.deque(maxlen=1000)
@@ -59,7 +59,7 @@ class LookaheadStats:
         return {"rollouts": self.rollouts.total, "rollout_rate_hz": self.rollouts.rate(),
                 "image_rate_hz": self.images.rate(),
                 "joint_state_rate_hz": self.joint_states.rate(), "plans": self.plans,
-                "service_calls": self.service_calls, "latency_ms": self.latency_s * 1e3,
+                "action_goals": self.action_goals, "latency_ms": self.latency_s * 1e3,
                 "inference_ms": self.inference_s * 1e3, "overhead_ms": self.overhead_s * 1e3,
                 "refused_missing": self.refused_missing, "refused_stale": self.refused_stale,
                 "time_jumps": self.time_jumps}

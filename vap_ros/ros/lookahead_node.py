@@ -11,7 +11,8 @@ skeleton prompts, runs the world model and publishes per camera:
 - ``<output_namespace>/<camera>/prompt``: the prompt frames, replayed alongside
 - ``/diagnostics``: rates, latency, inference time, overhead, last error
 
-and serves ``<output_namespace>/predict_rollout`` (vap_ros_msgs/PredictRollout).
+and serves the action ``<output_namespace>/predict_rollout`` (vap_ros_msgs/PredictRollout:
+"what would this plan look like?", with progress feedback per denoising step and cancel).
 
 The node is thin: parameters (``LookaheadParams``), subscriptions that convert and cache
 (``vap_ros.ros.inputs``), and a worker that runs the ROS-free core (``vap_ros.serve``): the model
@@ -31,12 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.action import ActionServer, CancelResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+from vap_ros_msgs.action import PredictRollout
 from vap_ros_msgs.msg import VideoRollout
-from vap_ros_msgs.srv import PredictRollout
 
 from vap_ros.camera import load_calibration
 from vap_ros.data.messages import (
@@ -44,7 +46,7 @@ from vap_ros.data.messages import (
     header_stamp_ns,
     plan_to_trajectory,
 )
-from vap_ros.errors import ConfigError, StaleInputError, TimeJump, VapError
+from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJump, VapError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
@@ -151,9 +153,10 @@ class LookaheadNode(Node):
         self._prompt_pubs = {n: self.create_publisher(Image, f"{ns}/{n}/prompt", 2)
                              for n in self.camera_names}
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.service = self.create_service(PredictRollout, f"{ns}/predict_rollout",
-                                           self._on_predict,
-                                           callback_group=MutuallyExclusiveCallbackGroup())
+        self.action = ActionServer(self, PredictRollout, f"{ns}/predict_rollout",
+                                   execute_callback=self._on_predict,
+                                   cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+                                   callback_group=ReentrantCallbackGroup())
 
         self._state_lock = threading.Lock()  # the active plan and the replay buffer
         self._model_lock = threading.Lock()  # the worker and the service share the model
@@ -345,12 +348,12 @@ class LookaheadNode(Node):
                                now_ns=now, max_age_ns=max_age, joint_topic=self.joints.topic)
 
     def _rollout(self, req: _Request, names, seed: int, steps: int,
-                 timings: dict | None = None) -> list[VideoRollout]:
+                 timings: dict | None = None, callback=None) -> list[VideoRollout]:
         t0 = time.monotonic()
         inputs = self._gather(req, names)
         t1 = time.monotonic()
         with self._model_lock:
-            result = self.core.run(inputs, seed=seed, steps=steps)
+            result = self.core.run(inputs, seed=seed, steps=steps, callback=callback)
         t2 = time.monotonic()
         msgs = self._rollout_msgs(result, inputs, req)
         if timings is not None:
@@ -394,9 +397,23 @@ class LookaheadNode(Node):
                           timings["model_s"],
                           (now - max(stamp_to_ns(m.header.stamp) for m in msgs)) / NS)
 
-    # ------------------------------------------------------------ service
-    def _on_predict(self, request, response):
+    # ------------------------------------------------------------ action
+    def _on_predict(self, goal):
+        """PredictRollout action: the plan's videos, without executing it. Feedback: waiting
+        for inputs, then each denoising step; cancel stops the model between steps."""
         t = time.monotonic()
+        request, result = goal.request, PredictRollout.Result()
+        steps = int(request.steps) or self.params.steps or self.core.model.config.steps
+
+        def feedback(stage: str, step: int = 0) -> None:
+            goal.publish_feedback(PredictRollout.Feedback(
+                stage=stage, step=step, steps=steps, elapsed_s=time.monotonic() - t))
+
+        def on_step(i: int) -> None:
+            if goal.is_cancel_requested:
+                raise RolloutCancelled("cancelled by the action client")
+            feedback("predicting", i + 1)
+
         try:
             plan = self._plan_from_msg(request.plan)
             names = tuple(request.cameras) or self.camera_names
@@ -404,8 +421,9 @@ class LookaheadNode(Node):
             if unknown:
                 raise ConfigError(f"unknown cameras {unknown}; configured: "
                                   f"{list(self.camera_names)}")
-            start = stamp_to_ns(request.plan.header.stamp) or None
-            req = _Request("service", plan, request.plan, start, t)
+            req = _Request("action", plan, request.plan,
+                           stamp_to_ns(request.plan.header.stamp) or None, t)
+            feedback("waiting_for_inputs")
             missing = self.worker.wait_for_inputs(lambda: self._missing(req, names),
                                                   self.params.startup_wait_s)
             if missing:
@@ -413,20 +431,24 @@ class LookaheadNode(Node):
                 raise ConfigError(f"refused after waiting {self.params.startup_wait_s:g} s "
                                   "(startup_wait_s) for its inputs; still missing: "
                                   + "; ".join(missing))
-            response.rollouts = self._rollout(req, names, int(request.seed),
-                                              int(request.steps) or self.params.steps)
-            response.success = True
-            self.stats.service_calls += 1
+            result.rollouts = self._rollout(req, names, int(request.seed), steps,
+                                            callback=on_step)
+            result.success = True
+            self.stats.action_goals += 1
+            goal.succeed()
+        except RolloutCancelled as err:
+            result.message = str(err)
+            goal.canceled()
         except VapError as err:
-            response.success = False
-            response.message = str(err)
-            self.errors.error("predict_rollout", f"request failed: {err}")
+            result.message = str(err)
+            self.errors.error("predict_rollout", f"goal aborted: {err}")
+            goal.abort()
         except Exception as err:
-            response.success = False
-            response.message = f"{type(err).__name__}: {err}"
-            self.errors.error("predict_rollout", f"request failed: {response.message}",
+            result.message = f"{type(err).__name__}: {err}"
+            self.errors.error("predict_rollout", f"goal aborted: {result.message}",
                               kind="internal")
-        return response
+            goal.abort()
+        return result
 
     # ------------------------------------------------------------ timers
     def _on_replay(self) -> None:

@@ -204,14 +204,19 @@ class Lookahead:
         first = np.stack([resize_frame(img, size) for img in inputs.images])
         return first, prompts, q, t_ref
 
-    def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0) -> RolloutResult:
+    def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0,
+            callback=None) -> RolloutResult:
+        """Prompts → model → result. ``callback(step_index)`` after each denoising step (it
+        may raise ``RolloutCancelled`` to stop the rollout)."""
         t0 = time.perf_counter()
         first, prompts, q, t_ref = self.prepare(inputs)
         t1, c1 = time.perf_counter(), time.thread_time()
-        kw = {"seed": int(seed)}
+        kw: dict[str, Any] = {"seed": int(seed)}
         steps = int(steps) or self.steps
         if steps:
             kw["steps"] = steps
+        if callback is not None:
+            kw["callback"] = callback
         frames = np.asarray(self.model.predict(first, prompts, **kw))
         t2, c2 = time.perf_counter(), time.thread_time()
         if frames.shape != prompts.shape or frames.dtype != np.uint8:
