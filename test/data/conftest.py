@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag
+from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 
 SIZE = (96, 128)  # H, W of the synthetic cameras
 

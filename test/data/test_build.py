@@ -128,7 +128,7 @@ def test_resized_clips_and_shards(good_bag, tmp_path):
 
 @pytest.mark.parametrize("topic", ["/franka_gripper/joint_states", "/joint_states"])
 def test_gripper_width_from_separate_gripper_states(tmp_path, topic):
-    from vap_ros.data.synthetic import write_synthetic_bag
+    from vap_ros.testing.bags import write_synthetic_bag
 
     from .conftest import small_rig
 
@@ -148,7 +148,7 @@ def test_franka_lab_preset_on_realsense_topic_names(tmp_path):
     """/camera/color/image_raw/compressed + /camera/color/camera_info, arm-only /joint_states
     and /franka_gripper/joint_states: what the franka_lab preset expects."""
     from vap_ros.data import load_rig_config
-    from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag
+    from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 
     (cam,) = default_cameras((96, 128), ("front",))
     from dataclasses import replace

@@ -8,7 +8,7 @@ import pytest
 from vap_ros.camera import save_calibration
 from vap_ros.cli import main
 from vap_ros.data import BagReader, build_dataset
-from vap_ros.data.synthetic import write_synthetic_bag
+from vap_ros.testing.bags import write_synthetic_bag
 from vap_ros.errors import BagError
 
 from .conftest import native_config, small_rig

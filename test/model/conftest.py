@@ -17,7 +17,7 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def clips():
-    from vap_ros.model.synthetic import synthetic_clips
+    from vap_ros.testing.clips import synthetic_clips
 
     return synthetic_clips(3, 32, 32, 5, views=2, seed=1)
 

@@ -2,8 +2,8 @@
 wall-clock budget and compare its sampled predictions on held-out clips with copying the first
 frame. Used to choose and document the ``small`` preset (docs/model.md).
 
-    python -m vap_ros.model.synthetic is not needed: make clips once with
-    python -c "import numpy as np; from vap_ros.model.synthetic import synthetic_clips; \
+    python -m vap_ros.testing.clips is not needed: make clips once with
+    python -c "import numpy as np; from vap_ros.testing.clips import synthetic_clips; \
 np.savez_compressed('out/clips64.npz', **synthetic_clips(320, 64, 64, 9, seed=123))"
     PYTHONPATH=. python test/model/pixel_demo.py --data out/clips64.npz --preset small \
         --minutes 3 --conditioning skeleton --json out/demo.json

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from vap_ros.model import WorldModel
-from vap_ros.model.synthetic import synthetic_clips
+from vap_ros.testing.clips import synthetic_clips
 
 from .conftest import to_batch
 

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.ros
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from vap_ros.camera import look_at  # noqa: E402
-from vap_ros.data.messages import plan_to_trajectory  # noqa: E402
+from vap_ros.data.messages import plan_to_trajectory, tf_transforms  # noqa: E402
 from vap_ros.errors import ImageError, JointStateError, TrajectoryError  # noqa: E402
 from vap_ros.robot import JointStateMapper, JointTrajectory  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
@@ -63,7 +63,11 @@ def test_camera_info_round_trip():
 def test_transform_round_trip():
     cam = look_at("front", (1.5, 0.2, 0.8), (0.4, 0.0, 0.3))
     msg = convert.transform_msg(cam.T_base_cam, "panda_link0", "front_optical_frame")
-    np.testing.assert_allclose(convert.matrix_from_transform(msg), cam.T_base_cam, atol=1e-12)
+    from tf2_msgs.msg import TFMessage
+
+    (parent, child, T), = tf_transforms(TFMessage(transforms=[msg]))  # the package's one reader
+    assert (parent, child) == ("panda_link0", "front_optical_frame")
+    np.testing.assert_allclose(T, cam.T_base_cam, atol=1e-12)
 
 
 def test_trajectory_round_trip_and_errors():

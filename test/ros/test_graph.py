@@ -17,7 +17,7 @@ from rclpy.node import Node  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from vap_ros_msgs.msg import VideoRollout  # noqa: E402
 
-from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag  # noqa: E402
+from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag  # noqa: E402
 from vap_ros.errors import ConfigError  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.graph import GRAPHS, parse_overrides  # noqa: E402

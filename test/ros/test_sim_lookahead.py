@@ -14,7 +14,6 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("mujoco")
 
 pytestmark = [pytest.mark.ros, pytest.mark.mujoco]
 

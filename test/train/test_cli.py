@@ -13,7 +13,7 @@ from vap_ros.cli import main
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     from vap_ros.data import build_dataset, load_rig_config
-    from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag
+    from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 
     root = tmp_path_factory.mktemp("cli")
     rig = SyntheticRig(default_cameras((48, 64), ("front",)), duration_s=2.0, camera_hz=10.0)

@@ -65,7 +65,7 @@ def run(args) -> dict:
 
     from vap_ros.data import BagReader, load_rig_config, process_bag
     from vap_ros.data.messages import IMAGE_TYPES
-    from vap_ros.data.synthetic import SyntheticRig, default_cameras, write_synthetic_bag
+    from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 
     cv2.setNumThreads(1)
     tmp = Path(tempfile.mkdtemp(prefix="vap_bench_dataset_"))

@@ -56,7 +56,7 @@ def run(args) -> dict:
     import torch
 
     from vap_ros.model import load_preset
-    from vap_ros.model.synthetic import synthetic_clips
+    from vap_ros.testing.clips import synthetic_clips
     from vap_ros.train.config import load_train_config
     from vap_ros.train.trainer import Trainer, load_jsonl
 

@@ -9,11 +9,13 @@ from vap_ros.camera.calibration import (
     transform_from_pose,
 )
 from vap_ros.camera.camera import SUPPORTED_DISTORTION_MODELS, Camera, Projection, look_at
+from vap_ros.camera.transforms import TransformTree
 
 __all__ = [
     "SUPPORTED_DISTORTION_MODELS",
     "Camera",
     "Projection",
+    "TransformTree",
     "camera_from_dict",
     "camera_to_dict",
     "load_calibration",

@@ -29,7 +29,7 @@ from vap_ros.data.messages import (
     raw_header_stamp_ns,
     tf_transforms,
 )
-from vap_ros.data.tf import TransformTree
+from vap_ros.camera.transforms import TransformTree
 from vap_ros.errors import BagError, CalibrationError, JointStateError, VapError
 from vap_ros.robot import JointStateMapper, JointTrajectory, RobotModel
 
@@ -206,7 +206,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
     gr_t, gr_w = [], []
     plans: list[JointTrajectory] = []
     infos: dict[str, object] = {}
-    tree = TransformTree()
+    tree = TransformTree(source="the bag's TF")
     first_js_error: str | None = None
     jsp = JointStateParser()
     js_groups: dict[tuple[tuple[str, ...], int], tuple[list[int], list[np.ndarray]]] = {}
@@ -257,7 +257,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                     plans.append(plan_to_trajectory(msg, log_ns, mapper))
                 elif topic in tf_topics:
                     for parent, child, T in tf_transforms(msg):
-                        tree.add(parent, child, T)
+                        tree.set(parent, child, T)
                 elif topic in info_topics and topic not in infos:
                     infos[topic] = msg
             except JointStateError as err:

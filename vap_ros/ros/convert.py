@@ -33,7 +33,6 @@ __all__ = [
     "image_from_msg",
     "image_msg",
     "joint_state_msg",
-    "matrix_from_transform",
     "stamp_msg",
     "stamp_to_ns",
     "trajectory_msg",
@@ -127,15 +126,6 @@ def transform_msg(T_parent_child: np.ndarray, parent: str, child: str,
     r = msg.transform.rotation
     r.x, r.y, r.z, r.w = (float(v) for v in q)
     return msg
-
-
-def matrix_from_transform(msg: TransformStamped) -> np.ndarray:
-    """TransformStamped → 4x4 ``T_parent_child``."""
-    t, r = msg.transform.translation, msg.transform.rotation
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_quat([r.x, r.y, r.z, r.w]).as_matrix()
-    T[:3, 3] = [t.x, t.y, t.z]
-    return T
 
 
 # ---------------------------------------------------------------------- joints

@@ -33,7 +33,7 @@ from vap_ros.ros.convert import (
     joint_state_fields,
     stamp_to_ns,
 )
-from vap_ros.ros.tf_cache import TransformTree
+from vap_ros.camera.transforms import TransformTree
 from vap_ros.serve.lookahead import JointSample
 
 __all__ = ["CameraInputs", "JointStateInput", "guarded", "topics_for"]

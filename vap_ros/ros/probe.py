@@ -17,6 +17,7 @@ from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from vap_ros.camera import look_at
+from vap_ros.testing import PANDA_HOME
 from vap_ros.robot import JointTrajectory
 from vap_ros.ros import convert
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, reliable_qos
@@ -26,7 +27,7 @@ __all__ = ["ARM", "GRIP", "HANG_S", "HOME", "Probe", "camera", "predict", "wait_
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 GRIP = ("panda_finger_joint1", "panda_finger_joint2")
-HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
+HOME = PANDA_HOME  # the synthetic rig's pose (vap_ros.testing)
 
 
 # The one bound of every condition wait in the tests and harnesses: a hang detector, not a

@@ -12,6 +12,7 @@ callbacks, prompt rendering and message building.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -76,6 +77,7 @@ class NodeRunner:
         self.nodes: list = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self.callback_errors = 0
 
     @property
@@ -119,8 +121,18 @@ class NodeRunner:
             _log.error("a callback raised %s: %s", type(err).__name__, err)
 
     def spin(self, until: Callable[[], bool] | None = None, duration_s: float = 0.0) -> None:
-        """Spin in this thread until Ctrl-C, shutdown, ``until()`` or ``duration_s``."""
+        """Spin in this thread until SIGINT (Ctrl-C) or SIGTERM, shutdown, ``until()`` or
+        ``duration_s``.
+
+        In the main thread, SIGINT and SIGTERM only ask the loop to stop (it does within one
+        0.1 s wait): rclpy installs no handler for a context of its own, and a
+        KeyboardInterrupt raised at a random point inside rclpy's executor can leave it
+        holding a lock, so that shutting down hangs (seen under load)."""
         t_end = time.monotonic() + duration_s if duration_s > 0 else None
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: self._stop.set())
         try:
             while self.ok():
                 self.spin_once(0.1)
@@ -130,6 +142,9 @@ class NodeRunner:
                     return
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start(self) -> NodeRunner:
         """Spin in a background thread."""
@@ -147,7 +162,11 @@ class NodeRunner:
     def close(self) -> None:
         """Stop spinning; stop every node's own threads and processes (``close()``, newest
         first) before the executor shuts down, so no callback is left waiting on a worker or a
-        model; then destroy the nodes and shut the context down."""
+        model; then destroy the nodes and shut the context down. Calling it again does
+        nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         if self._thread is not None and threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)

@@ -1,14 +1,14 @@
-"""The static TF cache composes transforms along the tree (no node spun)."""
+"""The transform tree composes transforms along the tree (no node spun)."""
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.ros
+
 
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from vap_ros.errors import CalibrationError  # noqa: E402
-from vap_ros.ros.tf_cache import TransformTree  # noqa: E402
+from vap_ros.camera import TransformTree  # noqa: E402
 
 
 def rigid(seed):

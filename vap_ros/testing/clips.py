@@ -11,19 +11,12 @@ import numpy as np
 
 __all__ = ["synthetic_clips"]
 
-_HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
+from vap_ros.testing.rig import PANDA_HOME as _HOME
+from vap_ros.testing.rig import camera_ring as _ring
 
 
 def _cameras(views: int, height: int, width: int):
-    from vap_ros.camera.camera import look_at
-
-    target = np.array([0.4, 0.0, 0.4])
-    cams = []
-    for i in range(views):
-        a = -0.6 + 1.2 * i / max(views - 1, 1)
-        eye = target + np.array([1.4 * np.cos(a), 1.4 * np.sin(a), 0.3])
-        cams.append(look_at(f"cam{i}", eye, target, width=width, height=height, fov_y_deg=55.0))
-    return cams
+    return _ring(views, height, width)
 
 
 def synthetic_clips(n: int, height: int, width: int, frames: int, views: int = 1,
