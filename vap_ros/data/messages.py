@@ -6,6 +6,7 @@ Images become (H, W, 3) uint8 RGB; stamps int64 ns; transforms 4x4; plans ``Join
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "header_stamp_ns",
     "image_to_rgb",
     "is_supported_encoding",
+    "parse_raw_image",
     "plan_to_trajectory",
     "raw_header_stamp_ns",
     "supported_encodings",
@@ -180,6 +182,52 @@ def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None):
     arm, width = mapper.map_many(names, pos)
     traj = JointTrajectory(mapper.arm_joint_names, arm, t0 + tfs, width)
     return traj.validate()
+
+
+def _cdr_align(o: int, a: int) -> int:
+    return 4 + ((o - 4 + a - 1) // a) * a  # CDR alignment counts from after the 4-byte header
+
+
+class RawImage(NamedTuple):
+    """The fields of a sensor_msgs/Image that ``image_to_rgb`` reads; ``data`` is a view."""
+
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: memoryview
+
+
+_U32X3 = struct.Struct("<III")
+_U32X2 = struct.Struct("<II")
+
+
+def parse_raw_image(raw) -> RawImage | None:
+    """A serialised sensor_msgs/Image (ROS 2, little-endian CDR) read in place: its pixels are
+    a view of ``raw`` (a generic deserialisation copies them: ~0.2 ms for 640x480 rgb8).
+    None for anything else, or anything malformed (callers then deserialise, which reports
+    the error).
+    """
+    try:
+        if len(raw) < 24 or raw[0] != 0 or raw[1] != 1:
+            return None
+        (flen,) = struct.unpack_from("<I", raw, 12)
+        o = _cdr_align(16 + flen, 4)
+        height, width, elen = _U32X3.unpack_from(raw, o)
+        o += 12
+        encoding = bytes(raw[o:o + elen]).rstrip(b"\0").decode()
+        o += elen
+        big = raw[o]
+        o = _cdr_align(o + 1, 4)
+        step, n = _U32X2.unpack_from(raw, o)
+        o += 8
+        if o + n > len(raw) or not is_supported_encoding(encoding) or (
+                encoding.lower() in _VIA_ROSBAGS_IMAGE):
+            return None
+        return RawImage(height, width, encoding, big, step, memoryview(raw)[o:o + n])
+    except (struct.error, UnicodeDecodeError, IndexError, ValueError):
+        return None
 
 
 class JointStateParser:
