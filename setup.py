@@ -31,7 +31,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(exclude=["test", "test.*"]),
     package_data={package_name: ["py.typed", "*/presets/*.yaml", "*/presets/*.json",
-                                 "*/assets/*", "*/assets/*/*"]},
+                                 "*/assets/*", "*/assets/*/*",
+                                 "*/urdf/*.urdf"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
@@ -40,7 +41,8 @@ setup(
         *(tree("models", "share/" + package_name) if Path("models").is_dir() else []),
     ],
     install_requires=requirements,
-    extras_require={"test": ["pytest>=7", "pytest-benchmark>=4"]},
+    extras_require={"test": ["pytest>=7", "pytest-benchmark>=4", "pytest-timeout>=2",
+                             "pytest-randomly>=3", "mcap-ros2-support>=0.5"]},
     zip_safe=False,
     entry_points={
         "console_scripts": [

@@ -32,13 +32,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch: the local CPU wheel; any other spec would pull GBs of CUDA packages.
   $pip install -q "torch==2.13.0"
   $pip install -q -r "$repo/requirements.txt" -r "$repo/requirements-ros.txt" \
-    "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2" "pytest-randomly>=3"
+    "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2" "pytest-randomly>=3" \
+    "mcap-ros2-support>=0.5"
   $pip install -q --no-deps --no-build-isolation -e "$repo"
   echo "$want" > "$stamp"
 fi
 
 # --- ROS 2 interfaces (vap_ros_msgs, and tf2_msgs where the wheels lack it)
-if ! "$venv/bin/python" -c 'import vap_ros_msgs.msg, tf2_msgs.msg' 2>/dev/null \
+if ! "$venv/bin/python" -c 'import vap_ros_msgs.msg, vap_ros_msgs.action, tf2_msgs.msg' 2>/dev/null \
    || [ "$repo/vap_ros_msgs" -nt "$venv/.vap_ros_msgs_built" ]; then
   echo "[setup] building ROS 2 interface packages"
   "$repo/scripts/build_interfaces.sh" "$venv"

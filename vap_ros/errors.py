@@ -15,8 +15,12 @@ __all__ = [
     "ImageError",
     "JointLimitError",
     "JointStateError",
+    "MissingInputError",
     "ModelError",
     "OutputError",
+    "RolloutCancelled",
+    "StaleInputError",
+    "TimeJump",
     "TrajectoryError",
     "VapError",
     "WaitTimeout",
@@ -167,3 +171,43 @@ class WaitTimeout(VapError):
         super().__init__(message)
         self.what = what
         self.timeout_s = timeout_s
+
+
+class StaleInputError(VapError):
+    """A live input (image, joint state) is older than a node accepts.
+
+    Attributes:
+        source: the topic (or camera) it came from.
+        age_s: its age at the time of the check (None: there is none at all).
+        max_age_s: the accepted age.
+    """
+
+    def __init__(self, message: str, *, source: str = "", age_s: float | None = None,
+                 max_age_s: float = 0.0):
+        super().__init__(message)
+        self.source = source
+        self.age_s = age_s
+        self.max_age_s = max_age_s
+
+
+class MissingInputError(ImageError):
+    """No image received yet on a camera's topic (start-up, or just after a time jump)."""
+
+
+class TimeJump(VapError):
+    """Stamps went backwards (a bag looped, a clock was reset): caches must be cleared.
+
+    Attributes:
+        source: the topic whose stamps jumped.
+        back_s: how far back, seconds.
+    """
+
+    def __init__(self, source: str, back_s: float) -> None:
+        super().__init__(f"time jumped backwards by {back_s:.3f} s on {source} (bag loop or "
+                         "clock reset?): cleared cached images, joint states and plans")
+        self.source = source
+        self.back_s = back_s
+
+
+class RolloutCancelled(VapError):
+    """A rollout was cancelled (an action client cancelled its goal) before it finished."""

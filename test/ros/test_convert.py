@@ -9,8 +9,9 @@ pytestmark = pytest.mark.ros
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from vap_ros.camera import look_at  # noqa: E402
-from vap_ros.errors import ImageError, TrajectoryError  # noqa: E402
-from vap_ros.robot import JointTrajectory  # noqa: E402
+from vap_ros.data.messages import plan_to_trajectory  # noqa: E402
+from vap_ros.errors import ImageError, JointStateError, TrajectoryError  # noqa: E402
+from vap_ros.robot import JointStateMapper, JointTrajectory  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
@@ -70,14 +71,16 @@ def test_trajectory_round_trip_and_errors():
                          gripper_width_m=[0.0, 0.02, 0.04, 0.08])
     msg = convert.trajectory_msg(tr, 100, GRIP)
     assert msg.joint_names[-2:] == list(GRIP)
-    back = convert.trajectory_from_msg(msg, ARM, GRIP)
+    # read back by the package's one plan reader (data/messages.py), as nodes and bags do
+    mapper = JointStateMapper(ARM, GRIP)
+    back = plan_to_trajectory(msg, 0, mapper)
     np.testing.assert_allclose(back.positions, tr.positions)
     np.testing.assert_array_equal(back.stamps_ns, tr.stamps_ns)
     np.testing.assert_allclose(back.gripper_width_m, tr.gripper_width_m)
     msg.joint_names[0] = "joint_a"
-    with pytest.raises(TrajectoryError, match="unknown \\['joint_a'\\]"):
-        convert.trajectory_from_msg(msg, ARM, GRIP)
+    with pytest.raises(JointStateError, match="unknown joint names \\['joint_a'\\]"):
+        plan_to_trajectory(msg, 0, mapper)
     msg.joint_names[0] = "panda_joint1"
     msg.points[1].positions = [0.0]
     with pytest.raises(TrajectoryError, match="point 1 has 1 positions"):
-        convert.trajectory_from_msg(msg, ARM, GRIP)
+        plan_to_trajectory(msg, 0, mapper)

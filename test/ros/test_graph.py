@@ -22,7 +22,7 @@ from vap_ros.errors import ConfigError  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.graph import GRAPHS, parse_overrides  # noqa: E402
 from vap_ros.ros.node_utils import reliable_qos  # noqa: E402
-from vap_ros.ros.probe import wait_for  # noqa: E402
+from vap_ros.ros.probe import HANG_S, wait_for  # noqa: E402
 
 
 def test_overrides_name_a_node_of_the_graph():
@@ -56,17 +56,17 @@ def test_replay_graph_plays_a_looping_bag_into_the_lookahead(ros, tmp_path):
             assert proc.poll() is None, log.read_text()[-3000:]
             return got["rollouts"] and any("time jumped backwards" in m for m in got["log"])
 
-        wait_for(rollout_and_loop, 90, "a rollout and the bag loop's time jump")
+        wait_for(rollout_and_loop, what="a rollout and the bag loop's time jump")
         m = got["rollouts"][0]
         stamp = convert.stamp_to_ns(m.header.stamp)
         assert rig.start_ns <= stamp <= rig.start_ns + 2 * 10**9  # bag time (use_sim_time)
         assert len(m.frames) == 5 and m.frames[0].width == 32
         assert convert.stamp_to_ns(m.plan.header.stamp) >= rig.start_ns  # the bag's plan
-        wait_for(lambda: got["prompts"], 10, "live prompts from the replayed joint states")
+        wait_for(lambda: got["prompts"], what="live prompts from the replayed joint states")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            rc = proc.wait(timeout=20)
+            rc = proc.wait(timeout=HANG_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             rc = None

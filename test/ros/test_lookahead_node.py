@@ -1,6 +1,6 @@
 """Lookahead node with the real tiny world model, spun over DDS against a probe robot.
 
-A plan → one VideoRollout per camera (frame count, size, stamps, plan); the service answers the
+A plan → one VideoRollout per camera (frame count, size, stamps, plan); the action answers the
 same for the same seed; every bad input leaves the node alive and logging one clear line
 (checked on /rosout)."""
 
@@ -14,11 +14,13 @@ pytestmark = pytest.mark.ros
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from vap_ros_msgs.msg import VideoRollout  # noqa: E402
-from vap_ros_msgs.srv import PredictRollout  # noqa: E402
+from action_msgs.msg import GoalStatus  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+from vap_ros_msgs.action import PredictRollout  # noqa: E402
 
 from vap_ros.ros import convert  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
-from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for  # noqa: E402
+from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, predict, wait_for  # noqa: E402
 
 STEPS = 2
 
@@ -41,8 +43,8 @@ def rig(ros, tiny_model):
     wait_for(lambda: all(node.inputs.image_count(c) > 0 and node.inputs.has_info(c)
                          for c in ("front", "side")) and node.joints.latest is not None,
              what="inputs reaching the node")
-    client = probe.create_client(PredictRollout, "/lookahead/predict_rollout")
-    assert client.wait_for_service(timeout_sec=5)
+    client = ActionClient(probe, PredictRollout, "/lookahead/predict_rollout")
+    assert client.wait_for_server(timeout_sec=HANG_S)
     return probe, node, client
 
 
@@ -55,14 +57,12 @@ def send_plan_and_wait(probe, node, **kw):
     plan = probe.plan(**kw)
     probe.pub_plan.publish(plan)
     wait_for(lambda: len(rollouts(probe)) > n0 and len(rollouts(probe, "side")) > n0,
-             timeout=60, what="a rollout per camera")
+             what="a rollout per camera")
     return plan, rollouts(probe)[-1], rollouts(probe, "side")[-1]
 
 
-def call(client, req, timeout=60):
-    fut = client.call_async(req)
-    wait_for(fut.done, timeout=timeout, what="the PredictRollout response")
-    return fut.result()
+def call(client, goal):
+    return predict(client, goal)[0]
 
 
 def test_plan_to_rollout(rig, tiny_model):
@@ -99,11 +99,29 @@ def test_plan_to_rollout(rig, tiny_model):
     assert node.stats.overheads_s and node.stats.overhead_s > 0  # measured (bench node reports it)
 
 
-def test_service_same_seed_same_video(rig):
+def test_action_feedback_and_cancel(rig):
+    probe, node, client = rig
+    goal = PredictRollout.Goal(plan=probe.plan(), seed=1, steps=STEPS)
+    result, status, feedback = predict(client, goal)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success
+    assert [f.stage for f in feedback][0] == "waiting_for_inputs"
+    assert [f.step for f in feedback if f.stage == "predicting"] == list(range(1, STEPS + 1))
+    assert all(f.steps == STEPS for f in feedback)
+    # cancelled after its first denoising step: no rollouts, the node goes on
+    goal.steps = 50
+    result, status, feedback = predict(client, goal, cancel_at_step=1)
+    assert status == GoalStatus.STATUS_CANCELED and not result.success
+    assert "cancelled" in result.message and not result.rollouts
+    assert max(f.step for f in feedback if f.stage == "predicting") < 50
+    goal.steps = STEPS
+    assert predict(client, goal)[1] == GoalStatus.STATUS_SUCCEEDED
+
+
+def test_action_same_seed_same_video(rig):
     probe, node, client = rig
     probe.stream = False  # freeze the conditioning images
     try:
-        req = PredictRollout.Request(plan=probe.plan(), seed=7, cameras=["front"])
+        req = PredictRollout.Goal(plan=probe.plan(), seed=7, cameras=["front"])
         a, b = call(client, req), call(client, req)
         req.seed = 8
         c = call(client, req)
@@ -120,18 +138,18 @@ def test_service_same_seed_same_video(rig):
     assert not np.array_equal(fa[1:], fc[1:])  # another seed, another sample
 
 
-def test_service_errors(rig):
+def test_action_errors(rig):
     probe, node, client = rig
-    r = call(client, PredictRollout.Request(plan=probe.plan(), cameras=["nope"]))
+    r = call(client, PredictRollout.Goal(plan=probe.plan(), cameras=["nope"]))
     assert not r.success and "unknown cameras ['nope']" in r.message
     bad = probe.plan()
     bad.joint_names[0] = "elbow"
-    r = call(client, PredictRollout.Request(plan=bad))
+    r = call(client, PredictRollout.Goal(plan=bad))
     assert not r.success and "elbow" in r.message
 
 
-def expect_log(probe, node, text, timeout=5.0):
-    wait_for(lambda: node.errors.seen(text) and probe.logged(text), timeout=timeout,
+def expect_log(probe, node, text):
+    wait_for(lambda: node.errors.seen(text) and probe.logged(text),
              what=f"a log line containing {text!r}")
 
 
@@ -174,7 +192,7 @@ def inject(probe, node, pub, make, text):
         pub.publish(make())
         return node.errors.seen(text) and probe.logged(text)
 
-    wait_for(sent_and_logged, 5, f"a log line containing {text!r}", period=0.05)
+    wait_for(sent_and_logged, what=f"a log line containing {text!r}", period=0.05)
 
 
 def test_bad_images(rig):
@@ -195,7 +213,7 @@ def test_bad_images(rig):
 @pytest.mark.parametrize("case,text", [
     ("times", "trajectory times must increase strictly"),
     ("limits", "panda_joint4 = "),
-    ("names", "unknown ['joint_x']"),
+    ("names", "unknown joint names ['joint_x']"),
 ])
 def test_bad_plans(rig, case, text):
     probe, node, _ = rig
@@ -229,7 +247,7 @@ def test_stale_images_refused(rig):
     probe, node, _ = rig
     jumps = node.stats.time_jumps
     probe.stamp_offset_ns = -5 * 10**9  # the camera stalls: stamps 5 s old
-    node.params["max_input_age_s"] = 1.0
+    assert node.set_parameters([Parameter("max_input_age_s", value=1.0)])[0].successful
     try:
         wait_for(lambda: node.stats.time_jumps > jumps, what="the jump back to stale stamps")
         wait_for(lambda: all(probe.now_ns() - (node.inputs.image_stamp_ns(c) or 0) > 4e9
@@ -241,7 +259,7 @@ def test_stale_images_refused(rig):
         assert len(rollouts(probe)) == n0
     finally:
         probe.stamp_offset_ns = 0
-        node.params["max_input_age_s"] = 0.0
+        node.set_parameters([Parameter("max_input_age_s", value=0.0)])
     still_alive(probe, node)
 
 
@@ -294,8 +312,8 @@ def test_plan_before_its_inputs_runs_once_they_arrive(ros, tiny_model, last):
                      what="CameraInfo and images reaching the node")
         else:  # /tf_static and CameraInfo, no image yet
             robot.publish_static()
-            wait_for(lambda: node.inputs.has_info(cam) and node.tf.frames(),
-                     what="CameraInfo and /tf_static reaching the node")
+            wait_for(lambda: not node.inputs.missing([cam], images=False),
+                     what="CameraInfo and the camera's /tf_static reaching the node")
         missing = node.inputs.missing([cam])
         assert len(missing) == 1 and cam in missing[0], missing
         assert not got and node.stats.rollouts.total == 0  # still held, not refused
@@ -304,7 +322,7 @@ def test_plan_before_its_inputs_runs_once_they_arrive(ros, tiny_model, last):
         else:
             robot.info = True
             robot.stream = True
-        wait_for(lambda: got, timeout=120, what="the held plan's rollout")
+        wait_for(lambda: got, what="the held plan's rollout")
         assert node.stats.plans == 1 and node.worker.refused == 0
         assert node.stats.sources == {"plan": 1}
     finally:
@@ -335,7 +353,7 @@ def test_plan_refused_when_calibration_never_comes(ros, tiny_model, rig):
         info_pub.publish(info)
         wait_for(lambda: node.inputs.has_info("back"), what="late CameraInfo")
         pub.publish(probe.plan())
-        wait_for(lambda: got, timeout=120, what="a rollout after CameraInfo arrived")
+        wait_for(lambda: got, what="a rollout after CameraInfo arrived")
     finally:
         ros.remove(node)
         ros.remove(helper)
@@ -370,7 +388,7 @@ def test_compressed_images_and_hold_still_horizon(ros, tiny_model, rig):
                              Parameter("output_namespace", value="/lookahead_c")]))
     try:
         cprobe.collect(VideoRollout, "/lookahead_c/wrist/rollout")
-        got = wait_for(lambda: cprobe.received["/lookahead_c/wrist/rollout"], 60,
+        got = wait_for(lambda: cprobe.received["/lookahead_c/wrist/rollout"],
                        what="hold-still rollouts from compressed images")
         m = got[0]
         frames, prompts, _ = convert.video_from_rollout(m)

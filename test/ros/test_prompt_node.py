@@ -35,7 +35,7 @@ def rig(ros, tmp_path_factory):
     for topic in ("/prompt/front/image", "/prompt/side/image", "/prompt_cal/front/image"):
         probe.collect(Image, topic)
     probe.collect(MarkerArray, "/prompt/skeleton")
-    wait_for(lambda: all(probe.received[t] for t in probe.received), 15, "prompt outputs")
+    wait_for(lambda: all(probe.received[t] for t in probe.received), what="prompt outputs")
     return probe, tf_node, cal_node
 
 

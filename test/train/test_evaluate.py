@@ -32,7 +32,7 @@ def test_evaluate_checkpoint_against_baselines(straight_run, tmp_path):
     # copy-first-frame: the scene moves, the copy does not -> ST-IoU exactly 0.
     cff = report["models"][COPY_FIRST_FRAME]["aggregate"]
     assert cff["st_iou"] == 0.0 and 0 < cff["ssim"] < 1
-    assert any("LPIPS not computed" in n and "nothing is downloaded" in n
+    assert any("LPIPS and FVD are not computed" in n and "neither ships nor downloads" in n
                for n in saved["notes"])
     table = (out / "table.txt").read_text()
     assert table == format_table(report) + "\n"
@@ -69,3 +69,41 @@ def test_model_that_does_not_fit_the_clips(straight_run):
     with pytest.raises(ConfigError, match="takes 5 frames of 32x32; the clips have 5 frames "
                                           "of 16x16"):
         evaluate(models, SyntheticClips(2, size=16), None, progress=False)
+
+
+def test_eval_loads_models_in_the_requested_dtype(straight_run):
+    import torch
+
+    from vap_ros.cli.eval import DTYPES
+    from vap_ros.serve import DTYPES as SERVE_DTYPES
+
+    assert DTYPES == SERVE_DTYPES  # the CLI's choices are the loader's
+    models = load_models(straight_run, dtype="bfloat16")
+    wm = next(m for m in models.values() if not isinstance(m, str))
+    assert wm.dtype == torch.bfloat16 and not wm.training
+    report = evaluate(models, SyntheticClips(1), None, EvalSettings(steps=1), progress=False)
+    assert all(isinstance(e["aggregate"]["psnr"], float) for e in report["models"].values())
+
+
+def test_latent_models_decode_in_tiles_wherever_they_run():
+    from types import SimpleNamespace
+
+    from diffusers import AutoencoderKLCogVideoX
+
+    from vap_ros.serve import enable_vae_tiling
+
+    def vae(size):
+        return AutoencoderKLCogVideoX(
+            down_block_types=("CogVideoXDownBlock3D",) * 4,
+            up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8),
+            latent_channels=4, layers_per_block=1, norm_num_groups=4, sample_height=size[0],
+            sample_width=size[1])
+
+    big = vae((480, 720))  # CogVideoX's sample size: 240x360 px tiles, 30x45 latent
+    assert not big.use_tiling and not big.use_slicing
+    assert enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=big)))
+    assert big.use_tiling and big.use_slicing
+    small = vae((32, 32))  # 16 px tiles, 2 px latent: too small to tile, sliced only
+    assert not enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=small)))
+    assert small.use_slicing and not small.use_tiling
+    assert not enable_vae_tiling(SimpleNamespace(codec=SimpleNamespace(vae=None)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vap_ros.cli.eval import DTYPES
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="live lookahead on the simulated rig, end to end",
@@ -18,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=7, help="scene seed (layout, objects, cameras)")
     p.add_argument("--cameras", default="front,left,right", help="comma-separated cameras")
     p.add_argument("--steps", type=int, default=0, help="denoising steps (0 = model default)")
+    p.add_argument("--device", default="cpu", help="torch device of the model: cpu, cuda")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="model weights and activations (default float32)")
     p.set_defaults(func=run)
 
 
@@ -25,7 +30,8 @@ def run(args) -> int:
     from vap_ros.ros.demo import DemoSettings, run_demo
 
     s = DemoSettings(out=Path(args.out), model=args.model, task=args.task, seed=args.seed,
-                     cameras=tuple(c for c in args.cameras.split(",") if c), steps=args.steps)
+                     cameras=tuple(c for c in args.cameras.split(",") if c), steps=args.steps,
+                     device=args.device, dtype=args.dtype)
     r = run_demo(s)
     m, c = r["mean"]["model"], r["mean"]["copy_first_frame"]
     print(f"\nvap-ros demo: task {r['task']!r}, {len(r['cameras'])} cameras, "

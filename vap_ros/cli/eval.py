@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+DTYPES = ("float32", "bfloat16", "float16")  # vap_ros.serve.DTYPES (not imported: fast --help)
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -32,8 +34,10 @@ def register(sub) -> None:
                    help="gripper region radius, fraction of min(H, W) (default 0.08)")
     p.add_argument("--motion-threshold", type=float, default=0.1,
                    help="ST-IoU motion threshold, fraction of the range (default 0.1)")
-    p.add_argument("--lpips-weights", default=None, help="local LPIPS weights folder")
-    p.add_argument("--fvd-weights", default=None, help="local I3D weights folder for FVD")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0")
+    p.add_argument("--dtype", choices=DTYPES, default="float32",
+                   help="model weights and activations (default float32; bfloat16 for "
+                        "CogVideoX presets on a GPU)")
     p.set_defaults(func=run)
 
 
@@ -47,11 +51,10 @@ def run(args) -> int:
     out = check_out_dir(args.out)  # before any inference: results are written at the end
     refuse_overwrite([Path(out) / "metrics.json", Path(out) / "table.txt"], force=args.force)
     dataset = ClipDataset(args.data, source=args.source)
-    models = load_models(args.checkpoint, args.baseline)
+    models = load_models(args.checkpoint, args.baseline, device=args.device, dtype=args.dtype)
     settings = EvalSettings(max_clips=args.clips, steps=args.steps, seed=args.seed,
                             videos=args.videos, region_radius=args.region_radius,
-                            motion_threshold=args.motion_threshold,
-                            lpips_weights=args.lpips_weights, fvd_weights=args.fvd_weights)
+                            motion_threshold=args.motion_threshold)
     report = evaluate(models, dataset, args.out, settings)
     print(format_table(report))
     print(f"wrote {args.out}/metrics.json, table.txt and videos/")

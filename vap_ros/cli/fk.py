@@ -14,9 +14,15 @@ def register(sub) -> None:
                    help="arm joint positions in model order (radians)")
     p.add_argument("--frame", default=None,
                    help="frame name (default: the gripper TCP, Franka's O_T_EE)")
-    p.add_argument("--robot", default="panda", help="robot preset name or YAML (default panda)")
+    p.add_argument("--robot", default="panda",
+                   help="robot preset: panda, fr3, or a YAML path (default panda)")
     p.add_argument("--urdf", default=None,
-                   help="another URDF (path or package:// URI) instead of the preset")
+                   help="another URDF (path or package:// URI) instead of the preset; every "
+                        "1-DoF joint is then commanded")
+    p.add_argument("--robot-description", default=None, metavar="FILE",
+                   help="a URDF file read as a robot's /robot_description (xacro already "
+                        "expanded): kinematics from it, joints/frames from --robot when they "
+                        "fit, else derived for a Franka arm (<prefix>joint1..7)")
     p.add_argument("--gripper-width", type=float, default=None,
                    help="gripper opening, metres (0 .. the gripper's maximum)")
     p.set_defaults(func=run)
@@ -25,9 +31,16 @@ def register(sub) -> None:
 def run(args) -> int:
     import numpy as np
 
-    from vap_ros.robot import RobotModel
+    from vap_ros.robot import RobotModel, load_robot
+    from vap_ros.robot.description import resolve_path
 
-    robot = RobotModel(args.urdf) if args.urdf else RobotModel.from_preset(args.robot)
+    if args.urdf:
+        robot = RobotModel(args.urdf)
+    elif args.robot_description:
+        xml = resolve_path(args.robot_description).read_text()
+        robot = load_robot(args.robot, robot_description=xml).robot
+    else:
+        robot = RobotModel.from_preset(args.robot)
     frame = args.frame or robot.tcp_frame
     robot.frame_id(frame)
     q = np.asarray(args.joints, np.float64)[None]

@@ -69,7 +69,9 @@ def _check_topics(key: str, topics: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class JointStateTopics(StrictConfig):
-    """Where the joint states are. ``topic``/``gripper_topic``: candidate topics."""
+    """Where the joint states are. ``topic``/``gripper_topic``: candidate topics;
+    ``name_map``: joint-name map applied before matching the robot's names (exact names or
+    prefix rules ``{"fr3_*": "panda_*"}``; ``vap_ros.robot.joints``)."""
 
     topic: Topics = ("/joint_states",)
     gripper_topic: Topics = ()
@@ -77,7 +79,14 @@ class JointStateTopics(StrictConfig):
     name_map: Annotated[dict[str, str], _none_is_empty] = field(default_factory=dict)
 
     def check(self) -> None:
+        from vap_ros.errors import ConfigError
+        from vap_ros.robot.joints import parse_name_map
+
         require(bool(self.topic), "topic", self.topic, "at least one joint-state topic")
+        try:
+            parse_name_map(self.name_map)
+        except ConfigError as err:
+            raise ConfigError(key="name_map", value=err.value, expected=err.expected) from err
         _check_topics("topic", self.topic)
         _check_topics("gripper_topic", self.gripper_topic)
 
@@ -132,10 +141,13 @@ class SyncConfig(StrictConfig):
 @dataclass(frozen=True)
 class RigConfig(StrictConfig):
     """A rig: robot preset, topics, calibration override and clip settings. ``cameras``: a
-    list of cameras, or None / "auto" (every image topic of a bag)."""
+    list of cameras, or None / "auto" (every image topic of a bag). ``base_frame``: the frame
+    of the bag's TF that the camera mounts hang off, when it is not the robot model's base
+    frame (an FR3 bag, base ``fr3_link0``, read onto the Panda model)."""
 
     name: str = "custom"
     robot: str = "panda"
+    base_frame: str | None = None
     joint_states: JointStateTopics = field(default_factory=JointStateTopics)
     plan_topic: Topics = ("/planned_trajectory",)
     tf_topics: Topics = ("/tf_static", "/tf")

@@ -11,15 +11,17 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from vap_ros.errors import ImageError, TrajectoryError
+from vap_ros.errors import ImageError, JointStateError, TrajectoryError
 
 __all__ = [
+    "CAMERA_INFO_TYPE",
+    "DISPLAY_TRAJECTORY_TYPE",
     "IMAGE_TYPES",
     "JOINT_STATE_TYPE",
     "PLAN_TYPE",
     "TF_TYPE",
-    "CAMERA_INFO_TYPE",
     "JointStateParser",
+    "display_trajectory_to_trajectory",
     "header_stamp_ns",
     "image_to_rgb",
     "is_supported_encoding",
@@ -34,6 +36,7 @@ IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 JOINT_STATE_TYPE = "sensor_msgs/msg/JointState"
 PLAN_TYPE = "trajectory_msgs/msg/JointTrajectory"
+DISPLAY_TRAJECTORY_TYPE = "moveit_msgs/msg/DisplayTrajectory"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
 
 _STAMP = struct.Struct("<iI")
@@ -162,20 +165,28 @@ def tf_transforms(msg) -> list[tuple[str, str, np.ndarray]]:
     return out
 
 
-def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None):
-    """A trajectory_msgs/JointTrajectory → ``JointTrajectory`` in the robot's arm order with
-    absolute stamps (header.stamp, or the log time when the stamp is zero, + time_from_start).
+def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None, *,
+                       start_ns: int | None = None):
+    """A trajectory_msgs/JointTrajectory (an rclpy or a rosbags message) → ``JointTrajectory``
+    in the robot's arm order (names through ``mapper``'s joint-name map; finger joints give
+    the gripper width) with stamps ``start_ns`` (0: relative to the plan's start) or else
+    header.stamp, or the log time when the stamp is zero, + time_from_start.
 
     Raises:
         JointStateError: joint names that do not fit the robot.
-        TrajectoryError: no points, or times not increasing.
+        TrajectoryError: no points, a point whose positions do not match the names, or times
+            not increasing.
     """
-    from vap_ros.robot import JointTrajectory
+    from vap_ros.robot import JointTrajectory, map_joint_name
 
-    names = [name_map.get(n, n) if name_map else n for n in msg.joint_names]
+    names = [map_joint_name(n, name_map) if name_map else n for n in msg.joint_names]
     if not len(msg.points):
         raise TrajectoryError("plan has no points")
-    t0 = header_stamp_ns(msg) or int(log_time_ns)
+    t0 = int(start_ns) if start_ns is not None else (header_stamp_ns(msg) or int(log_time_ns))
+    for i, p in enumerate(msg.points):
+        if len(p.positions) != len(names):
+            raise TrajectoryError(f"plan point {i} has {len(p.positions)} positions for "
+                                  f"{len(names)} joints {names}")
     pos = np.array([np.asarray(p.positions, np.float64) for p in msg.points])
     tfs = np.array([int(p.time_from_start.sec) * 1_000_000_000 + int(p.time_from_start.nanosec)
                     for p in msg.points], np.int64)
@@ -230,6 +241,100 @@ def parse_raw_image(raw) -> RawImage | None:
         return None
 
 
+def _duration_ns(d) -> int:
+    return int(d.sec) * 1_000_000_000 + int(d.nanosec)
+
+
+def display_trajectory_to_trajectory(msg, log_time_ns: int, mapper, *,
+                                     start_ns: int | None = None):
+    """A moveit_msgs/DisplayTrajectory (what MoveIt publishes on ``/display_planned_path``) →
+    (``JointTrajectory`` in the robot's arm order, notes).
+
+    Works on any object with DisplayTrajectory's fields (an rclpy message, a rosbags message,
+    a stand-in): ``trajectory[0].joint_trajectory`` (trajectory_msgs/JointTrajectory) is the
+    plan; ``trajectory_start.joint_state`` (sensor_msgs/JointState) fills in what the plan
+    lacks: a first point at ``time_from_start`` 0 when the plan's first point is later, arm
+    joints the planning group does not move (held), and the gripper width when the plan has no
+    finger joints (held). Names go through ``mapper``'s joint-name map. Further trajectories
+    (a multi-segment plan) and any multi-DOF trajectory are ignored; each such case adds a note
+    (for the caller to log).
+
+    Stamps: ``start_ns`` if given (0: relative to the plan start), else the joint trajectory's
+    header stamp, else ``log_time_ns``; plus ``time_from_start``.
+
+    Raises:
+        TrajectoryError: no trajectory, no points, a point whose positions do not match the
+            joint names, times not increasing, NaN.
+        JointStateError: joints that do not fit the robot (unknown with ``extra="error"``, or
+            arm joints neither in the plan nor in the start state), a start state whose names
+            and positions differ in number.
+    """
+    from vap_ros.robot import JointTrajectory
+
+    notes: list[str] = []
+    trajectories = list(getattr(msg, "trajectory", ()))
+    if not trajectories:
+        raise TrajectoryError("DisplayTrajectory holds no trajectory (trajectory[] is empty); "
+                              "expected at least one moveit_msgs/RobotTrajectory")
+    if len(trajectories) > 1:
+        notes.append(f"DisplayTrajectory holds {len(trajectories)} trajectories: only the first "
+                     "is used")
+    first = trajectories[0]
+    jt = first.joint_trajectory
+    multi = getattr(first, "multi_dof_joint_trajectory", None)
+    n_multi = len(getattr(multi, "points", ()))
+    if n_multi:
+        notes.append(f"multi-DOF trajectory of joints {list(multi.joint_names)} "
+                     f"({n_multi} points) ignored: only joint trajectories are predicted")
+    names = [str(n) for n in jt.joint_names]
+    if not len(jt.points):
+        raise TrajectoryError(
+            "DisplayTrajectory trajectory[0].joint_trajectory has no points"
+            + (" (it holds only a multi-DOF trajectory)" if n_multi else "")
+            + f"; expected points for joints {names}")
+    rows = []
+    for i, pt in enumerate(jt.points):
+        if len(pt.positions) != len(names):
+            raise TrajectoryError(f"DisplayTrajectory point {i} has {len(pt.positions)} "
+                                  f"positions for {len(names)} joints {names}")
+        rows.append(np.asarray(pt.positions, np.float64))
+    pos = np.stack(rows)
+    tfs = np.array([_duration_ns(pt.time_from_start) for pt in jt.points], np.int64)
+
+    start = getattr(getattr(msg, "trajectory_start", None), "joint_state", None)
+    s_names = [str(n) for n in getattr(start, "name", ())]
+    s_pos = np.asarray(getattr(start, "position", ()), np.float64).reshape(-1)
+    if len(s_names) != s_pos.size:
+        raise JointStateError(f"DisplayTrajectory trajectory_start.joint_state has "
+                              f"{len(s_names)} names but {s_pos.size} positions",
+                              names=s_names, expected=mapper.arm_joint_names)
+    s_model = mapper.model_names(s_names)
+    start_of = dict(zip(s_model, s_pos, strict=True))
+    renamed = mapper.model_names(names)
+    if tfs[0] > 0:
+        if all(n in start_of for n in renamed):
+            pos = np.vstack([[start_of[n] for n in renamed], pos])
+            tfs = np.concatenate([[0], tfs])
+            notes.append("the start state was added as the first point (t = 0)")
+        else:
+            notes.append(f"the plan starts at {tfs[0] * 1e-9:.3f} s and the start state lacks "
+                         f"joints {[n for n in renamed if n not in start_of]}: no point added")
+    held = [k for k, n in enumerate(s_model) if n not in renamed and mapper.knows(n)]
+    if held:
+        notes.append(f"joints {[s_model[k] for k in held]} are not in the plan: held at their "
+                     "start-state values")
+        names = names + [s_names[k] for k in held]
+        pos = np.hstack([pos, np.tile(s_pos[held], (pos.shape[0], 1))])
+    arm, width = mapper.map_many(names, pos)
+    if start_ns is None:
+        s = jt.header.stamp
+        t0 = int(s.sec) * 1_000_000_000 + int(s.nanosec) or int(log_time_ns)
+    else:
+        t0 = int(start_ns)
+    traj = JointTrajectory(mapper.arm_joint_names, arm, t0 + tfs, width)
+    return traj.validate(), notes
+
+
 class JointStateParser:
     """Fast reader of serialised sensor_msgs/JointState (little-endian CDR): (stamp ns, names,
     positions) without building a message object, ~10x faster than generic deserialisation
@@ -240,9 +345,7 @@ class JointStateParser:
     def __init__(self) -> None:
         self._names: dict[bytes, tuple[tuple[str, ...], int]] = {}
 
-    @staticmethod
-    def _align(o: int, a: int) -> int:
-        return 4 + ((o - 4 + a - 1) // a) * a  # CDR alignment counts from after the 4-byte header
+    _align = staticmethod(_cdr_align)
 
     def parse(self, raw: bytes) -> tuple[int, tuple[str, ...], np.ndarray] | None:
         try:

@@ -196,8 +196,8 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                 + (f" {str(calib_path)!r}, which has {sorted(override)}" if calib_path else "")
                 + ")")
 
-    name_map = dict(cfg.joint_states.name_map)
-    mapper = JointStateMapper.for_robot(robot, extra=cfg.joint_states.extra_joints)
+    mapper = JointStateMapper.for_robot(robot, extra=cfg.joint_states.extra_joints,
+                                        name_map=cfg.joint_states.name_map)
     grip_names = tuple(robot.gripper.joints) if robot.gripper else ()
     img_topic = {c.topic: c for c in cameras}
     img_stamps: dict[str, list[int]] = {c.topic: [] for c in cameras}
@@ -246,7 +246,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                 continue
             try:
                 if topic == grip_topic:
-                    names = [name_map.get(n, n) for n in msg.name]
+                    names = list(mapper.model_names(msg.name))
                     idx = [names.index(n) for n in grip_names if n in names]
                     if len(idx) != len(grip_names) or len(msg.position) < len(names):
                         raise JointStateError(f"gripper joints {list(grip_names)} not in "
@@ -254,7 +254,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                     gr_t.append(header_stamp_ns(msg) or log_ns)
                     gr_w.append(float(np.sum(np.asarray(msg.position, float)[idx])))
                 elif topic == plan_topic:
-                    plans.append(plan_to_trajectory(msg, log_ns, mapper, name_map))
+                    plans.append(plan_to_trajectory(msg, log_ns, mapper))
                 elif topic in tf_topics:
                     for parent, child, T in tf_transforms(msg):
                         tree.add(parent, child, T)
@@ -269,11 +269,11 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
         skipped["(bag)"][f"unreadable: {err}"] += 1
 
     for (names, _), (stamps, rows) in js_groups.items():
-        names = [name_map.get(n, n) for n in names]
-        if grip_names and set(grip_names) <= set(names) and not (
-                set(robot.arm_joint_names) & set(names)):
+        renamed = mapper.model_names(names)  # the mapper renames by itself; this is for idx
+        if grip_names and set(grip_names) <= set(renamed) and not (
+                set(robot.arm_joint_names) & set(renamed)):
             # gripper-only states on the same topic (a separate gripper driver): the width
-            idx = [names.index(n) for n in grip_names]
+            idx = [renamed.index(n) for n in grip_names]
             gr_t.extend(stamps)
             gr_w.extend(np.stack(rows)[:, idx].sum(axis=1).tolist())
             continue
@@ -319,7 +319,8 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                 skipped[cam.topic]["corrupt header stamp"] += int(bad.sum())
                 st[bad] = -1
         cam.stamps_ns = st
-        cam.camera = _calibrate(cam, override, infos, tree, robot, path)
+        cam.camera = _calibrate(cam, override, infos, tree, robot, path,
+                                cfg.base_frame or robot.base_frame)
     plans.sort(key=lambda p: int(p.stamps_ns[0]))
     if cfg.prompt_source == "commanded" and not plans:
         warnings.append("prompt_source is 'commanded' but the bag has no plan "
@@ -357,7 +358,8 @@ def _joint_series(t, q, w, gt, gw, robot, skipped: Counter, warnings, topic) -> 
     return JointTrajectory(robot.arm_joint_names, q, t, w)
 
 
-def _calibrate(cam: CameraStream, override, infos, tree: TransformTree, robot, path) -> Camera:
+def _calibrate(cam: CameraStream, override, infos, tree: TransformTree, robot, path,
+               tf_base: str) -> Camera:
     from dataclasses import replace
 
     if cam.name in override:
@@ -372,7 +374,7 @@ def _calibrate(cam: CameraStream, override, infos, tree: TransformTree, robot, p
         raise CalibrationError(f"bag {str(path)!r}: camera {cam.name!r}: CameraInfo has no "
                                "header.frame_id; set frame_id in the rig config")
     try:
-        T_base_cam = tree.lookup(robot.base_frame, frame)
+        T_base_cam = tree.lookup(tf_base, frame)
     except CalibrationError as err:
         raise CalibrationError(f"bag {str(path)!r}: camera {cam.name!r}: {err} (add the camera "
                                "mount to /tf_static or give a calibration override)") from err

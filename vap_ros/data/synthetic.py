@@ -23,13 +23,14 @@ __all__ = ["SyntheticRig", "default_cameras", "synthetic_motion", "write_synthet
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
 
 
-def default_cameras(size=(240, 320), names: Sequence[str] = ("front", "left")) -> list[Camera]:
-    """Look-at cameras around the Panda's workspace (optical frames ``<name>_optical_frame``)."""
+def default_cameras(size=(240, 320), names: Sequence[str] = ("front", "left"),
+                    base_frame: str = "panda_link0") -> list[Camera]:
+    """Look-at cameras around the arm's workspace (optical frames ``<name>_optical_frame``)."""
     eyes = {"front": (1.6, 0.0, 0.8), "left": (0.6, 1.4, 0.7), "right": (0.6, -1.4, 0.9),
             "top": (0.5, 0.05, 1.9)}
     H, W = size
     return [look_at(n, eyes.get(n, (1.2, 0.8 * i - 0.8, 0.9)), (0.45, 0.0, 0.35), width=W,
-                    height=H, fov_y_deg=50.0, base_frame="panda_link0")
+                    height=H, fov_y_deg=50.0, base_frame=base_frame)
             for i, n in enumerate(names)]
 
 
@@ -82,7 +83,10 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
                         joint_names: Sequence[str] | None = None,
                         corrupt: dict[str, Sequence[int]] | None = None,
                         keep_images: bool = False,
-                        gripper_topic: str | None = None) -> SyntheticRig:
+                        gripper_topic: str | None = None, robot: str = "panda",
+                        joint_topic: str = "/joint_states",
+                        image_topic: str = "/{camera}/image_raw",
+                        info_topic: str = "/{camera}/camera_info") -> SyntheticRig:
     """Write a rosbag2 (``storage`` "mcap" or "sqlite3") and return its ground truth.
 
     Args:
@@ -93,7 +97,11 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
         corrupt: {topic: message indices} whose bytes are replaced by garbage.
         keep_images: store the written RGB images in ``rig.images``.
         gripper_topic: publish the finger joints as separate JointStates on this topic (may
-            be /joint_states itself, interleaved), the arm joints alone on /joint_states.
+            be the joint topic itself, interleaved), the arm joints alone on ``joint_topic``.
+        robot: robot preset whose joint names, base frame and skeleton the bag uses (the
+            motion is the same; it lies inside the Panda's and the FR3's limits).
+        joint_topic, image_topic, info_topic: topic names; ``{camera}`` is the camera name
+            (e.g. ``image_topic="/{camera}/camera/color/image_raw"`` as realsense2_camera).
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
@@ -103,11 +111,14 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
     rig = rig or SyntheticRig(default_cameras())
     ts = get_typestore(Stores.ROS2_HUMBLE)
     T = ts.types
-    renderer = SkeletonRenderer.from_preset("panda", SkeletonStyle(line_width=1 / 40,
-                                                                   disc_radius=1 / 40))
+    renderer = SkeletonRenderer.from_preset(robot, SkeletonStyle(line_width=1 / 40,
+                                                                 disc_radius=1 / 40))
+    model = renderer.robot
+    n_arm = model.n_arm
+    base_frame = model.base_frame
     corrupt = {k: set(v) for k, v in (corrupt or {}).items()}
     names = list(joint_names) if joint_names is not None else (
-        [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"])
+        list(model.arm_joint_names) + list(model.gripper.joints if model.gripper else ()))
 
     def stamp(ns: int):
         return T["builtin_interfaces/msg/Time"](sec=int(ns // 1_000_000_000),
@@ -126,18 +137,18 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
         if gripper_topic:
             events.append((t + 1000, gripper_topic, "sensor_msgs/msg/JointState",
                            T["sensor_msgs/msg/JointState"](
-                header=header(t + 1000), name=names[7:], position=pos[7:len(names)],
+                header=header(t + 1000), name=names[n_arm:], position=pos[n_arm:len(names)],
                 velocity=np.zeros(0), effort=np.zeros(0))))
-            names_k, pos = names[:7], pos[:7]
+            names_k, pos = names[:n_arm], pos[:n_arm]
         else:
             names_k = names
         msg = T["sensor_msgs/msg/JointState"](
             header=header(t), name=names_k, position=pos[: len(names_k)],
             velocity=np.zeros(0), effort=np.zeros(0))
-        events.append((t, "/joint_states", "sensor_msgs/msg/JointState", msg))
+        events.append((t, joint_topic, "sensor_msgs/msg/JointState", msg))
     # plans: one per period, 10 points each, published 50 ms ahead of their start
     if plan:
-        arm = [f"panda_joint{i}" for i in range(1, 8)]
+        arm = list(model.arm_joint_names)
         for p0 in range(0, dur, int(rig.plan_period_s * 1e9)):
             tfs = np.linspace(0, rig.plan_period_s, 11)
             qc, _ = rig.commanded(s0 + p0 + (tfs * 1e9).astype(np.int64))
@@ -150,13 +161,13 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
                                                             points=pts)
             events.append((max(s0, s0 + p0 - 50_000_000), "/planned_trajectory",
                            "trajectory_msgs/msg/JointTrajectory", msg))
-    # TF: camera optical frames relative to panda_link0
+    # TF: camera optical frames relative to the robot's base frame
     if tf_static:
         tfs_msgs = []
         for cam in rig.cameras:
             tr, qq = pose_from_transform(cam.T_base_cam)
             tfs_msgs.append(T["geometry_msgs/msg/TransformStamped"](
-                header=header(s0, "panda_link0"), child_frame_id=cam.frame_id,
+                header=header(s0, base_frame), child_frame_id=cam.frame_id,
                 transform=T["geometry_msgs/msg/Transform"](
                     translation=T["geometry_msgs/msg/Vector3"](x=tr[0], y=tr[1], z=tr[2]),
                     rotation=T["geometry_msgs/msg/Quaternion"](x=qq[0], y=qq[1], z=qq[2],
@@ -173,7 +184,7 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
         qv, wv = rig.logged(st)
         prompts = renderer.render(qv, [cam], wv)[0]
         comp = cam.name in compressed
-        topic = f"/{cam.name}/image_raw" + ("/compressed" if comp else "")
+        topic = image_topic.format(camera=cam.name) + ("/compressed" if comp else "")
         imgs = []
         for k, t in enumerate(st.tolist()):
             img = _background(cam.height, cam.width, k, v)
@@ -200,7 +211,8 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
                     k=np.asarray(info["k"]), r=np.asarray(info["r"]), p=np.asarray(info["p"]),
                     binning_x=0, binning_y=0, roi=T["sensor_msgs/msg/RegionOfInterest"](
                         x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
-                events.append((t, f"/{cam.name}/camera_info", "sensor_msgs/msg/CameraInfo", msg))
+                events.append((t, info_topic.format(camera=cam.name),
+                               "sensor_msgs/msg/CameraInfo", msg))
         if keep_images:
             rig.images[cam.name] = imgs
     events.sort(key=lambda e: e[0])

@@ -11,8 +11,20 @@ conditioning parts, a peft adapter for LoRA, JSON for the config and the model c
   scheduler/                 diffusers scheduler config
   controlnet.safetensors     ControlNet branch (skeleton conditioning)
   conditioning.safetensors   text embedding, action adapter, trainable transformer parts
-  lora/                      peft adapter: adapter_config.json + adapter_model.safetensors
+  lora/                      LoRA in both standard layouts (the same tensors twice):
+    adapter_config.json + adapter_model.safetensors   peft (PeftModel.save_pretrained layout:
+                             keys "base_model.model.<module>.lora_A.weight")
+    pytorch_lora_weights.safetensors                  diffusers (CogVideoX pipelines'
+                             save_lora_weights layout: keys "transformer.<module>.lora_A.weight",
+                             the LoraConfig in the safetensors metadata)
 ```
+Either library restores the adapter onto ``transformer/`` by itself:
+``PeftModel.from_pretrained(transformer, "<dir>/lora")``, or
+``transformer.load_lora_adapter("<dir>/lora", weight_name="pytorch_lora_weights.safetensors")``
+(``pipe.load_lora_weights("<dir>/lora")`` on a CogVideoX pipeline). Checkpoints written before
+this layout hold unprefixed keys in adapter_model.safetensors and no diffusers file; they load
+here as before (diffusers: ``load_lora_adapter(..., weight_name="adapter_model.safetensors",
+prefix=None)``).
 Loading reads JSON and safetensors only; nothing is ever unpickled.
 """
 
@@ -31,6 +43,8 @@ from vap_ros.model.config import WorldModelConfig
 __all__ = ["load", "save"]
 
 FORMAT = "vap_ros.world_model/1"
+PEFT_PREFIX = "base_model.model."  # PeftModel's key prefix in adapter_model.safetensors
+DIFFUSERS_LORA_FILE = "pytorch_lora_weights.safetensors"
 
 
 def _cpu(state: dict) -> dict:
@@ -56,8 +70,6 @@ def save(wm, path: str | Path, include_base: bool | None = None, card: dict | No
         card: extra model-card entries (e.g. ``training_data``, ``metrics``), merged with
             ``wm.card``.
     """
-    from peft.utils import get_peft_model_state_dict
-
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     cfg = wm.config
@@ -96,12 +108,24 @@ def save(wm, path: str | Path, include_base: bool | None = None, card: dict | No
                       if k.startswith("patch_embed.proj")})
     save_file(_cpu(extra), path / "conditioning.safetensors")
     if cfg.lora_rank > 0:
-        lora_dir = path / "lora"
-        lora_dir.mkdir(exist_ok=True)
-        transformer.peft_config["default"].save_pretrained(lora_dir)
-        save_file(_cpu(get_peft_model_state_dict(transformer, adapter_name="default")),
-                  lora_dir / "adapter_model.safetensors")
+        _save_lora(transformer, path / "lora")
     return path
+
+
+def _save_lora(transformer, lora_dir: Path) -> None:
+    """The adapter in peft's and in diffusers' standard layouts (see the module docstring)."""
+    from diffusers import CogVideoXImageToVideoPipeline
+    from peft.utils import get_peft_model_state_dict
+
+    lora_dir.mkdir(exist_ok=True)
+    peft_config = transformer.peft_config["default"]
+    state = _cpu(get_peft_model_state_dict(transformer, adapter_name="default"))
+    peft_config.save_pretrained(lora_dir)
+    save_file({PEFT_PREFIX + k: v for k, v in state.items()},
+              lora_dir / "adapter_model.safetensors", metadata={"format": "pt"})
+    CogVideoXImageToVideoPipeline.save_lora_weights(
+        lora_dir, transformer_lora_layers=state, weight_name=DIFFUSERS_LORA_FILE,
+        transformer_lora_adapter_metadata=peft_config.to_dict())
 
 
 def _read_json(path: Path) -> dict:
@@ -204,12 +228,17 @@ def load(path: str | Path, base: str | Path | None = None):
             if saved.r != cfg.lora_rank:
                 raise CheckpointError(f"lora/adapter_config.json has rank {saved.r}, the config "
                                       f"says {cfg.lora_rank}")
-            result = set_peft_model_state_dict(
-                d.transformer, _load_st(path / "lora" / "adapter_model.safetensors"),
-                adapter_name="default")
+            lora = _load_st(path / "lora" / "adapter_model.safetensors")
+            lora = {k[len(PEFT_PREFIX):] if k.startswith(PEFT_PREFIX) else k: v
+                    for k, v in lora.items()}  # peft's layout, or the older unprefixed one
+            result = set_peft_model_state_dict(d.transformer, lora, adapter_name="default")
             if getattr(result, "unexpected_keys", None):
                 raise CheckpointError(f"lora weights do not fit the model: unexpected keys "
                                       f"{result.unexpected_keys[:4]}")
+            unset = [k for k in getattr(result, "missing_keys", ()) if "lora_" in k]
+            if unset:  # a LoRA layer left at its initialisation would silently do nothing
+                raise CheckpointError(f"lora/adapter_model.safetensors lacks {len(unset)} LoRA "
+                                      f"weights of the model, e.g. {unset[:2]}")
     except (KeyError, RuntimeError) as err:
         raise CheckpointError(f"world model checkpoint {path} does not fit its config: "
                               f"{err}") from err

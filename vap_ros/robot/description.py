@@ -15,7 +15,7 @@ from pathlib import Path
 
 from vap_ros.errors import ConfigError
 
-__all__ = ["package_share_dirs", "resolve_package_uri", "resolve_path"]
+__all__ = ["mesh_files", "package_share_dirs", "resolve_package_uri", "resolve_path"]
 
 _REPO_URDF_DIR = Path(__file__).resolve().parents[2] / "urdf"
 
@@ -71,3 +71,32 @@ def resolve_path(path: str | os.PathLike) -> Path:
     if not p.exists():
         raise ConfigError(f"file not found: {str(path)!r}")
     return p.resolve()
+
+
+def mesh_files(urdf_xml: str, relative_to: Path | None = None) -> dict[str, Path | None]:
+    """The ``<mesh filename=...>`` entries of a URDF → existing files, or None where one
+    cannot be found (``package://`` and ``file://`` URIs, absolute paths, paths relative to
+    ``relative_to``). Never raises for a missing mesh: kinematics does not need them.
+
+    Raises:
+        ConfigError: the text is not XML.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(urdf_xml)
+    except ET.ParseError as err:
+        raise ConfigError(f"robot description is not XML: {err}") from err
+    out: dict[str, Path | None] = {}
+    for mesh in root.iter("mesh"):
+        uri = mesh.get("filename", "")
+        if not uri or uri in out:
+            continue
+        path = uri[len("file://"):] if uri.startswith("file://") else uri
+        if not uri.startswith("package://") and relative_to is not None:
+            path = str(Path(relative_to) / path)
+        try:
+            out[uri] = resolve_package_uri(path)
+        except ConfigError:
+            out[uri] = None
+    return out

@@ -50,12 +50,55 @@ class RobotModel:
     ) -> None:
         import pinocchio as pin
 
-        self._pin = pin
-        self.urdf_path = resolve_package_uri(str(urdf))
+        self.urdf_path: Path | None = resolve_package_uri(str(urdf))
+        self.urdf_xml: str | None = None
         try:
-            self.model = pin.buildModelFromUrdf(str(self.urdf_path))
+            model = pin.buildModelFromUrdf(str(self.urdf_path))
         except Exception as err:  # pinocchio raises ValueError/RuntimeError on bad URDFs
             raise ConfigError(f"cannot load URDF {self.urdf_path}: {err}") from err
+        self._setup(model, self.urdf_path.name, arm_joints, gripper, base_frame, tcp_frame, name)
+
+    @classmethod
+    def from_urdf_string(
+        cls,
+        urdf_xml: str,
+        *,
+        arm_joints: Sequence[str] | None = None,
+        gripper: GripperSpec | None = None,
+        base_frame: str | None = None,
+        tcp_frame: str | None = None,
+        name: str | None = None,
+        source: str = "robot_description",
+    ) -> "RobotModel":
+        """Build from URDF text, e.g. the ``/robot_description`` a robot publishes (xacro
+        already expanded). Meshes are not needed for kinematics; ``mesh_files()`` resolves
+        them where it can. ``source`` names the text in error messages.
+
+        Raises:
+            ConfigError: empty or invalid URDF, unsupported joints, unknown joint/frame names.
+        """
+        import pinocchio as pin
+
+        if not isinstance(urdf_xml, str) or not urdf_xml.strip():
+            raise ConfigError(f"{source} is empty: expected the robot's URDF (XML text)")
+        self = cls.__new__(cls)
+        self.urdf_path = None
+        self.urdf_xml = urdf_xml
+        try:
+            model = pin.buildModelFromXML(urdf_xml)
+        except Exception as err:  # pinocchio raises ValueError on text it cannot parse
+            raise ConfigError(f"{source} is not a valid URDF: {err} (starts with "
+                              f"{urdf_xml.strip()[:60]!r})") from err
+        self._setup(model, source, arm_joints, gripper, base_frame, tcp_frame, name)
+        return self
+
+    def _setup(self, model, source: str, arm_joints, gripper, base_frame, tcp_frame,
+               name) -> None:
+        import pinocchio as pin
+
+        self._pin = pin
+        self.source = source
+        self.model = model
         self.data = self.model.createData()
         self.name = name or self.model.name
         actuated = [
@@ -69,19 +112,22 @@ class RobotModel:
         ]
         if unsupported:
             raise ConfigError(
-                f"URDF {self.urdf_path.name}: joints {unsupported} are not 1-DoF "
+                f"URDF {source}: joints {unsupported} are not 1-DoF "
                 "(revolute/prismatic); only serial 1-DoF chains are supported"
             )
         self.gripper = gripper
         gripper_joints = tuple(gripper.joints) if gripper else ()
         for j in gripper_joints:
             if j not in actuated:
-                raise ConfigError(f"gripper joint {j!r} not in URDF joints {actuated}")
+                raise ConfigError(f"gripper joint {j!r} not in URDF {source} joints {actuated}")
         if arm_joints is None:
             arm_joints = [j for j in actuated if j not in gripper_joints]
-        for j in arm_joints:
-            if j not in actuated:
-                raise ConfigError(f"arm joint {j!r} not in URDF joints {actuated}")
+        missing = [j for j in arm_joints if j not in actuated]
+        if missing:
+            raise ConfigError(f"arm joints {missing} not in URDF {source}; its movable joints: "
+                              f"{actuated}")
+        if not arm_joints:
+            raise ConfigError(f"URDF {source} has no movable (revolute/prismatic) joint")
         self.arm_joint_names: tuple[str, ...] = tuple(arm_joints)
         self._arm_idx_q = np.array(
             [self.model.joints[self.model.getJointId(j)].idx_q for j in self.arm_joint_names],
@@ -138,7 +184,7 @@ class RobotModel:
     def frame_id(self, name: str) -> int:
         if not self.model.existFrame(name):
             raise ConfigError(
-                f"frame {name!r} not in {self.urdf_path.name}; known frames: "
+                f"frame {name!r} not in {self.source}; known frames: "
                 f"{', '.join(self.frame_names[1:])}"
             )
         return int(self.model.getFrameId(name))
@@ -146,6 +192,15 @@ class RobotModel:
     @property
     def package_dirs(self) -> tuple[Path, ...]:
         return package_share_dirs()
+
+    def mesh_files(self) -> dict[str, Path | None]:
+        """Every mesh the URDF names → its file (``package://`` resolved through the ament
+        index, pip ``cmeel`` share folders and this checkout), or None where it cannot be
+        found. Kinematics never needs them; renderers and simulators do."""
+        from vap_ros.robot.description import mesh_files
+
+        xml = self.urdf_xml if self.urdf_xml is not None else self.urdf_path.read_text()
+        return mesh_files(xml, relative_to=self.urdf_path.parent if self.urdf_path else None)
 
     # ------------------------------------------------------------------ kinematics
     def configurations(self, arm_q: np.ndarray, gripper_width_m=None) -> np.ndarray:

@@ -25,10 +25,21 @@ def available_presets() -> list[str]:
 
 
 def load_robot_preset(preset: str | Path) -> dict[str, Any]:
-    """Read a robot preset by name (``panda``) or YAML path; a clear error if unknown."""
+    """Read a robot preset by name (``panda``, ``fr3``) or YAML path; a clear error if unknown.
+
+    A relative ``urdf`` path is resolved against the preset's folder (``package://`` URIs and
+    absolute paths are kept).
+    """
+    from importlib import resources
+
     doc = PRESETS.load(preset)
     if "urdf" not in doc.data:
         raise ConfigError("a robot preset needs a 'urdf' key", source=doc.source)
+    urdf = str(doc.data["urdf"])
+    if not urdf.startswith("package://") and not Path(urdf).expanduser().is_absolute():
+        folder = doc.path.parent if doc.path else Path(str(resources.files("vap_ros.robot")
+                                                           / "presets"))
+        doc.data["urdf"] = str((folder / urdf).resolve())
     return doc.data
 
 

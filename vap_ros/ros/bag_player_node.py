@@ -13,34 +13,36 @@ from __future__ import annotations
 import importlib
 import threading
 import time
+from dataclasses import dataclass
 
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 
-from vap_ros.errors import BagError, ConfigError
+from vap_ros.config import require
+from vap_ros.errors import BagError
 from vap_ros.ros.convert import stamp_msg
-from vap_ros.ros.node_utils import STATIC_QOS, ErrorLog, declare_parameters, reliable_qos
+from vap_ros.ros.node_utils import STATIC_QOS, ErrorLog, reliable_qos
+from vap_ros.ros.params import NodeParams, declare, param
 from vap_ros.ros.runtime import run_node
 
-__all__ = ["BagPlayerNode", "DEFAULTS", "main"]
+__all__ = ["BagPlayerNode", "BagPlayerParams", "main"]
 
-DEFAULTS = {
-    "bag": "",
-    "loop": True,
-    "rate": 1.0,
-    "clock": True,
-    "clock_period_s": 0.01,
-    "topics": [""],
-}
 
-DESCRIPTIONS = {
-    "bag": "rosbag2 folder or .mcap/.db3 file",
-    "loop": "start again at the end (time jumps back: consumers clear their caches)",
-    "rate": "playback speed factor",
-    "clock": "publish /clock from the bag's log time (for use_sim_time)",
-    "clock_period_s": "at most one /clock message per this many seconds of bag time",
-    "topics": "topics to play ([''] = every topic whose message type is installed)",
-}
+@dataclass(frozen=True)
+class BagPlayerParams(NodeParams):
+    bag: str = param("", "rosbag2 folder or .mcap/.db3 file")
+    loop: bool = param(True, "start again at the end (time jumps back: consumers clear their "
+                             "caches)")
+    rate: float = param(1.0, "playback speed factor")
+    clock: bool = param(True, "publish /clock from the bag's log time (for use_sim_time)")
+    clock_period_s: float = param(0.01, "at most one /clock message per this many seconds of "
+                                        "bag time")
+    topics: tuple[str, ...] = param(("",), "topics to play ([''] = every topic whose message "
+                                           "type is installed)")
+
+    def check(self) -> None:
+        require(self.rate > 0, "rate", self.rate, "a number > 0")
+        require(self.clock_period_s > 0, "clock_period_s", self.clock_period_s, "a number > 0")
 
 
 def message_class(msgtype: str):
@@ -55,22 +57,19 @@ def message_class(msgtype: str):
 class BagPlayerNode(Node):
     def __init__(self, node_name: str = "bag_player", **node_kwargs) -> None:
         super().__init__(node_name, **node_kwargs)
-        p = self.params = declare_parameters(self, DEFAULTS, DESCRIPTIONS)
+        p = self.params = declare(self, BagPlayerParams)
+        require(bool(p.bag), "bag", p.bag, "a rosbag2 folder or file (the parameter bag)")
         self.errors = ErrorLog(self.get_logger())
-        if not p["bag"]:
-            raise ConfigError("bag_player needs the parameter bag (a rosbag2 folder or file)")
-        if p["rate"] <= 0:
-            raise ConfigError(f"rate must be > 0, got {p['rate']}")
         from vap_ros.data.bag import BagReader
 
-        self.reader = BagReader(p["bag"])
+        self.reader = BagReader(p.bag)
         self.reader.open()
-        wanted = [t for t in p["topics"] if t] or sorted(self.reader.topics)
+        wanted = [t for t in p.topics if t] or sorted(self.reader.topics)
         self.pubs = {}
         for topic in wanted:
             info = self.reader.topics.get(topic)
             if info is None:
-                raise BagError(f"topic {topic!r} not in bag {p['bag']!r} "
+                raise BagError(f"topic {topic!r} not in bag {p.bag!r} "
                                f"(has {sorted(self.reader.topics)})")
             cls = message_class(info.msgtype)
             if cls is None:
@@ -79,18 +78,18 @@ class BagPlayerNode(Node):
                 continue
             qos = STATIC_QOS if topic == "/tf_static" else reliable_qos(10)
             self.pubs[topic] = self.create_publisher(cls, topic, qos)
-        self._clock_pub = self.create_publisher(Clock, "/clock", 10) if p["clock"] else None
+        self._clock_pub = self.create_publisher(Clock, "/clock", 10) if p.clock else None
         self.loops = 0
         self.published = 0
         self._running = True
         self._thread = threading.Thread(target=self._play, name="bag_player", daemon=True)
         self._thread.start()
-        self.get_logger().info(f"playing {p['bag']} ({len(self.pubs)} topics, rate "
-                               f"{p['rate']:g}, loop {p['loop']})")
+        self.get_logger().info(f"playing {p.bag} ({len(self.pubs)} topics, rate "
+                               f"{p.rate:g}, loop {p.loop})")
 
     def _play(self) -> None:
-        rate = float(self.params["rate"])
-        clock_period = int(self.params["clock_period_s"] * 1e9)
+        rate = self.params.rate
+        clock_period = int(self.params.clock_period_s * 1e9)
         try:
             while self._running:
                 wall0, bag0, last_clock = time.monotonic(), None, None
@@ -108,7 +107,7 @@ class BagPlayerNode(Node):
                     self.pubs[topic].publish(bytes(raw))
                     self.published += 1
                 self.loops += 1
-                if not self.params["loop"]:
+                if not self.params.loop:
                     self.get_logger().info("bag finished")
                     return
         except BagError as err:

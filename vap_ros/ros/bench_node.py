@@ -137,7 +137,7 @@ def run(args) -> dict:
                 e2e.append(time.perf_counter() - t0)
             wait_for(lambda: node.worker.idle, timeout, "the node to be idle", period=0.0005)
         timings = list(node.stats.timings)[warmup:]
-        overhead = node.stats.overheads_s[warmup:]
+        overhead = list(node.stats.overheads_s)[warmup:]
         if args.model:  # the same model called directly on the node's last inputs
             inputs = node._gather(node_request(node, probe), names)
             first, prompts, _, _ = node.core.prepare(inputs)

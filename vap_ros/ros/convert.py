@@ -36,7 +36,6 @@ __all__ = [
     "matrix_from_transform",
     "stamp_msg",
     "stamp_to_ns",
-    "trajectory_from_msg",
     "trajectory_msg",
     "transform_msg",
     "video_from_rollout",
@@ -172,46 +171,6 @@ def trajectory_msg(traj: JointTrajectory, stamp_ns: int = 0,
         pt.time_from_start = duration_msg(int(traj.stamps_ns[i]) - t0)
         msg.points.append(pt)
     return msg
-
-
-def trajectory_from_msg(msg: JointTrajectoryMsg, arm_joints: Sequence[str],
-                        gripper_joints: Sequence[str] = (), *,
-                        start_ns: int | None = None) -> JointTrajectory:
-    """trajectory_msgs/JointTrajectory → JointTrajectory in ``arm_joints`` order.
-
-    Stamps are ``start_ns`` (default: the header stamp) + ``time_from_start``. Finger joints, if
-    all present, give the gripper width (their sum).
-
-    Raises:
-        TrajectoryError: no points, points with the wrong number of positions, unknown or
-            missing joint names.
-    """
-    names = list(msg.joint_names)
-    if not msg.points:
-        raise TrajectoryError("trajectory has no points")
-    known = set(arm_joints) | set(gripper_joints)
-    unknown = [n for n in names if n not in known]
-    missing = [n for n in arm_joints if n not in names]
-    if unknown or missing:
-        raise TrajectoryError(f"trajectory joints {names} do not match the robot's "
-                              f"{list(arm_joints)} (missing {missing}, unknown {unknown})")
-    if len(set(names)) != len(names):
-        raise TrajectoryError(f"trajectory lists a joint twice: {names}")
-    pos = []
-    for i, pt in enumerate(msg.points):
-        if len(pt.positions) != len(names):
-            raise TrajectoryError(f"point {i} has {len(pt.positions)} positions for "
-                                  f"{len(names)} joints")
-        pos.append(list(pt.positions))
-    P = np.asarray(pos, np.float64)
-    base = stamp_to_ns(msg.header.stamp) if start_ns is None else int(start_ns)
-    stamps = np.array([base + duration_to_ns(pt.time_from_start) for pt in msg.points],
-                      np.int64)
-    arm = P[:, [names.index(n) for n in arm_joints]]
-    grip = None
-    if gripper_joints and all(g in names for g in gripper_joints):
-        grip = P[:, [names.index(g) for g in gripper_joints]].sum(axis=1)
-    return JointTrajectory(tuple(arm_joints), arm, stamps, grip)
 
 
 def joint_state_fields(msg: JointState) -> tuple[list[str], np.ndarray]:

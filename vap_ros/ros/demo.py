@@ -54,8 +54,10 @@ class DemoSettings:
     task: str = "pick_place"
     seed: int = 7
     cameras: tuple[str, ...] = ("front", "left", "right")
-    camera_rate_hz: int = 10
+    camera_hz: int = 10
     steps: int = 0  # 0 = the model's default
+    device: str = "cpu"  # torch device of the lookahead node's model
+    dtype: str = "float32"  # float32 | bfloat16 | float16
     horizon_s: float = 0.0  # 0 = the model's clip length (rollouts tile the plan)
     scale: int = 4  # upscaling of the side-by-side videos
     timeout_s: float = 240.0
@@ -131,13 +133,20 @@ class _Recorder:
         return True
 
 
+def _rig_overrides(settings: DemoSettings, size: tuple[int, int]) -> dict:
+    """The sim rig parameters the demo sets on top of config/sim_rig.yaml."""
+    return {"seed": settings.seed, "cameras": list(settings.cameras), "width": size[1],
+            "height": size[0], "camera_hz": int(settings.camera_hz)}
+
+
 def _start_rig(settings: DemoSettings, size: tuple[int, int], log_path: Path):
     from vap_ros.ros.graph import SIM_RIG, node_cli_args
 
-    cams = "[" + ",".join(settings.cameras) + "]"
-    args = node_cli_args(SIM_RIG, overrides=[
-        ("seed", str(settings.seed)), ("cameras", cams), ("width", str(size[1])),
-        ("height", str(size[0])), ("camera_rate_hz", str(int(settings.camera_rate_hz)))])
+    import yaml
+
+    args = node_cli_args(SIM_RIG, overrides=[  # values as YAML flow (lists: [a, b])
+        (k, yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("\n...").strip())
+        for k, v in _rig_overrides(settings, size).items()])
     log = open(log_path, "w")  # noqa: SIM115 - closed by the caller via the process
     proc = subprocess.Popen([sys.executable, "-m", "vap_ros.ros.sim_rig_node", *args],
                             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -146,15 +155,18 @@ def _start_rig(settings: DemoSettings, size: tuple[int, int], log_path: Path):
 
 def _plan(settings: DemoSettings, size, q0: np.ndarray, width0: float):
     """The scripted task in the rig's own scene (layout rebuilt from the rig's seed)."""
+    import yaml
+
     from vap_ros.robot import RobotModel
-    from vap_ros.ros.sim_rig_node import DEFAULTS, scene_config_from_params
+    from vap_ros.ros.graph import SIM_RIG, config_dir
+    from vap_ros.ros.sim_rig_node import SimRigParams, scene_config
     from vap_ros.sim.layout import sample_layout
     from vap_ros.sim.tasks import plan_task
 
-    params = dict(DEFAULTS)
-    params.update(seed=settings.seed, cameras=list(settings.cameras), width=size[1],
-                  height=size[0], camera_rate_hz=settings.camera_rate_hz)
-    cfg = scene_config_from_params(params)
+    # the rig's own parameters: its parameter file + the demo's overrides (_start_rig)
+    doc = yaml.safe_load((config_dir() / SIM_RIG.params_file).read_text())
+    params = {**doc[SIM_RIG.name]["ros__parameters"], **_rig_overrides(settings, size)}
+    cfg = scene_config(SimRigParams.from_dict(params))
     layout = sample_layout(cfg, np.random.default_rng(settings.seed))
     robot = RobotModel.from_preset(cfg.robot)
     task = plan_task(settings.task, layout, robot, np.random.default_rng(settings.seed + 1),
@@ -185,7 +197,10 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
         progress(f"[1/5] loading the world model from {model_dir}")
         overrides = [("model", model_dir), ("cameras", "[" + ",".join(settings.cameras) + "]"),
                      ("seed", str(settings.seed)), ("steps", str(settings.steps)),
-                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "2.0"),
+                     ("device", settings.device), ("dtype", settings.dtype),
+                     # the rig stamps images with simulated time, which lags the node clock
+                     # when the machine is loaded: no age limit (the rig is local)
+                     ("horizon_rate_hz", "0.0"), ("max_input_age_s", "0.0"),
                      ("startup_wait_s", str(timeout))]
         look = runner.add(LookaheadNode(LOOKAHEAD.name, context=runner.context,
                                         cli_args=node_cli_args(LOOKAHEAD, overrides=overrides)))
@@ -194,7 +209,7 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
         horizon_s = settings.horizon_s or (T - 1) / fps
 
         progress(f"[2/5] starting the simulated rig ({len(settings.cameras)} cameras "
-                 f"{size[1]}x{size[0]} @ {settings.camera_rate_hz:g} Hz, seed {settings.seed})")
+                 f"{size[1]}x{size[0]} @ {settings.camera_hz:g} Hz, seed {settings.seed})")
         rig, rig_log = _start_rig(settings, size, out / "sim_rig.log")
         rec = _Recorder(runner.context, settings.cameras)
         runner.add(rec.node)

@@ -63,7 +63,7 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
     spec = SkeletonSpec.from_preset("panda")
     js_t, js_q, js_w = _logged_trajectory(rec.joint_states, robot)
     cams = {c.name: c for c in cameras}
-    half_period = int(NS / settings.camera_rate_hz / 2)
+    half_period = int(NS / settings.camera_hz / 2)
     per_cam: dict[str, dict] = {}
     unscored: dict[str, str] = {}
     latencies, first_arrivals = [], []

@@ -51,6 +51,10 @@ LOOKAHEAD = NodeSpec("lookahead_node", "vap_ros.ros.lookahead_node:LookaheadNode
 PROMPT = NodeSpec("prompt_node", "vap_ros.ros.prompt_node:PromptNode", "prompt_node",
                   "prompt_node.yaml")
 SIM_RIG = NodeSpec("sim_rig", "vap_ros.ros.sim_rig_node:SimRigNode", "sim_rig", "sim_rig.yaml")
+FR3_LOOKAHEAD = NodeSpec("lookahead_node", "vap_ros.ros.lookahead_node:LookaheadNode",
+                         "lookahead_node", "fr3_lookahead_node.yaml")
+FR3_PROMPT = NodeSpec("prompt_node", "vap_ros.ros.prompt_node:PromptNode", "prompt_node",
+                      "fr3_prompt_node.yaml")
 BAG_PLAYER = NodeSpec("bag_player_node", "vap_ros.ros.bag_player_node:BagPlayerNode",
                       "bag_player", "bag_player.yaml")
 
@@ -58,6 +62,9 @@ GRAPHS: dict[str, Graph] = {
     "robot": Graph("lookahead + prompts on a robot (cameras, /joint_states, /tf_static and "
                    "plans come from the robot's drivers and planner)",
                    "lookahead.launch.py", (LOOKAHEAD, PROMPT)),
+    "fr3": Graph("lookahead + prompts on an FR3 run by franka_ros2 with a RealSense "
+                 "(/joint_states, /camera/camera/color/..., base fr3_link0)",
+                 "fr3_lookahead.launch.py", (FR3_LOOKAHEAD, FR3_PROMPT)),
     "sim": Graph("the simulated rig + lookahead + prompts", "sim_lookahead.launch.py",
                  (SIM_RIG, LOOKAHEAD, PROMPT)),
     "replay": Graph("a recorded bag replayed (with /clock, looping) into lookahead + prompts",

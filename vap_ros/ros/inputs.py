@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
 from vap_ros.camera import Camera
-from vap_ros.errors import CalibrationError, ImageError, JointStateError, VapError
+from vap_ros.errors import (
+    CalibrationError,
+    ImageError,
+    JointStateError,
+    MissingInputError,
+    StaleInputError,
+    TimeJump,
+    VapError,
+)
 from vap_ros.robot import JointStateMapper
 from vap_ros.data.messages import is_supported_encoding, supported_encodings
 from vap_ros.ros.convert import (
@@ -27,36 +34,11 @@ from vap_ros.ros.convert import (
     stamp_to_ns,
 )
 from vap_ros.ros.tf_cache import TransformTree
+from vap_ros.serve.lookahead import JointSample
 
-__all__ = ["CameraInputs", "JointStateInput", "JointSample", "MissingInputError",
-           "StaleInputError", "TimeJump"]
+__all__ = ["CameraInputs", "JointStateInput", "guarded", "topics_for"]
 
 NS = 1_000_000_000
-
-
-class StaleInputError(VapError):
-    """An input is older than the node's ``max_input_age_s``."""
-
-
-class MissingInputError(ImageError):
-    """No image received yet on a camera's topic (start-up, or just after a time jump)."""
-
-
-class TimeJump(Exception):
-    """Stamps went backwards (a bag looped, a clock was reset): caches must be cleared."""
-
-    def __init__(self, source: str, back_s: float) -> None:
-        super().__init__(f"time jumped backwards by {back_s:.3f} s on {source} (bag loop or "
-                         "clock reset?): cleared cached images, joint states and plans")
-        self.source = source
-        self.back_s = back_s
-
-
-@dataclass(frozen=True)
-class JointSample:
-    stamp_ns: int
-    arm_q: np.ndarray  # (n,) radians, model order
-    gripper_width_m: float | None
 
 
 def _check_time(last_ns: int | None, stamp_ns: int, threshold_ns: int, source: str) -> None:
@@ -78,18 +60,18 @@ class JointStateInput:
         self.latest: JointSample | None = None
         self._last_stamp_ns: int | None = None
         self.count = 0
-        self._grip = set(mapper.gripper_joint_names)
 
     def update(self, msg) -> JointSample:
         stamp = stamp_to_ns(msg.header.stamp)
         try:
             names, pos = joint_state_fields(msg)
-            if names and self._grip and set(names) <= self._grip:
+            if self.mapper.is_gripper_only(names):  # a separate gripper driver
                 if not np.all(np.isfinite(pos)):
                     raise JointStateError(f"non-finite gripper positions {pos.tolist()}",
                                           names=names)
                 arm = self.latest.arm_q if self.latest is not None else None
-                width = float(pos.sum()) if len(names) == len(self._grip) else None
+                width = (float(pos.sum()) if len(names) == len(self.mapper.gripper_joint_names)
+                         else None)
                 if arm is None:
                     return JointSample(stamp, np.zeros(0), width)
                 sample = JointSample(stamp, arm, width)
@@ -256,7 +238,8 @@ class CameraInputs:
         if max_age_ns > 0 and now_ns is not None and now_ns - stamp > max_age_ns:
             raise StaleInputError(
                 f"camera {name!r}: newest image on {topic} is {(now_ns - stamp) / NS:.3f} s "
-                f"old (max_input_age_s {max_age_ns / NS:g}): refused")
+                f"old (max_input_age_s {max_age_ns / NS:g}): refused", source=topic,
+                age_s=(now_ns - stamp) / NS, max_age_s=max_age_ns / NS)
         rgb = image_from_msg(msg)
         if info is not None and rgb.shape[:2] != (info.height, info.width):
             raise ImageError(f"image on {topic} rejected: size {rgb.shape[1]}x{rgb.shape[0]} "
@@ -295,17 +278,21 @@ def topics_for(names, image_pattern: str, info_pattern: str,
     return out
 
 
-def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None):
-    """Run ``fn(*args)`` for a callback; log a VapError as one line; hand a TimeJump to
-    ``on_time_jump``. Anything else is logged too (with its type): a callback must never take
-    the executor, and with it the node, down."""
+def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None, prefix: str = "",
+            kwargs: dict | None = None):
+    """Run ``fn(*args, **kwargs)`` for a callback and return its result; log a VapError as one
+    line (``prefix`` + message) and return None; hand a TimeJump to ``on_time_jump``. Anything
+    else is logged too (with its type): a callback must never take the executor, and with it
+    the node, down."""
     try:
-        return fn(*args)
+        return fn(*args, **(kwargs or {}))
     except TimeJump as jump:
         if on_time_jump is not None:
             on_time_jump(jump)
+        else:
+            errors.warn(source, str(jump), kind="time_jump")
     except VapError as err:
-        errors.error(source, str(err))
+        errors.error(source, f"{prefix}{err}")
     except Exception as err:
-        errors.error(source, f"unexpected {type(err).__name__}: {err}", kind="internal")
+        errors.error(source, f"{prefix}unexpected {type(err).__name__}: {err}", kind="internal")
     return None

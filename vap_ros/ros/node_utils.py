@@ -23,7 +23,6 @@ __all__ = [
     "SENSOR_QOS",
     "SENSOR_QOS_DEEP",
     "STATIC_QOS",
-    "declare_parameters",
     "reliable_qos",
 ]
 
@@ -51,20 +50,6 @@ def reliable_qos(depth: int = 10, *, latched: bool = False) -> QoSProfile:
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
-
-
-def declare_parameters(node, defaults: Mapping[str, Any],
-                       descriptions: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Declare every parameter with its default (the type comes from the default) and return
-    the values in effect (after ``--params-file`` / overrides)."""
-    from rcl_interfaces.msg import ParameterDescriptor
-
-    descriptions = descriptions or {}
-    out = {}
-    for name, default in defaults.items():
-        desc = ParameterDescriptor(description=descriptions.get(name, ""))
-        out[name] = node.declare_parameter(name, default, desc).value
-    return out
 
 
 class ErrorLog:

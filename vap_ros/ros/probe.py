@@ -22,44 +22,79 @@ from vap_ros.ros import convert
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, reliable_qos
 from vap_ros.ros.runtime import NodeRunner, wait_until
 
-__all__ = ["ARM", "GRIP", "HOME", "Probe", "camera", "wait_for"]
+__all__ = ["ARM", "GRIP", "HANG_S", "HOME", "Probe", "camera", "predict", "wait_for"]
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 GRIP = ("panda_finger_joint1", "panda_finger_joint2")
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
 
 
-def wait_for(pred, timeout=60.0, what="condition", period=0.01):
-    """``vap_ros.ros.runtime.wait_until`` with a generous default hang detector."""
+# The one bound of every condition wait in the tests and harnesses: a hang detector, not a
+# deadline. A wait ends as soon as its condition holds, so a loaded machine only makes a test
+# slower; a bound tight enough to be hit by a slow machine would make it flaky instead.
+HANG_S = 120.0
+
+
+def wait_for(pred, timeout=HANG_S, what="condition", period=0.01):
+    """``vap_ros.ros.runtime.wait_until`` with the hang-detector bound."""
     return wait_until(pred, timeout, what, period)
 
 
-def camera(name="front", size=(48, 64)):
+def predict(client, goal, *, cancel_at_step: int | None = None):
+    """Send a PredictRollout goal with an ``rclpy.action.ActionClient`` and wait for it:
+    → (result, status, feedback messages). ``cancel_at_step``: cancel the goal once feedback
+    reports that many denoising steps done."""
+    feedback: list = []
+    sent = client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
+    handle = wait_for(sent.done, what="the goal to be accepted") and sent.result()
+    assert handle.accepted, "goal rejected"
+    if cancel_at_step is not None:
+        wait_for(lambda: any(f.step >= cancel_at_step for f in feedback),
+                 what=f"feedback of step {cancel_at_step}")
+        handle.cancel_goal_async()
+    done = handle.get_result_async()
+    wait_for(done.done, what="the PredictRollout result")
+    return done.result().result, done.result().status, feedback
+
+
+def camera(name="front", size=(48, 64), base_frame="panda_link0"):
     return look_at(name, (1.6, 0.2 if name == "front" else -1.2, 0.8), (0.45, 0.0, 0.35),
-                   width=size[1], height=size[0], fov_y_deg=50.0, base_frame="panda_link0")
+                   width=size[1], height=size[0], fov_y_deg=50.0, base_frame=base_frame)
 
 
 class Probe(Node):
     """Plays the robot: streams images (+ CameraInfo) at ``rate_hz`` and joint states at
     ``joint_rate_hz`` (default: with the images; else from a paced thread) with current stamps,
-    publishes /tf_static, sends plans, collects any topic and /rosout."""
+    publishes /tf_static, sends plans, collects any topic and /rosout.
+
+    The default is a Panda rig (``panda_*`` joints, fingers on /joint_states, base
+    ``panda_link0``, ``/<camera>/image_raw``). ``arm``, ``grip``, ``base_frame``,
+    ``image_topic``/``info_topic`` (patterns with ``{camera}``) and ``gripper_topic`` (the
+    fingers on a topic of their own) play other rigs, e.g. franka_ros2 on an FR3."""
 
     def __init__(self, context, cameras=("front",), rate_hz=30.0, compressed=(),
-                 info=True, name="probe", size=(48, 64), joint_rate_hz: float | None = None):
+                 info=True, name="probe", size=(48, 64), joint_rate_hz: float | None = None,
+                 *, arm=ARM, grip=GRIP, base_frame="panda_link0",
+                 image_topic="/{camera}/image_raw", info_topic="/{camera}/camera_info",
+                 gripper_topic: str | None = None):
         super().__init__(name, context=context)
-        self.cams = {n: camera(n, size) for n in cameras}
+        self.cams = {n: camera(n, size, base_frame) for n in cameras}
         self.q = HOME.copy()
+        self.arm, self.grip, self.base_frame = tuple(arm), tuple(grip), base_frame
         self.stamp_offset_ns = 0
         self.stream = True
         self.pub_js = self.create_publisher(JointState, "/joint_states", reliable_qos(10))
+        self.pub_grip = (self.create_publisher(JointState, gripper_topic, reliable_qos(10))
+                         if gripper_topic else None)
         self.pub_img = {}
         for n in cameras:
+            topic = image_topic.format(camera=n)
             if n in compressed:
-                self.pub_img[n] = self.create_publisher(
-                    CompressedImage, f"/{n}/image_raw/compressed", SENSOR_QOS)
+                self.pub_img[n] = self.create_publisher(CompressedImage, f"{topic}/compressed",
+                                                        SENSOR_QOS)
             else:
-                self.pub_img[n] = self.create_publisher(Image, f"/{n}/image_raw", SENSOR_QOS)
-        self.pub_info = {n: self.create_publisher(CameraInfo, f"/{n}/camera_info",
+                self.pub_img[n] = self.create_publisher(Image, topic, SENSOR_QOS)
+        self.pub_info = {n: self.create_publisher(CameraInfo, info_topic.format(camera=n),
                                                   reliable_qos(1)) for n in cameras}
         self.info = info
         self.pub_tf = self.create_publisher(TFMessage, "/tf_static", STATIC_QOS)
@@ -86,8 +121,13 @@ class Probe(Node):
 
     def _publish_joints(self) -> None:
         stamp = self.now_ns() + self.stamp_offset_ns
-        self.pub_js.publish(convert.joint_state_msg(ARM + GRIP, list(self.q) + [0.02, 0.02],
-                                                    stamp))
+        if self.pub_grip is None:
+            self.pub_js.publish(convert.joint_state_msg(
+                self.arm + self.grip, list(self.q) + [0.02] * len(self.grip), stamp))
+        else:
+            self.pub_js.publish(convert.joint_state_msg(self.arm, list(self.q), stamp))
+            self.pub_grip.publish(convert.joint_state_msg(self.grip, [0.02] * len(self.grip),
+                                                          stamp))
         self.joint_states_sent += 1
 
     def _stream_joints(self) -> None:
@@ -113,7 +153,7 @@ class Probe(Node):
         return self.get_clock().now().nanoseconds
 
     def publish_static(self):
-        tfs = [convert.transform_msg(c.T_base_cam, "panda_link0", c.frame_id)
+        tfs = [convert.transform_msg(c.T_base_cam, self.base_frame, c.frame_id)
                for c in self.cams.values()]
         self.pub_tf.publish(TFMessage(transforms=tfs))
         for n, c in self.cams.items():
@@ -146,7 +186,7 @@ class Probe(Node):
     def plan(self, duration_s=1.0, points=6, delta=0.3, stamp_ns=0) -> JointTrajectoryMsg:
         t = np.linspace(0.0, duration_s, points)
         q = self.q + np.outer(t / duration_s, np.full(7, delta))
-        traj = JointTrajectory(ARM, q, (t * 1e9).astype(np.int64))
+        traj = JointTrajectory(self.arm, q, (t * 1e9).astype(np.int64))
         return convert.trajectory_msg(traj, stamp_ns)
 
     def logged(self, text: str) -> bool:

@@ -145,13 +145,19 @@ class NodeRunner:
         return self
 
     def close(self) -> None:
-        """Stop spinning, close and destroy every node (newest first), shut the context down."""
+        """Stop spinning; stop every node's own threads and processes (``close()``, newest
+        first) before the executor shuts down, so no callback is left waiting on a worker or a
+        model; then destroy the nodes and shut the context down."""
         self._stop.set()
         if self._thread is not None and threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)
+        for node in reversed(self.nodes):
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
         self.executor.shutdown(timeout_sec=5)
         for node in reversed(self.nodes):
-            self._destroy(node)
+            node.destroy_node()
         self.nodes.clear()
         if self.context.ok():
             rclpy.shutdown(context=self.context)

@@ -2,8 +2,8 @@
 real time, publishing what a real rig publishes and executing commanded plans.
 
 Publishes
-    ``/joint_states`` (sensor_msgs/JointState, arm + finger joints, ``joint_state_rate_hz``,
-    reliable), ``/<cam>/image_raw`` (sensor_msgs/Image rgb8, ``camera_rate_hz``, sensor-data
+    ``/joint_states`` (sensor_msgs/JointState, arm + finger joints, ``state_hz``,
+    reliable), ``/<cam>/image_raw`` (sensor_msgs/Image rgb8, ``camera_hz``, sensor-data
     QoS), ``/<cam>/camera_info`` (with every image), ``/tf_static`` (camera optical frames
     relative to ``panda_link0``; the wrist camera's relative to ``panda_hand``; transient local).
 Subscribes
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import rclpy
@@ -31,53 +32,43 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
+from vap_ros.data.messages import plan_to_trajectory
 from vap_ros.errors import ConfigError, VapError
+from vap_ros.robot import JointStateMapper
 from vap_ros.ros import convert
-from vap_ros.ros.node_utils import (SENSOR_QOS, STATIC_QOS, ErrorLog, declare_parameters,
-                                    reliable_qos)
+from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, ErrorLog, reliable_qos
+from vap_ros.ros.params import NodeParams, declare, param
 from vap_ros.ros.runtime import run_node
 
-__all__ = ["DEFAULTS", "SimRigNode", "main"]
-
-DEFAULTS = {
-    "robot": "panda",
-    "seed": 0,
-    "cameras": ["front", "left", "right"],
-    "wrist_camera": False,
-    "randomize_cameras": False,
-    "width": 128,
-    "height": 128,
-    "camera_rate_hz": 10,
-    "joint_state_rate_hz": 100,
-    "physics_rate_hz": 500,
-    "objects_min": 2,
-    "objects_max": 4,
-    "msaa_samples": 4,
-    "command_topic": "/planned_trajectory",
-    "max_lag_s": 0.5,
-}
-
-DESCRIPTIONS = {
-    "robot": "robot preset (MuJoCo scene from its URDF)",
-    "seed": "scene seed: layout, objects, camera jitter",
-    "cameras": "fixed cameras to simulate, from the default rig: front, left, right",
-    "wrist_camera": "add a camera on the hand (topic /wrist/image_raw)",
-    "randomize_cameras": "jitter the fixed cameras' viewpoints (from the seed)",
-    "width": "image width, pixels",
-    "height": "image height, pixels",
-    "camera_rate_hz": "image rate; must divide physics_rate_hz",
-    "joint_state_rate_hz": "/joint_states rate; must divide physics_rate_hz",
-    "physics_rate_hz": "simulation steps per second",
-    "objects_min": "fewest objects on the table",
-    "objects_max": "most objects on the table",
-    "msaa_samples": "render anti-aliasing samples (0 = off, faster)",
-    "command_topic": "trajectory_msgs/JointTrajectory plans to execute",
-    "max_lag_s": "if the simulation falls this far behind real time, skip ahead",
-}
+__all__ = ["SimRigNode", "SimRigParams", "main", "scene_config"]
 
 
-def scene_config_from_params(p: dict):
-    """A validated SceneConfig from the node's parameters.
+@dataclass(frozen=True)
+class SimRigParams(NodeParams):
+    """The sim rig node's parameters: the scene options use ``SceneConfig``'s names."""
+
+    robot: str = param("panda", "robot preset (MuJoCo scene from its URDF)")
+    seed: int = param(0, "scene seed: layout, objects, camera jitter")
+    cameras: tuple[str, ...] = param(("front", "left", "right"),
+                                     "fixed cameras to simulate, from the default rig: front, "
+                                     "left, right")
+    wrist_camera: bool = param(False, "add a camera on the hand (topic /wrist/image_raw)")
+    randomize_cameras: bool = param(False, "jitter the fixed cameras' viewpoints (from the seed)")
+    width: int = param(128, "image width, pixels")
+    height: int = param(128, "image height, pixels")
+    camera_hz: int = param(10, "image rate; must divide physics_hz")
+    state_hz: int = param(100, "/joint_states rate; must divide physics_hz")
+    physics_hz: int = param(500, "simulation steps per second")
+    objects: tuple[int, int] = param((2, 4), "fewest and most objects on the table")
+    msaa_samples: int = param(4, "render anti-aliasing samples (0 = off, faster)")
+    command_topic: str = param("/planned_trajectory",
+                               "trajectory_msgs/JointTrajectory plans to execute")
+    max_lag_s: float = param(0.5, "if the simulation falls this far behind real time, skip "
+                                  "ahead")
+
+
+def scene_config(p: SimRigParams):
+    """The validated SceneConfig of the node's parameters (the same names).
 
     Raises:
         ConfigError: unknown camera names or inconsistent rates/sizes.
@@ -85,17 +76,15 @@ def scene_config_from_params(p: dict):
     from vap_ros.sim import DEFAULT_CAMERAS, SceneConfig
 
     known = {c.name: c for c in DEFAULT_CAMERAS}
-    unknown = [n for n in p["cameras"] if n not in known]
+    unknown = [n for n in p.cameras if n not in known]
     if unknown:
-        raise ConfigError(f"unknown cameras {unknown}; the simulated rig has {sorted(known)}")
+        raise ConfigError(f"unknown cameras {unknown}; the simulated rig has {sorted(known)}",
+                          key="cameras", value=list(p.cameras))
     return SceneConfig(
-        robot=p["robot"], width=int(p["width"]), height=int(p["height"]),
-        cameras=tuple(known[n] for n in p["cameras"]), wrist_camera=bool(p["wrist_camera"]),
-        randomize_cameras=bool(p["randomize_cameras"]),
-        objects=(int(p["objects_min"]), int(p["objects_max"])),
-        physics_hz=int(p["physics_rate_hz"]), state_hz=int(p["joint_state_rate_hz"]),
-        camera_hz=int(p["camera_rate_hz"]), msaa_samples=int(p["msaa_samples"]),
-        markers=False)
+        robot=p.robot, width=p.width, height=p.height, cameras=tuple(known[n] for n in p.cameras),
+        wrist_camera=p.wrist_camera, randomize_cameras=p.randomize_cameras, objects=p.objects,
+        physics_hz=p.physics_hz, state_hz=p.state_hz, camera_hz=p.camera_hz,
+        msaa_samples=p.msaa_samples, markers=False)
 
 
 class SimRigNode(Node):
@@ -104,15 +93,15 @@ class SimRigNode(Node):
 
     def __init__(self, node_name: str = "sim_rig", **node_kwargs) -> None:
         super().__init__(node_name, **node_kwargs)
-        p = self.params = declare_parameters(self, DEFAULTS, DESCRIPTIONS)
+        p = self.params = declare(self, SimRigParams)
         self.errors = ErrorLog(self.get_logger())
         from vap_ros.sim import SimRig, home_configuration
 
-        self.cfg = scene_config_from_params(p)
-        rng = np.random.default_rng(int(p["seed"]))
+        self.cfg = scene_config(p)
+        rng = np.random.default_rng(p.seed)
         self.rig = SimRig.from_config(self.cfg, rng, q0=home_configuration())
         self.robot = self.rig.robot
-        self.grip_joints = tuple(self.robot.gripper.joints) if self.robot.gripper else ()
+        self.mapper = JointStateMapper.for_robot(self.robot)
         self.cameras = {c.name: c for c in self.rig.cameras()}
         self._lock = threading.Lock()  # guards the rig between the sim thread and callbacks
 
@@ -122,7 +111,7 @@ class SimRigNode(Node):
         self.pub_info = {n: self.create_publisher(CameraInfo, f"/{n}/camera_info",
                                                   reliable_qos(1)) for n in self.cameras}
         self.pub_tf = self.create_publisher(TFMessage, "/tf_static", STATIC_QOS)
-        self.create_subscription(JointTrajectoryMsg, p["command_topic"], self._on_plan,
+        self.create_subscription(JointTrajectoryMsg, p.command_topic, self._on_plan,
                                  reliable_qos(5))
         self.t0_ns = self.get_clock().now().nanoseconds  # node time of simulated time 0
         self._publish_tf_static()
@@ -134,7 +123,7 @@ class SimRigNode(Node):
         self.get_logger().info(
             f"simulated rig: cameras {list(self.cameras)} {self.cfg.width}x{self.cfg.height} "
             f"@ {self.cfg.camera_hz} Hz, /joint_states @ {self.cfg.state_hz} Hz, plans on "
-            f"{p['command_topic']}")
+            f"{p.command_topic}")
 
     # ------------------------------------------------------------------ publishing
     def _publish_tf_static(self) -> None:
@@ -163,7 +152,7 @@ class SimRigNode(Node):
         steps_state = cfg.physics_hz // cfg.state_hz
         states_per_frame = cfg.state_hz // cfg.camera_hz
         period_ns = 1_000_000_000 // cfg.state_hz
-        max_lag_ns = int(self.params["max_lag_s"] * 1e9)
+        max_lag_ns = int(self.params.max_lag_s * 1e9)
         k = 0  # state periods simulated
         try:
             with self._lock:  # warm-up: the renderer's EGL context and mesh upload (~0.5 s)
@@ -199,15 +188,14 @@ class SimRigNode(Node):
     # ------------------------------------------------------------------ commands
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
         try:
-            plan = convert.trajectory_from_msg(msg, self.robot.arm_joint_names,
-                                               self.grip_joints, start_ns=0)
+            plan = plan_to_trajectory(msg, 0, self.mapper, start_ns=0)
             stamp = convert.stamp_to_ns(msg.header.stamp)
             with self._lock:
                 start = None if stamp == 0 else stamp - self.t0_ns
                 running = self.rig.execute(plan, start_ns=start)
         except VapError as err:
             self.plans_refused += 1
-            self.errors.error(f"plan on {self.params['command_topic']}",
+            self.errors.error(f"plan on {self.params.command_topic}",
                               f"refused: {err}", kind="plan")
             return
         self.plans_executed += 1

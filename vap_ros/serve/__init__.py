@@ -3,16 +3,18 @@ the worker that feeds the model, and a model process of its own. The ROS nodes i
 ``vap_ros.ros`` are thin wrappers around these."""
 
 from vap_ros.serve.lookahead import (
+    JointSample,
     Lookahead,
     Predictor,
     RolloutInputs,
     RolloutResult,
+    assemble_inputs,
     hold_still,
     prompt_stamps,
 )
-from vap_ros.serve.predictor import DTYPES, load_predictor, load_world_model
+from vap_ros.serve.predictor import DTYPES, enable_vae_tiling, load_predictor, load_world_model
 from vap_ros.serve.worker import RequestWorker
 
-__all__ = ["DTYPES", "Lookahead", "Predictor", "RequestWorker", "RolloutInputs",
-           "RolloutResult", "hold_still", "load_predictor", "load_world_model",
-           "prompt_stamps"]
+__all__ = ["DTYPES", "JointSample", "Lookahead", "Predictor", "RequestWorker",
+           "RolloutInputs", "RolloutResult", "assemble_inputs", "enable_vae_tiling",
+           "hold_still", "load_predictor", "load_world_model", "prompt_stamps"]

@@ -19,12 +19,12 @@ import numpy as np
 from vap_ros.camera import Camera
 # the resize training clips use (data/clips.py), so the conditioning frame matches training
 from vap_ros.data.clips import resize_frame
-from vap_ros.errors import ModelError
+from vap_ros.errors import ModelError, StaleInputError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
 
-__all__ = ["Lookahead", "Predictor", "RolloutInputs", "RolloutResult", "hold_still",
-           "prompt_stamps"]
+__all__ = ["JointSample", "Lookahead", "Predictor", "RolloutInputs", "RolloutResult",
+           "assemble_inputs", "hold_still", "prompt_stamps"]
 
 NS = 1_000_000_000
 
@@ -57,6 +57,15 @@ def hold_still(joint_names: Sequence[str], q: np.ndarray, num_frames: int,
     return JointTrajectory(tuple(joint_names), q, prompt_stamps(0, num_frames, fps))
 
 
+@dataclass(frozen=True)
+class JointSample:
+    """The newest joint state: stamp, arm positions (robot order, rad), gripper width (m)."""
+
+    stamp_ns: int
+    arm_q: np.ndarray
+    gripper_width_m: float | None
+
+
 @dataclass
 class RolloutInputs:
     """Everything a rollout needs, already converted.
@@ -76,6 +85,42 @@ class RolloutInputs:
     plan: JointTrajectory | None = None
     current_q: np.ndarray | None = None
     current_width_m: float | None = None
+
+
+def assemble_inputs(cameras: Sequence[Camera], images: Sequence[np.ndarray],
+                    image_stamps_ns: Sequence[int], *, plan: JointTrajectory | None,
+                    plan_start_ns: int | None, joints: JointSample | None, now_ns: int,
+                    max_age_ns: int, joint_topic: str = "/joint_states") -> RolloutInputs:
+    """The input policy of one rollout (images already decoded and age-checked).
+
+    - A plan's stamps (relative, 0 = its start) become absolute: from ``plan_start_ns``, or from
+      the newest image's stamp when the plan has no start ("start now").
+    - Hold still (``plan`` None) needs a joint state no older than ``max_age_ns`` at ``now_ns``
+      (0 = any age).
+    - A fresh joint state gives the current pose and the gripper width (used when the plan
+      carries none); a stale one is not used.
+
+    Raises:
+        StaleInputError: hold still without a (fresh) joint state.
+    """
+    fresh = joints is not None and joints.arm_q.size > 0 and (
+        max_age_ns == 0 or now_ns - joints.stamp_ns <= max_age_ns)
+    if plan is None and not fresh:
+        if joints is None or not joints.arm_q.size:
+            raise StaleInputError(f"no joint state on {joint_topic}: cannot hold still",
+                                  source=joint_topic)
+        age = (now_ns - joints.stamp_ns) / NS
+        raise StaleInputError(f"newest joint state on {joint_topic} is {age:.3f} s old "
+                              f"(max_input_age_s {max_age_ns / NS:g}): refused",
+                              source=joint_topic, age_s=age, max_age_s=max_age_ns / NS)
+    absolute = None
+    if plan is not None:
+        start = plan_start_ns if plan_start_ns is not None else max(image_stamps_ns)
+        absolute = JointTrajectory(plan.joint_names, plan.positions, plan.stamps_ns + start,
+                                   plan.gripper_width_m)
+    return RolloutInputs(list(cameras), list(images), [int(s) for s in image_stamps_ns],
+                         absolute, joints.arm_q if fresh else None,
+                         joints.gripper_width_m if fresh else None)
 
 
 @dataclass
@@ -159,14 +204,19 @@ class Lookahead:
         first = np.stack([resize_frame(img, size) for img in inputs.images])
         return first, prompts, q, t_ref
 
-    def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0) -> RolloutResult:
+    def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0,
+            callback=None) -> RolloutResult:
+        """Prompts → model → result. ``callback(step_index)`` after each denoising step (it
+        may raise ``RolloutCancelled`` to stop the rollout)."""
         t0 = time.perf_counter()
         first, prompts, q, t_ref = self.prepare(inputs)
         t1, c1 = time.perf_counter(), time.thread_time()
-        kw = {"seed": int(seed)}
+        kw: dict[str, Any] = {"seed": int(seed)}
         steps = int(steps) or self.steps
         if steps:
             kw["steps"] = steps
+        if callback is not None:
+            kw["callback"] = callback
         frames = np.asarray(self.model.predict(first, prompts, **kw))
         t2, c2 = time.perf_counter(), time.thread_time()
         if frames.shape != prompts.shape or frames.dtype != np.uint8:

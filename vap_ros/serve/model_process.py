@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from vap_ros.errors import ModelError
+from vap_ros.errors import ModelError, RolloutCancelled
 
 __all__ = ["ModelProcess", "main"]
 
@@ -81,6 +81,7 @@ class ModelProcess:
         self.config: Any = None
         self.model_id = ""
         self.restarts = 0
+        self._closed = False
         self._start()
 
     # ------------------------------------------------------------------ lifecycle
@@ -140,18 +141,18 @@ class ModelProcess:
         return None if self._proc is None else self._proc.pid
 
     def close(self) -> None:
-        """Stop the child (it also exits by itself when this process goes away)."""
+        """Stop the child now, also in the middle of a ``predict`` (which then fails at once
+        with ModelError instead of holding up a shut-down); later calls are refused. The child
+        also exits by itself when this process goes away (its socket closes)."""
+        self._closed = True
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # the child keeps no state worth a graceful stop
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         with self._lock:
-            if self._conn is not None:
-                try:
-                    _send(self._conn, {"op": "stop"})
-                except OSError:
-                    pass
-            if self._proc is not None:
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
             self._discard()
 
     def __enter__(self) -> ModelProcess:
@@ -162,10 +163,15 @@ class ModelProcess:
 
     # ------------------------------------------------------------------ predictor
     def predict(self, first_frames: np.ndarray, prompts: np.ndarray | None = None,
-                **kw: Any) -> np.ndarray:
+                callback=None, **kw: Any) -> np.ndarray:
         """``WorldModel.predict`` in the child. Keyword arguments: steps, seed, guidance_scale,
-        eta (numbers). Raises ModelError (bad inputs, or the child died: the next call starts a
-        new one)."""
+        eta (numbers); ``callback(step_index)`` is called after each denoising step (the child
+        reports them) and may raise ``RolloutCancelled`` to stop the child between steps.
+
+        Raises:
+            ModelError: bad inputs, or the child died (the next call starts a new one).
+            RolloutCancelled: the callback cancelled.
+        """
         unknown = sorted(set(kw) - set(_SCALARS))
         if unknown:
             raise ModelError(f"ModelProcess.predict got unknown arguments {unknown}; "
@@ -173,21 +179,52 @@ class ModelProcess:
         scalars = {k: v for k, v in kw.items() if v is not None}
         arrays = (np.asarray(first_frames),) + (() if prompts is None else (np.asarray(prompts),))
         with self._lock:
+            if self._closed:
+                raise ModelError("the model process was closed")
             if self._proc is None:
                 self.restarts += 1
                 self._start()
             assert self._conn is not None
             try:
-                _send(self._conn, {"op": "predict", **scalars}, arrays)
+                _send(self._conn, {"op": "predict", "progress": callback is not None, **scalars},
+                      arrays)
             except OSError as err:
                 self._discard()
                 raise ModelError(f"the model process is gone ({err}); it restarts on the next "
                                  "request") from err
-            _, out = self._reply(None, "predicting")
+            cancelled = None
+            while True:
+                header, out = self._reply(None, "predicting")
+                if "progress" not in header:
+                    break
+                if callback is not None and cancelled is None:
+                    try:
+                        callback(int(header["progress"]))
+                    except RolloutCancelled as err:  # the child stops at its next step
+                        cancelled = err
+                        _send(self._conn, {"op": "cancel"})
+            if cancelled is not None or header.get("cancelled"):
+                raise cancelled or RolloutCancelled("rollout cancelled")
         return out[0]
 
 
 # ---------------------------------------------------------------------- the child
+class _Cancelled(Exception):
+    """The parent cancelled the running predict."""
+
+
+def _progress(conn: Connection):
+    """A step callback: report the step; stop if the parent sent ``cancel`` meanwhile."""
+    def callback(step: int) -> None:
+        _send(conn, {"progress": step})
+        if conn.poll(0):
+            header, _ = _recv(conn)
+            if header.get("op") == "cancel":
+                raise _Cancelled()
+
+    return callback
+
+
 def _serve(conn: Connection, spec: dict) -> None:
     import torch
 
@@ -213,11 +250,18 @@ def _serve(conn: Connection, spec: dict) -> None:
             header, arrays = _recv(conn)
         except (EOFError, OSError):  # the parent went away
             return
+        if header.get("op") == "cancel":  # came after that predict had finished: nothing to do
+            continue
         if header.get("op") != "predict":
             return
         kw = {k: header[k] for k in _SCALARS if k in header}
+        if header.get("progress"):
+            kw["callback"] = _progress(conn)
         try:
             out = model.predict(arrays[0], arrays[1] if len(arrays) > 1 else None, **kw)
+        except _Cancelled:
+            _send(conn, {"cancelled": True})
+            continue
         except VapError as err:
             _send(conn, {"error": str(err)})
             continue

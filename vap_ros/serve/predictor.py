@@ -9,9 +9,10 @@ from typing import Any
 
 from vap_ros.errors import ConfigError
 
-__all__ = ["DTYPES", "load_predictor", "load_world_model"]
+__all__ = ["DTYPES", "enable_vae_tiling", "load_predictor", "load_world_model"]
 
 DTYPES = ("float32", "bfloat16", "float16")
+MIN_LATENT_TILE = 8  # px; CogVideoX's VAE (480x720 samples) has 30x45 latent tiles
 _log = logging.getLogger(__name__)
 
 
@@ -50,11 +51,27 @@ def load_world_model(model: str, *, device: str = "cpu", seed: int = 0, base: st
                              model)
     if device != "cpu" or dtype != "float32":
         wm = wm.to(device=device, dtype=getattr(torch, dtype))
-    vae = getattr(wm.codec, "vae", None)
-    if vae is not None:  # latent presets: decode large videos in tiles
-        vae.enable_tiling()
-        vae.enable_slicing()
+    enable_vae_tiling(wm)
     return wm.eval(), model_id
+
+
+def enable_vae_tiling(wm) -> bool:
+    """Latent-space models: encode/decode one video at a time (diffusers' ``enable_slicing``)
+    and in spatial tiles (``enable_tiling``), so 49x480x720 videos fit in memory. Every place
+    the model runs (nodes, eval, demo, training) calls this, so the VAE sees frames the same
+    way everywhere; frames smaller than a tile are unaffected. Tiling is left off for VAEs whose
+    latent tiles would be under ``MIN_LATENT_TILE`` px (test-sized VAEs configured for tiny
+    samples: their convolutions cannot run on such tiles). Returns whether tiling is on."""
+    vae = getattr(getattr(wm, "codec", None), "vae", None)
+    if vae is None:
+        return False
+    vae.enable_slicing()
+    tile = min(getattr(vae, "tile_latent_min_height", 0),
+               getattr(vae, "tile_latent_min_width", 0))
+    if tile < MIN_LATENT_TILE:
+        return False
+    vae.enable_tiling()
+    return True
 
 
 def load_predictor(model: str, *, device: str = "cpu", seed: int = 0, base: str = "",

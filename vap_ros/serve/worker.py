@@ -129,10 +129,20 @@ class RequestWorker:
                     self._running = False
                     self._cond.notify_all()
 
-    def close(self, timeout_s: float = 10.0) -> None:
+    def stop(self) -> None:
+        """Ask the thread to stop after the request it is running (if any)."""
         with self._cond:
             self._stop = True
+            self._pending = None
             self._cond.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """``stop`` and wait for the thread to end."""
+        self.stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout_s)
 

@@ -42,7 +42,6 @@ class EvalSettings:
         videos: write side-by-side MP4 + GIF for the first N clips.
         region_radius: gripper region disc radius as a fraction of min(H, W).
         motion_threshold: ST-IoU motion threshold as a fraction of the intensity range.
-        lpips_weights, fvd_weights: local folders with LPIPS / I3D weights, or None.
     """
 
     max_clips: int | None = None
@@ -51,8 +50,6 @@ class EvalSettings:
     videos: int = 2
     region_radius: float = 0.08
     motion_threshold: float = 0.1
-    lpips_weights: str | None = None
-    fvd_weights: str | None = None
 
 
 def clip_uint8(dataset, i: int) -> dict[str, Any]:
@@ -90,22 +87,25 @@ def predict_clip(model, clip: dict, *, steps: int | None = None, seed: int = 0) 
                          steps=steps, seed=seed)
 
 
-def load_models(checkpoint: str | Path, baselines: list[str | Path] = ()) -> dict[str, Any]:
+def load_models(checkpoint: str | Path, baselines: list[str | Path] = (), *,
+                device: str = "cpu", dtype: str = "float32") -> dict[str, Any]:
     """``{label: model}``: the checkpoint, copy-first-frame, then each baseline path.
 
     Paths may be run folders (newest valid checkpoint), checkpoint folders or
-    ``save_pretrained`` folders.
+    ``save_pretrained`` folders. Models are loaded as the nodes load them
+    (``vap_ros.serve.load_world_model``: on ``device`` in ``dtype``, VAE tiling for latent
+    models, eval mode).
 
     Raises:
         CheckpointError: a path holds nothing loadable or a corrupt checkpoint.
+        ConfigError: an unknown dtype.
     """
-    from vap_ros.model import WorldModel
+    from vap_ros.serve import load_world_model
     from vap_ros.train.checkpoint import resolve_model_dir
 
     models: dict[str, Any] = {}
     for path in [checkpoint, *baselines]:
-        wm = WorldModel.from_pretrained(resolve_model_dir(path))
-        wm.eval()
+        wm, _ = load_world_model(str(resolve_model_dir(path)), device=device, dtype=dtype)
         label = f"{_label(path)} [{wm.config.conditioning}]"
         while label in models:
             label += "'"
@@ -225,15 +225,9 @@ def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
 
 
 def _notes(s: EvalSettings) -> list[str]:
-    notes = []
-    for name, weights, what in (("LPIPS", s.lpips_weights, "AlexNet/VGG LPIPS"),
-                                ("FVD", s.fvd_weights, "I3D")):
-        if weights is None:
-            notes.append(f"{name} not computed: no local {what} weights given "
-                         f"(--{name.lower()}-weights DIR); nothing is downloaded")
-        else:
-            notes.append(f"{name} not computed: weights folder {weights} was given, but this "
-                         f"build has no {name} implementation to load them into")
+    notes = ["LPIPS and FVD are not computed: they need pretrained networks (AlexNet/VGG, I3D) "
+             "that vap_ros neither ships nor downloads; score the written videos with your own "
+             "tools if you need them"]
     notes.append("PSNR/SSIM/gripper PSNR exclude frame 0 (given to every model); ST-IoU uses "
                  "all frames; see docs/train.md for the definitions")
     notes.append(f"per-clip PSNR is capped at {metrics.UINT8_PSNR_CEILING_DB:.1f} dB (identical "

@@ -107,9 +107,11 @@ class Trainer:
         from accelerate.utils import set_seed
 
         set_seed(cfg.seed)
+        from vap_ros.serve import enable_vae_tiling
         from vap_ros.train.model_setup import build_model
 
         self.model = build_model(cfg.model, cfg.seed)
+        enable_vae_tiling(self.model)  # encode clips as the nodes and eval do (latent models)
         if cfg.model.gradient_checkpointing:
             self.model.enable_gradient_checkpointing(True)
         self._check_data()
