@@ -1,12 +1,16 @@
 """Dataset build throughput next to a plain rosbags read of the same bag, in the same run.
 
-Writes a synthetic rig bag (or takes --bag), then times, each --repeats times (median):
+Writes a synthetic rig bag (or takes --bag), then times, each --repeats times, interleaved
+(median):
   raw read    rosbags AnyReader iterating every message's bytes (what the disk/page cache gives);
   read+deser  the same plus deserialising every message and wrapping each image as numpy;
   build       ``process_bag``: both passes, decode, resize, prompts (logged + commanded),
-              shard writes. One process (per worker).
+              shard writes. One process (per worker); inside it, prompts are rendered and
+              shards written by two threads while the main thread reads and resizes.
 Reports frames/s (images consumed from the bag, all cameras) and MB/s (bag bytes / time), and
-the build's share of the raw read rate (goal >= 0.5 per worker).
+the build's share of the raw read rate (goal >= 0.5 per worker), in wall-clock time and in CPU
+time (the process's user + system time, all its threads: less sensitive to other processes on
+the cores, and what a worker costs a core).
 """
 
 from __future__ import annotations
@@ -30,34 +34,41 @@ def add_arguments(p) -> None:
     p.add_argument("--image-size", type=int, nargs=2, default=(480, 640), metavar=("H", "W"))
     p.add_argument("--clip-size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"))
     p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--stride", type=int, default=None,
+                   help="frames between clip starts (default --frames: clips do not overlap; "
+                        "the sim and franka_lab presets use half a clip)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     p.add_argument("--prompts", choices=("both", "one"), default="both",
                    help="render and store both prompt variants (commanded + logged) or one")
 
 
-def _raw_read(bag: Path) -> tuple[float, int, int]:
+def _timed(fn, *args):
+    """(result, wall s, CPU s of this process)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _raw_read(bag: Path) -> tuple[int, int]:
     from rosbags.highlevel import AnyReader
 
-    t0 = time.perf_counter()
     n = nbytes = 0
     with AnyReader([bag]) as r:
         for _, _, raw in r.messages():
             n += 1
             nbytes += len(raw)
-    return time.perf_counter() - t0, n, nbytes
+    return n, nbytes
 
 
-def _read_deser(bag: Path) -> float:
+def _read_deser(bag: Path) -> None:
     from rosbags.highlevel import AnyReader
 
-    t0 = time.perf_counter()
     with AnyReader([bag]) as r:
         for conn, _, raw in r.messages():
             msg = r.deserialize(raw, conn.msgtype)
             if conn.msgtype == "sensor_msgs/msg/Image":
                 np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, -1)
-    return time.perf_counter() - t0
 
 
 def run(args) -> dict:
@@ -82,7 +93,8 @@ def run(args) -> dict:
             cfg = load_rig_config("sim")
         fps = args.hz if not args.bag else cfg.clip.fps
         d = cfg.to_dict()
-        d["clip"] = {"frames": args.frames, "fps": fps, "stride": args.frames,
+        stride = args.stride or args.frames
+        d["clip"] = {"frames": args.frames, "fps": fps, "stride": stride,
                      "size": list(args.clip_size)}
         d["shard_clips"] = 8
         d["store_both_prompts"] = args.prompts == "both"
@@ -94,22 +106,23 @@ def run(args) -> dict:
         raw_t, deser_t, build_t = [], [], []
         report = None
         for k in range(args.repeats):
-            t, n_msgs, msg_bytes = _raw_read(bag)
+            (n_msgs, _), *t = _timed(_raw_read, bag)
             raw_t.append(t)
-            deser_t.append(_read_deser(bag))
+            deser_t.append(_timed(_read_deser, bag)[1:])
             out = tmp / f"out{k}"
-            t0 = time.perf_counter()
-            report = process_bag(bag, cfg, out, "0000")
-            build_t.append(time.perf_counter() - t0)
+            report, *t = _timed(process_bag, bag, cfg, out, "0000")
+            build_t.append(t)
             shutil.rmtree(out, ignore_errors=True)
-        raw, deser, build = (float(np.median(x)) for x in (raw_t, deser_t, build_t))
+        (raw, raw_cpu), (deser, deser_cpu), (build, build_cpu) = (
+            np.median(np.asarray(x), axis=0).tolist() for x in (raw_t, deser_t, build_t))
         mb = bag_bytes / 1e6
         return {
             "bag": f"{bag_bytes / 1e6:.0f} MB, {images} images, {n_msgs} messages "
                    f"({'synthetic' if not args.bag else bag})",
-            "clips": f"{report['clips_written']} clips of {args.frames} frames at "
-                     f"{args.clip_size[0]}x{args.clip_size[1]}, prompts: {args.prompts}; used "
-                     f"{report['frames']['used']} of {report['frames']['total']}",
+            "clips": f"{report['clips_written']} clips of {args.frames} frames (stride "
+                     f"{stride}) at {args.clip_size[0]}x{args.clip_size[1]}, prompts: "
+                     f"{args.prompts}; used {report['frames']['used']} of "
+                     f"{report['frames']['total']}",
             "build_ok": bool(report["ok"]),
             "raw_read_frames_per_s": images / raw,
             "raw_read_MB_per_s": mb / raw,
@@ -118,6 +131,10 @@ def run(args) -> dict:
             "build_MB_per_s": mb / build,
             "build_share_of_raw_read": raw / build,
             "build_share_of_read_deser": deser / build,
+            "raw_read_cpu_s": raw_cpu,
+            "build_cpu_s": build_cpu,
+            "build_share_of_raw_read_cpu": raw_cpu / build_cpu,
+            "build_share_of_read_deser_cpu": deser_cpu / build_cpu,
             "goal_share_of_raw_read": 0.5,
             "workers": 1,
             "repeats": args.repeats,

@@ -5,11 +5,18 @@ presets run without their weights), predicts R rollouts of V views from random f
 prompts, and reports the median per-step and per-rollout latency, a training step (forward +
 backward + AdamW on the trainable parameters) and peak memory (process RSS; CUDA allocator
 peak when on a GPU). A benchmark only: nothing is asserted.
+
+CPU threads: OpenMP's default lets idle worker threads spin; on cores shared with other
+processes that made a 2-thread small-preset rollout ~5x slower (37.7 s vs 6.7 s at load ~13).
+The lookahead node's model process runs with ``OMP_WAIT_POLICY=PASSIVE``, so this benchmark
+does too (``--omp-wait-policy``); it takes effect only if torch is not loaded yet.
 """
 
 from __future__ import annotations
 
+import os
 import resource
+import sys
 import time
 
 import numpy as np
@@ -35,6 +42,9 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (torch)")
     p.add_argument("--no-train", action="store_true", help="skip the training-step timing")
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument("--omp-wait-policy", default="PASSIVE",
+                   help="OMP_WAIT_POLICY for the CPU threads (PASSIVE: as the lookahead node's "
+                        "model process; ACTIVE: OpenMP's spinning; env: leave it as set)")
 
 
 def _sync(torch, device) -> None:
@@ -42,7 +52,16 @@ def _sync(torch, device) -> None:
         torch.cuda.synchronize()
 
 
+def _omp_wait_policy(choice: str) -> str:
+    """Set OMP_WAIT_POLICY before OpenMP starts (torch's import); what is in effect."""
+    if choice.lower() != "env" and "torch" not in sys.modules:
+        os.environ["OMP_WAIT_POLICY"] = choice.upper()
+    policy = os.environ.get("OMP_WAIT_POLICY", "unset (OpenMP default)")
+    return policy if "torch" not in sys.modules else f"{policy} (torch was loaded before)"
+
+
 def run(args) -> dict:
+    policy = _omp_wait_policy(args.omp_wait_policy)
     import psutil
     import torch
 
@@ -100,6 +119,7 @@ def run(args) -> dict:
         "preset": cfg.preset, "conditioning": cfg.conditioning,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "dtype": str(dtype).replace("torch.", ""), "threads": args.threads,
+        "omp_wait_policy": policy,
         "clip": f"{v} view(s) x {t} frames @ {h}x{w} ({cfg.space} space)",
         "tokens_per_view": cfg.latent_frames * (h // (cfg.spatial_ratio * cfg.patch_size))
         * (w // (cfg.spatial_ratio * cfg.patch_size)),

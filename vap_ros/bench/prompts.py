@@ -49,7 +49,8 @@ def run(args) -> dict:
     from vap_ros.prompts import SkeletonRenderer, SkeletonStyle
 
     cv2.setNumThreads(1)
-    renderer = SkeletonRenderer.from_preset("panda", SkeletonStyle(depth_shading=args.depth_shading))
+    style = SkeletonStyle(depth_shading=args.depth_shading)
+    renderer = SkeletonRenderer.from_preset("panda", style)
     cams = demo_cameras(args.cameras, args.size)
     rng = np.random.default_rng(0)
     home = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])

@@ -75,7 +75,8 @@ def process_bag(path: str | Path, cfg: RigConfig, out: str | Path, prefix: str, 
             report["warnings"] = rec.warnings
             plan = plan_clips(rec, cfg)
             failures: Counter = Counter()
-            writer = ShardWriter(Path(out), prefix, cfg.shard_clips)
+            # shard files are written by a thread while the next clip is computed
+            writer = ShardWriter(Path(out), prefix, cfg.shard_clips, background=True)
             size = clip_size(rec, cfg) if plan.clips.size else None
             used_frames: set[int] = set()
             try:

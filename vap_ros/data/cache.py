@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ __all__ = ["CACHE_FORMAT", "NpyAppender", "ShardWriter", "check_cache_out", "che
 CACHE_FORMAT = "vap_ros.clip_cache"
 CACHE_VERSION = 1
 _HEADER_LEN = 256  # fixed npy header size, room for any row count
+_PAGE = 4096  # file-system page: sparse prompt writes skip whole pages of zeros
 
 SHARD_KEYS = (
     "video", "prompts_logged", "prompts_commanded", "actions_logged", "actions_commanded",
@@ -67,15 +69,22 @@ SHARD_DIR = re.compile(r"^\d{4,}-\d{4,}$")  # <bag:04d>-<n:04d>, what ShardWrite
 
 
 class NpyAppender:
-    """Append rows of one shape/dtype to a ``.npy`` file; ``close`` writes the row count."""
+    """Append rows of one shape/dtype to a ``.npy`` file; ``close`` writes the row count.
 
-    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype) -> None:
+    With ``sparse``, whole file pages of zeros (a prompt's black background) are skipped
+    rather than written: the file reads back the same (holes read as zeros) and the kernel
+    copies about half the bytes of a skeleton prompt.
+    """
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype, *,
+                 sparse: bool = False) -> None:
         self.path = Path(path)
         self.row_shape = tuple(int(s) for s in row_shape)
         self.dtype = np.dtype(dtype)
         self.rows = 0
-        self._f = self.path.open("wb")
-        self._f.write(self._header(0))
+        self.sparse = sparse
+        self._f = self.path.open("wb", buffering=0)
+        self._end = self._write_at(0, memoryview(self._header(0)))
 
     def _header(self, n: int) -> bytes:
         d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
@@ -87,29 +96,66 @@ class NpyAppender:
         return b"\x93NUMPY\x01\x00" + (_HEADER_LEN - 10).to_bytes(2, "little") + text + \
             b" " * pad + b"\n"
 
+    def _write_at(self, offset: int, data: memoryview) -> int:
+        """Write all of ``data`` at ``offset``; returns the offset after it."""
+        self._f.seek(offset)
+        while data.nbytes:
+            n = self._f.write(data)
+            data = data[n:]
+            offset += n
+        return offset
+
     def append(self, row: np.ndarray) -> None:
         row = np.require(np.asarray(row), self.dtype, "C")
         if row.shape != self.row_shape:
             raise ConfigError(f"{self.path.name}: row shape {row.shape} differs from "
                               f"{self.row_shape}")
-        self._f.write(row.data)
+        data = memoryview(row).cast("B")
+        start = _HEADER_LEN + self.rows * data.nbytes
+        if self.sparse and data.nbytes >= 4 * _PAGE:
+            self._write_sparse(start, data)
+        else:
+            self._end = self._write_at(start, data)
         self.rows += 1
+
+    def _write_sparse(self, start: int, data: memoryview) -> None:
+        """Write the runs of file pages that hold a non-zero byte (page-aligned in the file)."""
+        head = (-start) % _PAGE  # bytes up to the first page boundary
+        n_pages = (data.nbytes - head) // _PAGE
+        body = np.frombuffer(data, np.uint8, n_pages * _PAGE, head)
+        used = body.view(np.uint64).reshape(n_pages, _PAGE // 8).any(axis=1)
+        # runs in byte offsets of data: the unaligned head and tail are always written
+        edges = np.flatnonzero(np.diff(np.r_[0, used.view(np.int8), 0]))
+        runs = [(0, head)] + [(head + a * _PAGE, head + b * _PAGE)
+                              for a, b in edges.reshape(-1, 2).tolist()]
+        runs.append((head + n_pages * _PAGE, data.nbytes))
+        for a, b in runs:
+            if b > a:
+                self._end = max(self._end, self._write_at(start + a, data[a:b]))
 
     def close(self) -> None:
         if self._f.closed:
             return
-        self._f.seek(0)
-        self._f.write(self._header(self.rows))
-        self._f.close()
+        try:
+            size = _HEADER_LEN + self.rows * self.dtype.itemsize * math.prod(self.row_shape)
+            if self._end < size:  # trailing zero pages were skipped: the file still has them
+                self._f.truncate(size)
+            self._write_at(0, memoryview(self._header(self.rows)))
+        finally:
+            self._f.close()
 
 
 class ShardWriter:
     """Writes clips (dicts from ``clips.make_clip``) into shards of ``shard_clips`` clips.
 
     Returns per clip (shard name, row) from ``add``; ``close`` finishes the open shard.
+    With ``background`` the files are written by a thread while the caller computes the next
+    clip (at most ``queue`` clips wait; the clip arrays must not change once added); a write
+    error is raised by the next ``add`` or by ``close``.
     """
 
-    def __init__(self, root: Path, prefix: str, shard_clips: int) -> None:
+    def __init__(self, root: Path, prefix: str, shard_clips: int, *,
+                 background: bool = False, queue: int = 2) -> None:
         self.root = Path(root)
         self.prefix = prefix
         self.shard_clips = shard_clips
@@ -117,38 +163,90 @@ class ShardWriter:
         self.bytes = 0
         self._files: dict[str, NpyAppender] | None = None
         self._name = ""
+        self._rows = 0  # rows of the open shard (counted when a clip is added)
+        self._queue: Any = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        if background:
+            import queue as queue_mod
 
-    def _open(self, clip: dict) -> None:
-        self._name = f"{self.prefix}-{self.n_shards:04d}"
-        d = self.root / "shards" / self._name
-        d.mkdir(parents=True, exist_ok=True)
-        self._files = {}
-        video = clip["video"]
-        for key in SHARD_KEYS:
-            arr = _shard_value(key, clip, video)
-            self._files[key] = NpyAppender(d / f"{key}.npy", arr.shape, arr.dtype)
-        self.n_shards += 1
+            self._queue = queue_mod.Queue(maxsize=max(1, queue))
+            self._thread = threading.Thread(target=self._drain, name="shard-writer",
+                                            daemon=True)
+            self._thread.start()
 
     def add(self, clip: dict) -> tuple[str, int]:
-        if self._files is None:
-            self._open(clip)
-        assert self._files is not None
-        video = clip["video"]
-        row = self._files["video"].rows
-        for key, f in self._files.items():
-            arr = _shard_value(key, clip, video)
-            f.append(arr)
-            self.bytes += arr.nbytes
-        name = self._name
-        if row + 1 >= self.shard_clips:
-            self.close()
+        self._raise()
+        if self._rows == 0:
+            self._name = f"{self.prefix}-{self.n_shards:04d}"
+            self.n_shards += 1
+        name, row = self._name, self._rows
+        self._rows += 1
+        last = self._rows >= self.shard_clips
+        if last:
+            self._rows = 0
+        self.bytes += sum(_shard_nbytes(k, clip) for k in SHARD_KEYS)
+        if self._queue is None:
+            self._write(name, clip, last)
+        else:
+            self._queue.put((name, clip, last))
         return name, row
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._close_files()
+        self._raise()
+
+    # ---------------------------------------------------------------- writing
+    def _write(self, name: str, clip: dict, last: bool) -> None:
+        video = clip["video"]
+        if self._files is None:
+            d = self.root / "shards" / name
+            d.mkdir(parents=True, exist_ok=True)
+            self._files = {}
+            for key in SHARD_KEYS:
+                arr = _shard_value(key, clip, video)
+                self._files[key] = NpyAppender(d / f"{key}.npy", arr.shape, arr.dtype,
+                                               sparse=key.startswith("prompts_"))
+        for key, f in self._files.items():
+            f.append(_shard_value(key, clip, video))
+        if last:
+            self._close_files()
+
+    def _close_files(self) -> None:
         if self._files is not None:
-            for f in self._files.values():
+            files, self._files = self._files, None
+            for f in files.values():
                 f.close()
-            self._files = None
+
+    def _drain(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self._error is not None:
+                continue  # keep draining so the producer never blocks
+            try:
+                self._write(*job)
+            except BaseException as err:  # re-raised in the caller's thread
+                self._error = err
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+
+def _shard_nbytes(key: str, clip: dict) -> int:
+    v = clip.get(key)
+    if v is not None:
+        return np.asarray(v).nbytes
+    src = "commanded" if key.endswith("_commanded") else "logged"
+    base = key[: -len(src) - 1]
+    return np.asarray(clip["video"] if base == "prompts" else clip[f"{base}_logged"]).nbytes
 
 
 def _shard_value(key: str, clip: dict, video: np.ndarray) -> np.ndarray:

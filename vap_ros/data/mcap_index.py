@@ -120,10 +120,14 @@ class McapIndex:
                 f.seek(int(off[j]) + 1)
                 (length,) = struct.unpack("<Q", f.read(8))
                 ti = topic_id[j]
-                if heads[ti]:
-                    raw = f.read(_MSG_HDR - 9 + _HEAD_BYTES)[_MSG_HDR - 9:]
+                skip = _MSG_HDR - 9  # channel, sequence, log and publish time
+                if length < skip:
+                    raw = b""
+                elif heads[ti]:
+                    raw = f.read(skip + _HEAD_BYTES)[skip:]
                 else:
-                    raw = f.read(length)[_MSG_HDR - 9:]
+                    f.seek(skip, 1)  # the payload in one read, without a second copy
+                    raw = f.read(length - skip)
                 yield names[ti], int(pos[j]), int(log[j]), raw
         finally:
             for f in handles:

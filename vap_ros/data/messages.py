@@ -6,6 +6,7 @@ Images become (H, W, 3) uint8 RGB; stamps int64 ns; transforms 4x4; plans ``Join
 from __future__ import annotations
 
 import struct
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "header_stamp_ns",
     "image_to_rgb",
     "is_supported_encoding",
+    "parse_raw_image",
     "plan_to_trajectory",
     "raw_header_stamp_ns",
     "supported_encodings",
@@ -193,6 +195,52 @@ def plan_to_trajectory(msg, log_time_ns: int, mapper, name_map=None, *,
     return traj.validate()
 
 
+def _cdr_align(o: int, a: int) -> int:
+    return 4 + ((o - 4 + a - 1) // a) * a  # CDR alignment counts from after the 4-byte header
+
+
+class RawImage(NamedTuple):
+    """The fields of a sensor_msgs/Image that ``image_to_rgb`` reads; ``data`` is a view."""
+
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: memoryview
+
+
+_U32X3 = struct.Struct("<III")
+_U32X2 = struct.Struct("<II")
+
+
+def parse_raw_image(raw) -> RawImage | None:
+    """A serialised sensor_msgs/Image (ROS 2, little-endian CDR) read in place: its pixels are
+    a view of ``raw`` (a generic deserialisation copies them: ~0.2 ms for 640x480 rgb8).
+    None for anything else, or anything malformed (callers then deserialise, which reports
+    the error).
+    """
+    try:
+        if len(raw) < 24 or raw[0] != 0 or raw[1] != 1:
+            return None
+        (flen,) = struct.unpack_from("<I", raw, 12)
+        o = _cdr_align(16 + flen, 4)
+        height, width, elen = _U32X3.unpack_from(raw, o)
+        o += 12
+        encoding = bytes(raw[o:o + elen]).rstrip(b"\0").decode()
+        o += elen
+        big = raw[o]
+        o = _cdr_align(o + 1, 4)
+        step, n = _U32X2.unpack_from(raw, o)
+        o += 8
+        if o + n > len(raw) or not is_supported_encoding(encoding) or (
+                encoding.lower() in _VIA_ROSBAGS_IMAGE):
+            return None
+        return RawImage(height, width, encoding, big, step, memoryview(raw)[o:o + n])
+    except (struct.error, UnicodeDecodeError, IndexError, ValueError):
+        return None
+
+
 def _duration_ns(d) -> int:
     return int(d.sec) * 1_000_000_000 + int(d.nanosec)
 
@@ -297,9 +345,7 @@ class JointStateParser:
     def __init__(self) -> None:
         self._names: dict[bytes, tuple[tuple[str, ...], int]] = {}
 
-    @staticmethod
-    def _align(o: int, a: int) -> int:
-        return 4 + ((o - 4 + a - 1) // a) * a  # CDR alignment counts from after the 4-byte header
+    _align = staticmethod(_cdr_align)
 
     def parse(self, raw: bytes) -> tuple[int, tuple[str, ...], np.ndarray] | None:
         try:
