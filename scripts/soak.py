@@ -67,6 +67,7 @@ def main() -> int:
     from vap_ros_msgs.msg import VideoRollout
 
     from vap_ros.ros import convert
+    from vap_ros.data import messages
     from vap_ros.ros.node_utils import reliable_qos
     from vap_ros.ros.probe import HOME, Probe
     from vap_ros.ros.runtime import NodeRunner
@@ -156,15 +157,15 @@ def main() -> int:
         pts = m.plan.points
         if all(list(pt.positions) == list(pts[0].positions) for pt in pts):
             continue  # hold still: the current pose over the horizon, no plan end
-        start = convert.stamp_to_ns(m.plan.header.stamp)
-        margin = (start + convert.duration_to_ns(pts[-1].time_from_start) - arrival) / NS
+        start = messages.stamp_ns(m.plan.header.stamp)
+        margin = (start + messages.duration_ns(pts[-1].time_from_start) - arrival) / NS
         if start in first:
             later_late += margin < 0
         else:
             first[start] = margin
     lateness = [-x for x in first.values()]
     late = [x for x in lateness if x > 0]
-    latency = [convert.duration_to_ns(m.inference_time) / NS for _, m in rollouts]
+    latency = [messages.duration_ns(m.inference_time) / NS for _, m in rollouts]
     print(f"soak: RSS (node + model process) after warm-up {base[0][1]:.1f} MB at "
           f"{base[0][0]:.0f} s -> {base[-1][1]:.1f} MB at {base[-1][0]:.0f} s (growth "
           f"{growth:+.1f} MB, peak {max(s[1] for s in base):.1f} MB); {plans_sent} plans sent, "

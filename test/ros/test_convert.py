@@ -13,6 +13,7 @@ from vap_ros.data.messages import plan_to_trajectory, tf_transforms  # noqa: E40
 from vap_ros.errors import ImageError, JointStateError, TrajectoryError  # noqa: E402
 from vap_ros.robot import JointStateMapper, JointTrajectory  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
+from vap_ros.data import messages  # noqa: E402
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 GRIP = ("panda_finger_joint1", "panda_finger_joint2")
@@ -23,39 +24,39 @@ def test_image_round_trip_and_encodings():
     img = RNG.integers(0, 255, (6, 8, 3), np.uint8)
     msg = convert.image_msg(img, 1_500_000_000, "cam")
     assert msg.encoding == "rgb8" and msg.step == 24 and msg.header.stamp.sec == 1
-    np.testing.assert_array_equal(convert.image_from_msg(msg), img)
+    np.testing.assert_array_equal(messages.image_from_msg(msg), img)
     bgr = Image(height=6, width=8, encoding="bgr8", step=24,
                 data=img[..., ::-1].tobytes())
-    np.testing.assert_array_equal(convert.image_from_msg(bgr), img)
+    np.testing.assert_array_equal(messages.image_from_msg(bgr), img)
     padded = Image(height=6, width=8, encoding="rgb8", step=32,
                    data=np.pad(img, ((0, 0), (0, 8 // 3 + 1), (0, 0)))[:, :, :]
                    .reshape(6, -1)[:, :32].tobytes())
-    np.testing.assert_array_equal(convert.image_from_msg(padded), img)
+    np.testing.assert_array_equal(messages.image_from_msg(padded), img)
     mono = Image(height=6, width=8, encoding="mono8", step=8, data=img[..., 0].tobytes())
-    assert convert.image_from_msg(mono).shape == (6, 8, 3)
+    assert messages.image_from_msg(mono).shape == (6, 8, 3)
 
 
 def test_compressed_png():
     img = RNG.integers(0, 255, (6, 8, 3), np.uint8)
     ok, buf = cv2.imencode(".png", img[..., ::-1])
     msg = CompressedImage(format="png", data=buf.tobytes())
-    np.testing.assert_array_equal(convert.image_from_msg(msg), img)
+    np.testing.assert_array_equal(messages.image_from_msg(msg), img)
 
 
 def test_bad_images():
     with pytest.raises(ImageError, match="unsupported image encoding 'yuv_weird'"):
-        convert.image_from_msg(Image(height=2, width=2, encoding="yuv_weird", step=4,
+        messages.image_from_msg(Image(height=2, width=2, encoding="yuv_weird", step=4,
                                      data=bytes(8)))
     with pytest.raises(ImageError, match="needs 12 bytes, has 5"):
-        convert.image_from_msg(Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(5)))
+        messages.image_from_msg(Image(height=2, width=2, encoding="rgb8", step=6, data=bytes(5)))
     with pytest.raises(ImageError, match="cannot decode"):
-        convert.image_from_msg(CompressedImage(format="jpeg", data=b"nope"))
+        messages.image_from_msg(CompressedImage(format="jpeg", data=b"nope"))
 
 
 def test_camera_info_round_trip():
     cam = look_at("front", (1.5, 0.0, 0.8), (0.4, 0.0, 0.3), width=64, height=48)
     info = convert.camera_info_msg(cam, 5)
-    back = convert.camera_from_msg(info, cam.T_cam_base, "front")
+    back = messages.camera_from_info(info, cam.T_cam_base, "front")
     np.testing.assert_allclose(back.K, cam.K)
     assert back.frame_id == "front_optical_frame" and (back.width, back.height) == (64, 48)
 

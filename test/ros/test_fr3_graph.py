@@ -20,6 +20,7 @@ from vap_ros_msgs.action import PredictRollout  # noqa: E402
 from vap_ros_msgs.msg import VideoRollout  # noqa: E402
 
 from vap_ros.ros import convert  # noqa: E402
+from vap_ros.data import messages  # noqa: E402
 from vap_ros.ros.graph import config_dir  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
 from vap_ros.ros.probe import HANG_S, Probe, predict, wait_for  # noqa: E402
@@ -71,7 +72,7 @@ def test_plan_on_the_topic_gives_a_rollout(fr3):
     robot.pub_plan.publish(plan)
     msgs = wait_for(lambda: robot.received["/fr3/camera/rollout"], what="the FR3 rollout")
     m = msgs[0]
-    frames, prompts, _ = convert.video_from_rollout(m)
+    frames, prompts, _ = messages.video_from_rollout(m)
     assert m.camera_name == "camera" and tuple(m.plan.joint_names) == FR3_ARM
     assert frames.shape[0] == prompts.shape[0] == len(m.frame_time_offsets)
     assert prompts[-1].max() > 0 and not np.array_equal(prompts[0], prompts[-1])  # it moves
@@ -112,8 +113,8 @@ def test_a_name_map_reads_the_fr3_onto_the_panda_model(ros, tiny_model, fr3):
             for n in (node, fr3_node):
                 n.set_parameters([Parameter("freeze_inputs", value=False)])
         assert a.success and b.success, (a.message, b.message)
-        _, pa, _ = convert.video_from_rollout(a.rollouts[0])
-        _, pb, _ = convert.video_from_rollout(b.rollouts[0])
+        _, pa, _ = messages.video_from_rollout(a.rollouts[0])
+        _, pb, _ = messages.video_from_rollout(b.rollouts[0])
         np.testing.assert_array_equal(pa, pb)
     finally:
         ros.remove(node)

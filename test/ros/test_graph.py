@@ -20,6 +20,7 @@ from vap_ros_msgs.msg import VideoRollout  # noqa: E402
 from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag  # noqa: E402
 from vap_ros.errors import ConfigError  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
+from vap_ros.data import messages  # noqa: E402
 from vap_ros.ros.graph import GRAPHS, parse_overrides  # noqa: E402
 from vap_ros.ros.node_utils import reliable_qos  # noqa: E402
 from vap_ros.ros.probe import HANG_S, wait_for  # noqa: E402
@@ -58,10 +59,10 @@ def test_replay_graph_plays_a_looping_bag_into_the_lookahead(ros, tmp_path):
 
         wait_for(rollout_and_loop, what="a rollout and the bag loop's time jump")
         m = got["rollouts"][0]
-        stamp = convert.stamp_to_ns(m.header.stamp)
+        stamp = messages.stamp_ns(m.header.stamp)
         assert rig.start_ns <= stamp <= rig.start_ns + 2 * 10**9  # bag time (use_sim_time)
         assert len(m.frames) == 5 and m.frames[0].width == 32
-        assert convert.stamp_to_ns(m.plan.header.stamp) >= rig.start_ns  # the bag's plan
+        assert messages.stamp_ns(m.plan.header.stamp) >= rig.start_ns  # the bag's plan
         wait_for(lambda: got["prompts"], what="live prompts from the replayed joint states")
     finally:
         proc.send_signal(signal.SIGINT)

@@ -19,6 +19,7 @@ from rclpy.action import ActionClient  # noqa: E402
 from vap_ros_msgs.action import PredictRollout  # noqa: E402
 
 from vap_ros.ros import convert  # noqa: E402
+from vap_ros.data import messages  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
 from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, predict, wait_for  # noqa: E402
 
@@ -73,14 +74,14 @@ def test_plan_to_rollout(rig, tiny_model):
     # All views' frames share one time base: the newest conditioning image's stamp (t_ref).
     # Each rollout's offsets are relative to its own image stamp, so a view whose newest image
     # is older than t_ref starts at t_ref - its stamp (cameras are not triggered together).
-    t_ref = max(convert.stamp_to_ns(m.header.stamp) for m in (front, side))
+    t_ref = max(messages.stamp_ns(m.header.stamp) for m in (front, side))
     for m, cam in ((front, "front"), (side, "side")):
         assert m.camera_name == cam and m.header.frame_id == f"{cam}_optical_frame"
         assert len(m.frames) == len(m.prompt_frames) == len(m.frame_time_offsets) == T
         assert (m.frames[0].height, m.frames[0].width, m.frames[0].encoding) == (
             cfg.height, cfg.width, "rgb8")
-        frames, prompts, offsets = convert.video_from_rollout(m)
-        lag = t_ref - convert.stamp_to_ns(m.header.stamp)
+        frames, prompts, offsets = messages.video_from_rollout(m)
+        lag = t_ref - messages.stamp_ns(m.header.stamp)
         assert 0 <= lag < 1e9
         np.testing.assert_array_equal(offsets, lag + np.round(np.arange(T) * 1e9 / cfg.fps))
         assert prompts[1:].max() > 0  # the skeleton is drawn
@@ -88,8 +89,8 @@ def test_plan_to_rollout(rig, tiny_model):
         assert len(m.plan.points) == len(plan.points)
         assert m.model_id.startswith("tiny")
         assert m.inference_time.sec > 0 or m.inference_time.nanosec > 0
-        stamp = convert.stamp_to_ns(m.header.stamp)
-        assert convert.stamp_to_ns(m.frames[2].header.stamp) == stamp + offsets[2]
+        stamp = messages.stamp_ns(m.header.stamp)
+        assert messages.stamp_ns(m.frames[2].header.stamp) == stamp + offsets[2]
         assert 0 < probe.now_ns() - stamp < 60e9  # a recent image stamp
     # frame 0 is the conditioning image itself (resized to the model's size)
     assert abs(frames[0].astype(int).mean() - probe.image.mean()) < 20
@@ -129,9 +130,9 @@ def test_action_same_seed_same_video(rig):
         probe.stream = True
     assert a.success and b.success and c.success, (a.message, b.message, c.message)
     assert [r.camera_name for r in a.rollouts] == ["front"]
-    fa, pa, oa = convert.video_from_rollout(a.rollouts[0])
-    fb, pb, ob = convert.video_from_rollout(b.rollouts[0])
-    fc, _, _ = convert.video_from_rollout(c.rollouts[0])
+    fa, pa, oa = messages.video_from_rollout(a.rollouts[0])
+    fb, pb, ob = messages.video_from_rollout(b.rollouts[0])
+    fc, _, _ = messages.video_from_rollout(c.rollouts[0])
     np.testing.assert_array_equal(fa, fb)
     np.testing.assert_array_equal(pa, pb)
     np.testing.assert_array_equal(oa, ob)
@@ -391,7 +392,7 @@ def test_compressed_images_and_hold_still_horizon(ros, tiny_model, rig):
         got = wait_for(lambda: cprobe.received["/lookahead_c/wrist/rollout"],
                        what="hold-still rollouts from compressed images")
         m = got[0]
-        frames, prompts, _ = convert.video_from_rollout(m)
+        frames, prompts, _ = messages.video_from_rollout(m)
         assert node.stats.sources.get("horizon", 0) >= 1
         assert len(m.plan.points) == len(m.frames)  # the held pose over the horizon
         np.testing.assert_allclose(m.plan.points[0].positions, cprobe.q, atol=1e-9)

@@ -15,6 +15,7 @@ from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 from vap_ros.camera import save_calibration  # noqa: E402
 from vap_ros.prompts import SkeletonRenderer  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
+from vap_ros.data import messages  # noqa: E402
 from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for  # noqa: E402
 from vap_ros.ros.prompt_node import PromptNode  # noqa: E402
 
@@ -42,7 +43,7 @@ def rig(ros, tmp_path_factory):
 def test_prompt_images_and_markers(rig):
     probe, node, _ = rig
     msg = probe.received["/prompt/front/image"][-1]
-    img = convert.image_from_msg(msg)
+    img = messages.image_from_msg(msg)
     assert img.shape == (48, 64, 3) and img.max() > 0
     assert msg.header.frame_id == "front_optical_frame"
     # the same pixels as the library's renderer for the pose that was published
@@ -61,7 +62,7 @@ def test_prompt_images_and_markers(rig):
 
 def test_calibration_file_extrinsics_and_size(rig):
     probe, _, _ = rig
-    img = convert.image_from_msg(probe.received["/prompt_cal/front/image"][-1])
+    img = messages.image_from_msg(probe.received["/prompt_cal/front/image"][-1])
     renderer = SkeletonRenderer.from_preset("panda")
     expected = renderer.render(probe.q[None], [probe.cams["front"]], 0.04, size=(24, 32))[0, 0]
     np.testing.assert_array_equal(img, expected)
@@ -102,7 +103,7 @@ def test_late_camera_info_renders_the_held_pose_without_errors(ros):
         wait_for(lambda: info_pub.get_subscription_count() > 0, what="camera_info match")
         info_pub.publish(convert.camera_info_msg(robot.cams["late"]))
         msgs = wait_for(lambda: robot.received["/late/late/image"], what="the held prompt")
-        assert convert.stamp_to_ns(msgs[0].header.stamp) >= held  # the newest pose, not a stale one
+        assert messages.stamp_ns(msgs[0].header.stamp) >= held  # the newest pose, not a stale one
         assert not node.errors.recent  # waiting was not an error
     finally:
         ros.remove(node)

@@ -27,6 +27,7 @@ from vap_ros_msgs.action import PredictRollout  # noqa: E402
 
 from vap_ros.robot import JointTrajectory  # noqa: E402
 from vap_ros.ros import convert  # noqa: E402
+from vap_ros.data import messages  # noqa: E402
 from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
 from vap_ros.ros.node_utils import SENSOR_QOS, reliable_qos  # noqa: E402
 from vap_ros.ros.probe import ARM, HANG_S, predict, wait_for  # noqa: E402
@@ -69,7 +70,7 @@ def graph(ros, tiny_model, sim_rig_process):
                                    reliable_qos(5))
     got["stamps"] = []
     client.create_subscription(Image, "/front/image_raw",
-                               lambda m: got["stamps"].append(convert.stamp_to_ns(m.header.stamp)),
+                               lambda m: got["stamps"].append(messages.stamp_ns(m.header.stamp)),
                                SENSOR_QOS)
     pub = client.create_publisher(JointTrajectoryMsg, "/planned_trajectory", reliable_qos(5))
 
@@ -100,7 +101,7 @@ def test_plan_to_rollouts_from_the_sim_rig(graph, tiny_model):
     wait_for(lambda: all(got[c] for c in CAMS), what="a VideoRollout per camera")
     for cam in CAMS:
         m = got[cam][0]
-        frames, prompts, offsets = convert.video_from_rollout(m)
+        frames, prompts, offsets = messages.video_from_rollout(m)
         assert m.camera_name == cam and m.header.frame_id == f"{cam}_optical_frame"
         assert frames.shape == prompts.shape == (cfg.num_frames, cfg.height, cfg.width, 3)
         np.testing.assert_array_equal(offsets, np.round(np.arange(cfg.num_frames)
@@ -109,7 +110,7 @@ def test_plan_to_rollouts_from_the_sim_rig(graph, tiny_model):
         np.testing.assert_allclose(m.plan.points[-1].positions, plan.points[-1].positions)
         assert prompts[-1].max() > 0 and not np.array_equal(prompts[0], prompts[-1])
     # stamped with an image the rig really published
-    assert convert.stamp_to_ns(got["front"][0].header.stamp) in got["stamps"]
+    assert messages.stamp_ns(got["front"][0].header.stamp) in got["stamps"]
 
 
 def test_action_same_seed_same_video(graph):
@@ -127,8 +128,8 @@ def test_action_same_seed_same_video(graph):
     assert [r.camera_name for r in a.rollouts] == CAMS
     assert all(v is not None for v in freeze.values())
     for ra, rb in zip(a.rollouts, b.rollouts):
-        fa, pa, oa = convert.video_from_rollout(ra)
-        fb, pb, ob = convert.video_from_rollout(rb)
+        fa, pa, oa = messages.video_from_rollout(ra)
+        fb, pb, ob = messages.video_from_rollout(rb)
         np.testing.assert_array_equal(fa, fb)
         np.testing.assert_array_equal(pa, pb)
         assert ra.header.stamp == rb.header.stamp

@@ -58,13 +58,14 @@ def rclpy_node(ros, name):
 
 def test_publishes_a_franka_rigs_topics(rig):
     from vap_ros.ros import convert
+    from vap_ros.data import messages
 
     node, _, _, got = rig
     js = got["/joint_states"][-1]
     assert list(js.name) == FRANKA and len(js.effort) == 9
     img = got["/front/image_raw"][-1]
     assert (img.encoding, img.width, img.height) == ("rgb8", 64, 48)
-    rgb = convert.image_from_msg(img)
+    rgb = messages.image_from_msg(img)
     assert rgb.std() > 5  # a rendered scene, not a blank frame
     info = got["/front/camera_info"][-1]
     assert info.header.frame_id == "front_optical_frame"
@@ -84,7 +85,7 @@ def test_publishes_a_franka_rigs_topics(rig):
 
     n0 = len(got["/joint_states"])
     wait_for(lambda: len(got["/joint_states"]) >= n0 + 60, what="60 more joint states")
-    stamps = np.array([convert.stamp_to_ns(m.header.stamp) for m in got["/joint_states"][-50:]])
+    stamps = np.array([messages.stamp_ns(m.header.stamp) for m in got["/joint_states"][-50:]])
     assert np.all(np.diff(stamps) == 10_000_000)
 
 

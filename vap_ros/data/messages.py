@@ -21,15 +21,20 @@ __all__ = [
     "PLAN_TYPE",
     "TF_TYPE",
     "JointStateParser",
+    "camera_from_info",
     "display_trajectory_to_trajectory",
+    "duration_ns",
     "header_stamp_ns",
+    "image_from_msg",
     "image_to_rgb",
     "is_supported_encoding",
     "parse_raw_image",
     "plan_to_trajectory",
     "raw_header_stamp_ns",
+    "stamp_ns",
     "supported_encodings",
     "tf_transforms",
+    "video_from_rollout",
 ]
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -45,8 +50,8 @@ _STAMP1 = struct.Struct("<II")
 
 
 def header_stamp_ns(msg) -> int:
-    s = msg.header.stamp
-    return int(s.sec) * 1_000_000_000 + int(s.nanosec)
+    """header.stamp of a message → int nanoseconds."""
+    return stamp_ns(msg.header.stamp)
 
 
 def raw_header_stamp_ns(raw: bytes, is_ros2: bool = True) -> int:
@@ -241,10 +246,6 @@ def parse_raw_image(raw) -> RawImage | None:
         return None
 
 
-def _duration_ns(d) -> int:
-    return int(d.sec) * 1_000_000_000 + int(d.nanosec)
-
-
 def display_trajectory_to_trajectory(msg, log_time_ns: int, mapper, *,
                                      start_ns: int | None = None):
     """A moveit_msgs/DisplayTrajectory (what MoveIt publishes on ``/display_planned_path``) →
@@ -299,7 +300,7 @@ def display_trajectory_to_trajectory(msg, log_time_ns: int, mapper, *,
                                   f"positions for {len(names)} joints {names}")
         rows.append(np.asarray(pt.positions, np.float64))
     pos = np.stack(rows)
-    tfs = np.array([_duration_ns(pt.time_from_start) for pt in jt.points], np.int64)
+    tfs = np.array([duration_ns(pt.time_from_start) for pt in jt.points], np.int64)
 
     start = getattr(getattr(msg, "trajectory_start", None), "joint_state", None)
     s_names = [str(n) for n in getattr(start, "name", ())]
@@ -383,3 +384,65 @@ class JointStateParser:
             return int(sec) * 1_000_000_000 + int(nsec), cached[0], pos
         except (struct.error, UnicodeDecodeError, ValueError):
             return None
+
+
+# ---------------------------------------------------------------------- the readers nodes use
+# (rclpy messages and rosbags messages alike: only their fields are read)
+def stamp_ns(t) -> int:
+    """builtin_interfaces/Time → int nanoseconds."""
+    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
+
+
+def duration_ns(d) -> int:
+    """builtin_interfaces/Duration → int nanoseconds."""
+    return int(d.sec) * 1_000_000_000 + int(d.nanosec)
+
+
+def image_from_msg(msg) -> np.ndarray:
+    """sensor_msgs/Image (any common encoding) or CompressedImage (jpeg/png) → (H, W, 3) uint8
+    RGB (``image_to_rgb``; the kind is told by the message's fields).
+
+    Raises:
+        ImageError: unknown encoding, data too short for the declared size, undecodable bytes.
+    """
+    kind = "CompressedImage" if hasattr(msg, "format") and not hasattr(msg, "encoding") \
+        else "Image"
+    return image_to_rgb(msg, kind)
+
+
+def camera_from_info(info, T_cam_base: np.ndarray, name: str, base_frame: str = ""):
+    """sensor_msgs/CameraInfo + extrinsics (from TF or a calibration file) → ``Camera``.
+
+    Raises:
+        CalibrationError: an uncalibrated CameraInfo or an unknown distortion model.
+    """
+    from vap_ros.camera import Camera
+
+    return Camera.from_camera_info(
+        {"width": info.width, "height": info.height, "k": list(info.k), "d": list(info.d),
+         "distortion_model": info.distortion_model, "header": {"frame_id": info.header.frame_id}},
+        T_cam_base, name=name, base_frame=base_frame)
+
+
+def joint_state_fields(msg) -> tuple[list[str], np.ndarray]:
+    """(names, positions) of a JointState.
+
+    Raises:
+        JointStateError: the names and positions differ in number.
+    """
+    names = list(msg.name)
+    pos = np.asarray(msg.position, np.float64)
+    if len(names) != pos.shape[0]:
+        raise JointStateError(f"JointState has {len(names)} names but {pos.shape[0]} positions",
+                              names=names)
+    return names, pos
+
+
+def video_from_rollout(msg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """vap_ros_msgs/VideoRollout → (frames (T, H, W, 3), prompts (T, H, W, 3), offsets_ns (T,))."""
+    empty = np.zeros((0, 0, 0, 3), np.uint8)
+    frames = np.stack([image_from_msg(f) for f in msg.frames]) if msg.frames else empty
+    prompts = np.stack([image_from_msg(f) for f in msg.prompt_frames]) if (
+        msg.prompt_frames) else empty
+    offsets = np.array([duration_ns(d) for d in msg.frame_time_offsets], np.int64)
+    return frames, prompts, offsets

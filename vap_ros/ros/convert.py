@@ -1,8 +1,8 @@
-"""Conversions between ROS 2 messages and vap_ros types (numpy images, Camera, trajectories).
+"""Builders of rclpy messages from vap_ros types (numpy images, Camera, trajectories, rollouts).
 
-The one place that knows message layouts. Speed: filling ``Image.data`` from an ndarray is slow
-(~50 ms for 640x480); ``array.array('B', arr.tobytes())`` takes ~0.1 ms. Reading uses
-``np.frombuffer`` with the row ``step`` respected.
+Reading message fields (rclpy and rosbags messages alike) is ``vap_ros.data.messages``'s job.
+Speed: filling ``Image.data`` from an ndarray is slow (~50 ms for 640x480);
+``array.array('B', arr.tobytes())`` takes ~0.1 ms.
 """
 
 from __future__ import annotations
@@ -10,36 +10,30 @@ from __future__ import annotations
 import array
 from typing import Sequence
 
-import cv2
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import TransformStamped
 from scipy.spatial.transform import Rotation
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from trajectory_msgs.msg import JointTrajectoryPoint
 from vap_ros_msgs.msg import VideoRollout
 
 from vap_ros.camera import Camera
-from vap_ros.data.messages import image_to_rgb
-from vap_ros.errors import ImageError, JointStateError, TrajectoryError
+from vap_ros.errors import ImageError
 from vap_ros.robot import JointTrajectory
 
 __all__ = [
-    "camera_from_msg",
     "camera_info_msg",
     "duration_msg",
-    "duration_to_ns",
-    "image_from_msg",
     "image_msg",
     "joint_state_msg",
     "stamp_msg",
-    "stamp_to_ns",
     "trajectory_msg",
     "transform_msg",
-    "video_from_rollout",
     "video_rollout_msg",
 ]
+
 
 # ---------------------------------------------------------------------- time
 def stamp_msg(ns: int) -> Time:
@@ -47,20 +41,11 @@ def stamp_msg(ns: int) -> Time:
     return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def stamp_to_ns(t) -> int:
-    return int(t.sec) * 1_000_000_000 + int(t.nanosec)
-
-
 def duration_msg(ns: int) -> Duration:
     ns = int(ns)
     return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
 
-def duration_to_ns(d) -> int:
-    return int(d.sec) * 1_000_000_000 + int(d.nanosec)
-
-
-# ---------------------------------------------------------------------- images
 def image_msg(rgb: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> Image:
     """(H, W, 3) uint8 RGB → sensor_msgs/Image ``rgb8``."""
     a = np.ascontiguousarray(rgb)
@@ -77,17 +62,6 @@ def image_msg(rgb: np.ndarray, stamp_ns: int = 0, frame_id: str = "") -> Image:
     return msg
 
 
-def image_from_msg(msg) -> np.ndarray:
-    """sensor_msgs/Image (any common encoding) or CompressedImage (jpeg/png) → (H, W, 3) uint8
-    RGB. One decoder for bags and topics: ``vap_ros.data.messages.image_to_rgb``.
-
-    Raises:
-        ImageError: unknown encoding, data too short for the declared size, undecodable bytes.
-    """
-    kind = "CompressedImage" if isinstance(msg, CompressedImage) else "Image"
-    return image_to_rgb(msg, kind)
-
-
 # ---------------------------------------------------------------------- cameras
 def camera_info_msg(cam: Camera, stamp_ns: int = 0) -> CameraInfo:
     d = cam.camera_info_dict()
@@ -101,15 +75,6 @@ def camera_info_msg(cam: Camera, stamp_ns: int = 0) -> CameraInfo:
     msg.r = [float(x) for x in d["r"]]
     msg.p = [float(x) for x in d["p"]]
     return msg
-
-
-def camera_from_msg(info: CameraInfo, T_cam_base: np.ndarray, name: str,
-                    base_frame: str = "") -> Camera:
-    """CameraInfo + extrinsics (from TF or a calibration file) → Camera."""
-    return Camera.from_camera_info(
-        {"width": info.width, "height": info.height, "k": list(info.k), "d": list(info.d),
-         "distortion_model": info.distortion_model, "header": {"frame_id": info.header.frame_id}},
-        T_cam_base, name=name, base_frame=base_frame)
 
 
 # ---------------------------------------------------------------------- TF
@@ -163,16 +128,6 @@ def trajectory_msg(traj: JointTrajectory, stamp_ns: int = 0,
     return msg
 
 
-def joint_state_fields(msg: JointState) -> tuple[list[str], np.ndarray]:
-    """(names, positions) of a JointState; a clear error if the lengths differ."""
-    names = list(msg.name)
-    pos = np.asarray(msg.position, np.float64)
-    if len(names) != pos.shape[0]:
-        raise JointStateError(f"JointState has {len(names)} names but {pos.shape[0]} positions",
-                              names=names)
-    return names, pos
-
-
 # ---------------------------------------------------------------------- rollouts
 def video_rollout_msg(camera_name: str, frames: np.ndarray, prompts: np.ndarray,
                       offsets_ns, stamp_ns: int, frame_id: str = "",
@@ -203,13 +158,3 @@ def video_rollout_msg(camera_name: str, frames: np.ndarray, prompts: np.ndarray,
     msg.model_id = model_id
     msg.inference_time = duration_msg(int(inference_ns))
     return msg
-
-
-def video_from_rollout(msg: VideoRollout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """VideoRollout → (frames (T, H, W, 3), prompts (T, H, W, 3), offsets_ns (T,))."""
-    frames = np.stack([image_from_msg(f) for f in msg.frames]) if msg.frames else np.zeros(
-        (0, 0, 0, 3), np.uint8)
-    prompts = np.stack([image_from_msg(f) for f in msg.prompt_frames]) if (
-        msg.prompt_frames) else np.zeros((0, 0, 0, 3), np.uint8)
-    offsets = np.array([duration_to_ns(d) for d in msg.frame_time_offsets], np.int64)
-    return frames, prompts, offsets

@@ -92,16 +92,16 @@ class _Recorder:
                                                    reliable_qos(5))
 
     def _on_image(self, cam, msg):
-        from vap_ros.ros.convert import image_from_msg, stamp_to_ns
+        from vap_ros.data.messages import image_from_msg, stamp_ns
 
         with self.lock:
-            self.images[cam].append((stamp_to_ns(msg.header.stamp), image_from_msg(msg).copy()))
+            self.images[cam].append((stamp_ns(msg.header.stamp), image_from_msg(msg).copy()))
 
     def _on_js(self, msg):
-        from vap_ros.ros.convert import stamp_to_ns
+        from vap_ros.data.messages import stamp_ns
 
         with self.lock:
-            self.joint_states.append((stamp_to_ns(msg.header.stamp), list(msg.name),
+            self.joint_states.append((stamp_ns(msg.header.stamp), list(msg.name),
                                       np.asarray(msg.position, np.float64)))
 
     def _on_rollout(self, msg):
@@ -119,7 +119,7 @@ class _Recorder:
     def covers_rollouts(self, cameras) -> bool:
         """Every camera has a rollout, and for every rollout received the recording holds a
         frame at (or after) its last predicted frame's time."""
-        from vap_ros.ros.convert import duration_to_ns, stamp_to_ns
+        from vap_ros.data.messages import duration_ns, stamp_ns
 
         with self.lock:
             rollouts = [m for _, m in self.rollouts]
@@ -127,7 +127,7 @@ class _Recorder:
         if any(not any(m.camera_name == c for m in rollouts) for c in cameras):
             return False
         for m in rollouts:
-            last = stamp_to_ns(m.header.stamp) + duration_to_ns(m.frame_time_offsets[-1])
+            last = stamp_ns(m.header.stamp) + duration_ns(m.frame_time_offsets[-1])
             if newest.get(m.camera_name) is None or newest[m.camera_name] < last:
                 return False
         return True

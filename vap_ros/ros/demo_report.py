@@ -55,7 +55,7 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
     copy-first-frame against the real frames at the predicted frames' stamps. A camera with
     no scored rollout is listed in ``unscored`` with the reason (and the lookahead node's
     recent error lines about it)."""
-    from vap_ros.ros.convert import duration_to_ns, image_from_msg, stamp_to_ns
+    from vap_ros.data.messages import duration_ns, image_from_msg, stamp_ns
     from vap_ros.train import metrics
     from vap_ros.train.interaction import region_mask
     from vap_ros.train.video import side_by_side, write_gif, write_mp4
@@ -70,14 +70,14 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
     for cam_name in settings.cameras:
         rows, video = [], []
         msgs = sorted((m for _, m in rec.rollouts if m.camera_name == cam_name),
-                      key=lambda m: stamp_to_ns(m.header.stamp))
+                      key=lambda m: stamp_ns(m.header.stamp))
         for arrival, m in rec.rollouts:
             if m.camera_name == cam_name:
                 first_arrivals.append(arrival - t_pub)
                 break
         for m in msgs:
-            t0 = stamp_to_ns(m.header.stamp)
-            ts = [t0 + duration_to_ns(d) for d in m.frame_time_offsets]
+            t0 = stamp_ns(m.header.stamp)
+            ts = [t0 + duration_ns(d) for d in m.frame_time_offsets]
             pairs = [_nearest(rec.images[cam_name], t) for t in ts]
             if max(g for _, g in pairs) > half_period:
                 continue  # the recording ended before this rollout's last frame

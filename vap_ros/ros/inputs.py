@@ -27,12 +27,7 @@ from vap_ros.errors import (
 )
 from vap_ros.robot import JointStateMapper
 from vap_ros.data.messages import is_supported_encoding, supported_encodings
-from vap_ros.ros.convert import (
-    camera_from_msg,
-    image_from_msg,
-    joint_state_fields,
-    stamp_to_ns,
-)
+from vap_ros.data.messages import camera_from_info, image_from_msg, joint_state_fields, stamp_ns
 from vap_ros.camera.transforms import TransformTree
 from vap_ros.serve.lookahead import JointSample
 
@@ -62,7 +57,7 @@ class JointStateInput:
         self.count = 0
 
     def update(self, msg) -> JointSample:
-        stamp = stamp_to_ns(msg.header.stamp)
+        stamp = stamp_ns(msg.header.stamp)
         try:
             names, pos = joint_state_fields(msg)
             if self.mapper.is_gripper_only(names):  # a separate gripper driver
@@ -154,7 +149,7 @@ class CameraInputs:
     def update_image(self, name: str, msg) -> None:
         """Store the newest image after cheap checks (encoding, size vs CameraInfo)."""
         topic = self.topics[name][0]
-        stamp = stamp_to_ns(msg.header.stamp)
+        stamp = stamp_ns(msg.header.stamp)
         if isinstance(msg, Image):
             if not is_supported_encoding(msg.encoding):
                 raise ImageError(f"image on {topic} rejected: unknown encoding "
@@ -215,7 +210,7 @@ class CameraInputs:
                                        "entry and no /tf_static listener)")
             T_base_cam = self.tf.lookup(self.base_frame, frame)
             T_cam_base = np.linalg.inv(T_base_cam)
-        cam = camera_from_msg(info, T_cam_base, name, self.base_frame)
+        cam = camera_from_info(info, T_cam_base, name, self.base_frame)
         if frame and not cam.frame_id:
             cam = dataclasses.replace(cam, frame_id=frame)
         slot.camera, slot.camera_key = cam, key

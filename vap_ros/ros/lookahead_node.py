@@ -50,7 +50,8 @@ from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJ
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
-from vap_ros.ros.convert import stamp_msg, stamp_to_ns, trajectory_msg, video_rollout_msg
+from vap_ros.ros.convert import stamp_msg, trajectory_msg, video_rollout_msg
+from vap_ros.data.messages import stamp_ns
 from vap_ros.ros.diagnostics import LookaheadStats, diagnostic_array, level_for
 from vap_ros.ros.inputs import CameraInputs, JointStateInput, guarded, topics_for
 from vap_ros.ros.lookahead_params import LookaheadParams
@@ -290,7 +291,7 @@ class LookaheadNode(Node):
 
     def _submit_plan(self, plan: JointTrajectory, msg: JointTrajectoryMsg, t: float,
                      cpu: float) -> None:
-        start = stamp_to_ns(msg.header.stamp) or self._robot_now_ns()
+        start = stamp_ns(msg.header.stamp) or self._robot_now_ns()
         msg.header.stamp = stamp_msg(start)
         req = _Request("plan", plan, msg, start, t, time.thread_time() - cpu)
         with self._state_lock:
@@ -395,7 +396,7 @@ class LookaheadNode(Node):
         now = self.get_clock().now().nanoseconds
         self.stats.record(req.source, timings, t_done - req.t_received - timings["model_s"],
                           timings["model_s"],
-                          (now - max(stamp_to_ns(m.header.stamp) for m in msgs)) / NS)
+                          (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
 
     # ------------------------------------------------------------ action
     def _on_predict(self, goal):
@@ -422,7 +423,7 @@ class LookaheadNode(Node):
                 raise ConfigError(f"unknown cameras {unknown}; configured: "
                                   f"{list(self.camera_names)}")
             req = _Request("action", plan, request.plan,
-                           stamp_to_ns(request.plan.header.stamp) or None, t)
+                           stamp_ns(request.plan.header.stamp) or None, t)
             feedback("waiting_for_inputs")
             missing = self.worker.wait_for_inputs(lambda: self._missing(req, names),
                                                   self.params.startup_wait_s)

@@ -36,6 +36,7 @@ from vap_ros.data.messages import plan_to_trajectory
 from vap_ros.errors import ConfigError, VapError
 from vap_ros.robot import JointStateMapper
 from vap_ros.ros import convert
+from vap_ros.data import messages
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, ErrorLog, reliable_qos
 from vap_ros.ros.params import NodeParams, declare, param
 from vap_ros.ros.runtime import run_node
@@ -189,7 +190,7 @@ class SimRigNode(Node):
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
         try:
             plan = plan_to_trajectory(msg, 0, self.mapper, start_ns=0)
-            stamp = convert.stamp_to_ns(msg.header.stamp)
+            stamp = messages.stamp_ns(msg.header.stamp)
             with self._lock:
                 start = None if stamp == 0 else stamp - self.t0_ns
                 running = self.rig.execute(plan, start_ns=start)

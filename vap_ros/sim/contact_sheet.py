@@ -19,27 +19,17 @@ def bag_images(bag: str | Path) -> dict[str, list[tuple[int, np.ndarray]]]:
     Raises:
         BagError: the bag cannot be read or holds no rgb8 image topic.
     """
-    from rosbags.rosbag2 import Reader
+    from vap_ros.data.bag import BagReader
+    from vap_ros.data.messages import header_stamp_ns, image_from_msg
 
-    from vap_ros.sim.bag import typestore
-
-    ts = typestore()
     out: dict[str, list[tuple[int, np.ndarray]]] = {}
-    try:
-        with Reader(bag) as reader:
-            conns = [c for c in reader.connections if c.msgtype == "sensor_msgs/msg/Image"]
-            for conn, _t, raw in reader.messages(connections=conns):
-                msg = ts.deserialize_cdr(raw, conn.msgtype)
-                if msg.encoding != "rgb8":
-                    continue
-                img = np.asarray(msg.data, np.uint8).reshape(msg.height, msg.step)
-                img = img[:, : 3 * msg.width].reshape(msg.height, msg.width, 3)
-                stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-                out.setdefault(conn.topic.strip("/").split("/")[0], []).append((stamp, img))
-    except Exception as err:  # rosbags raises its own reader errors
-        if isinstance(err, BagError):
-            raise
-        raise BagError(f"cannot read bag {str(bag)!r}: {err}") from err
+    with BagReader(bag) as reader:  # BagError for anything unreadable
+        topics = reader.topics_of_type("sensor_msgs/msg/Image")
+        for topic, _t, raw in reader.messages(topics):
+            msg = reader.deserialize(raw, reader.topics[topic].msgtype)
+            if msg.encoding == "rgb8":
+                out.setdefault(topic.strip("/").split("/")[0], []).append(
+                    (header_stamp_ns(msg), image_from_msg(msg)))
     if not out:
         raise BagError(f"bag {str(bag)!r} holds no rgb8 image topic")
     return out
