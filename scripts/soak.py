@@ -64,13 +64,12 @@ def main() -> int:
                  ("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")):
         os.environ.setdefault(k, v)
     from diagnostic_msgs.msg import DiagnosticArray
-    from vap_ros_msgs.msg import VideoRollout
 
-    from vap_ros.ros import convert
     from vap_ros.data import messages
     from vap_ros.ros.node_utils import reliable_qos
     from vap_ros.ros.probe import HOME, Probe
     from vap_ros.ros.runtime import NodeRunner
+    from vap_ros_msgs.msg import VideoRollout
 
     cams = args.cameras.split(",")
     robot = subprocess.Popen(

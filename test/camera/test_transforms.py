@@ -2,13 +2,10 @@
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
-
-
-from scipy.spatial.transform import Rotation  # noqa: E402
-
-from vap_ros.errors import CalibrationError  # noqa: E402
-from vap_ros.camera import TransformTree  # noqa: E402
+from vap_ros.camera import TransformTree
+from vap_ros.errors import CalibrationError
 
 
 def rigid(seed):

@@ -8,8 +8,8 @@ import pytest
 from vap_ros.camera import save_calibration
 from vap_ros.cli import main
 from vap_ros.data import BagReader, build_dataset
-from vap_ros.testing.bags import write_synthetic_bag
 from vap_ros.errors import BagError
+from vap_ros.testing.bags import write_synthetic_bag
 
 from .conftest import native_config, small_rig
 
@@ -23,13 +23,13 @@ def _build(bag, out, **kw):
 def test_truncated_mcap_reads_the_intact_part_and_says_so(tmp_path):
     bag = tmp_path / "trunc"
     write_synthetic_bag(bag, small_rig(duration_s=3.0))
-    full, rep_full = _build(bag, tmp_path / "full")
+    _full, rep_full = _build(bag, tmp_path / "full")
     mcap = next(bag.glob("*.mcap"))
     data = mcap.read_bytes()
     mcap.write_bytes(data[: int(len(data) * 0.6)])  # the recorder died
     with BagReader(bag) as r:
         assert any("truncated" in w for w in r.warnings)
-    m, rep = _build(bag, tmp_path / "out")
+    _m, rep = _build(bag, tmp_path / "out")
     assert rep["ok"], rep["error"]
     assert any("truncated" in w and "bytes lost" in w for w in rep["warnings"])
     assert 0 < rep["clips_written"] < rep_full["clips_written"]
@@ -40,7 +40,7 @@ def test_corrupt_messages_are_counted(tmp_path):
     bag = tmp_path / "corrupt"
     write_synthetic_bag(bag, small_rig(), corrupt={"/front/image_raw": [12],
                                                    "/joint_states": [40]})
-    m, rep = _build(bag, tmp_path / "out")
+    _m, rep = _build(bag, tmp_path / "out")
     assert rep["ok"], rep["error"]
     assert rep["messages_skipped"]["/joint_states"] == {"corrupt message (SerdeError)": 1} or \
         sum(rep["messages_skipped"]["/joint_states"].values()) == 1

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from vap_ros.data import BagReader, ClipDataset, build_dataset, bag_paths
+from vap_ros.data import BagReader, ClipDataset, bag_paths, build_dataset
 from vap_ros.testing.bags import write_synthetic_bag
 
 from .conftest import native_config, small_rig

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from vap_ros.data import ClipDataset, build_dataset, load_rig_config
-from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 from vap_ros.errors import ConfigError
 from vap_ros.prompts import SkeletonRenderer
+from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 
 SIZE = (72, 96)
 

@@ -45,10 +45,10 @@ def test_mono_16bit_and_compressed():
     np.testing.assert_array_equal(out[..., 0], mono)
     out = image_to_rgb(_img(m16.byteswap(), "mono16", bigendian=1), "sensor_msgs/msg/Image")
     np.testing.assert_array_equal(out[..., 0], mono)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
+    _, png = cv2.imencode(".png", cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
     msg = SimpleNamespace(format="png", data=png.reshape(-1))
     np.testing.assert_array_equal(image_to_rgb(msg, "sensor_msgs/msg/CompressedImage"), RGB)
-    ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
+    _ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(RGB, cv2.COLOR_RGB2BGR))
     out = image_to_rgb(SimpleNamespace(format="jpeg", data=jpg.reshape(-1)),
                        "sensor_msgs/msg/CompressedImage")
     assert out.shape == RGB.shape and out.dtype == np.uint8

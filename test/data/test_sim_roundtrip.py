@@ -13,8 +13,14 @@ pytestmark = pytest.mark.mujoco
 
 @pytest.fixture(scope="module")
 def sim_bag(tmp_path_factory):
-    from vap_ros.sim import (DEFAULT_CAMERAS, SceneConfig, SimRig, home_configuration,
-                             plan_task, record_episode)
+    from vap_ros.sim import (
+        DEFAULT_CAMERAS,
+        SceneConfig,
+        SimRig,
+        home_configuration,
+        plan_task,
+        record_episode,
+    )
 
     cfg = SceneConfig(width=192, height=144, cameras=DEFAULT_CAMERAS[:2], objects=(1, 1),
                       randomize_cameras=True, msaa_samples=0, camera_hz=10, state_hz=100)
@@ -47,7 +53,7 @@ def _bag_images(path):
     (mcap,) = path.glob("*.mcap")
     with mcap.open("rb") as f:
         reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        for _, channel, message, msg in reader.iter_decoded_messages(log_time_order=True):
+        for _, channel, _message, msg in reader.iter_decoded_messages(log_time_order=True):
             if channel.topic.endswith("/image_raw"):
                 assert msg.encoding == "rgb8"
                 img = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.width, 3)

@@ -69,9 +69,11 @@ def test_any_urdf_loads_without_a_preset(tmp_path):
     urdf.write_text("""<robot name="two_link">
   <link name="base"/><link name="l1"/><link name="tip"/>
   <joint name="j1" type="revolute"><parent link="base"/><child link="l1"/>
-    <origin xyz="0 0 0.5"/><axis xyz="0 0 1"/><limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
+    <origin xyz="0 0 0.5"/><axis xyz="0 0 1"/>
+    <limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
   <joint name="j2" type="revolute"><parent link="l1"/><child link="tip"/>
-    <origin xyz="0.3 0 0"/><axis xyz="0 0 1"/><limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
+    <origin xyz="0.3 0 0"/><axis xyz="0 0 1"/>
+    <limit lower="-3" upper="3" effort="1" velocity="1"/></joint>
 </robot>""")
     robot = RobotModel(urdf)
     assert robot.arm_joint_names == ("j1", "j2")

@@ -30,7 +30,7 @@ def test_non_monotonic_times(panda):
 def test_out_of_limits(panda):
     p = np.tile(HOME, (3, 1))
     p[1, 3] = 0.5  # joint 4 must stay below -0.0698
-    with pytest.raises(TrajectoryError, match="point 1: panda_joint4 = 0.5000 rad outside"):
+    with pytest.raises(TrajectoryError, match=r"point 1: panda_joint4 = 0\.5000 rad outside"):
         traj(positions=p).validate(panda)
 
 

@@ -6,14 +6,14 @@ import pytest
 
 pytestmark = pytest.mark.ros
 
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image
 
-from vap_ros.camera import look_at  # noqa: E402
-from vap_ros.data.messages import plan_to_trajectory, tf_transforms  # noqa: E402
-from vap_ros.errors import ImageError, JointStateError, TrajectoryError  # noqa: E402
-from vap_ros.robot import JointStateMapper, JointTrajectory  # noqa: E402
-from vap_ros.ros import convert  # noqa: E402
-from vap_ros.data import messages  # noqa: E402
+from vap_ros.camera import look_at
+from vap_ros.data import messages
+from vap_ros.data.messages import plan_to_trajectory, tf_transforms
+from vap_ros.errors import ImageError, JointStateError, TrajectoryError
+from vap_ros.robot import JointStateMapper, JointTrajectory
+from vap_ros.ros import convert
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
 GRIP = ("panda_finger_joint1", "panda_finger_joint2")
@@ -38,7 +38,7 @@ def test_image_round_trip_and_encodings():
 
 def test_compressed_png():
     img = RNG.integers(0, 255, (6, 8, 3), np.uint8)
-    ok, buf = cv2.imencode(".png", img[..., ::-1])
+    _ok, buf = cv2.imencode(".png", img[..., ::-1])
     msg = CompressedImage(format="png", data=buf.tobytes())
     np.testing.assert_array_equal(messages.image_from_msg(msg), img)
 

@@ -13,17 +13,16 @@ import yaml
 
 pytestmark = pytest.mark.ros
 
-from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-from vap_ros_msgs.action import PredictRollout  # noqa: E402
-from vap_ros_msgs.msg import VideoRollout  # noqa: E402
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from rclpy.parameter import Parameter
 
-from vap_ros.ros import convert  # noqa: E402
-from vap_ros.data import messages  # noqa: E402
-from vap_ros.ros.graph import config_dir  # noqa: E402
-from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
-from vap_ros.ros.probe import HANG_S, Probe, predict, wait_for  # noqa: E402
+from vap_ros.data import messages
+from vap_ros.ros.graph import config_dir
+from vap_ros.ros.lookahead_node import LookaheadNode
+from vap_ros.ros.probe import HANG_S, Probe, predict, wait_for
+from vap_ros_msgs.action import PredictRollout
+from vap_ros_msgs.msg import VideoRollout
 
 FR3_ARM = tuple(f"fr3_joint{i}" for i in range(1, 8))
 FR3_GRIP = ("fr3_finger_joint1", "fr3_finger_joint2")
@@ -67,7 +66,7 @@ def test_fr3_inputs_map_onto_the_fr3_model(fr3):
 
 
 def test_plan_on_the_topic_gives_a_rollout(fr3):
-    robot, node, _ = fr3
+    robot, _node, _ = fr3
     plan = robot.plan()
     robot.pub_plan.publish(plan)
     msgs = wait_for(lambda: robot.received["/fr3/camera/rollout"], what="the FR3 rollout")

@@ -12,25 +12,24 @@ import pytest
 
 pytestmark = pytest.mark.ros
 
-from rcl_interfaces.msg import Log  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-from vap_ros_msgs.msg import VideoRollout  # noqa: E402
+from rcl_interfaces.msg import Log
+from rclpy.node import Node
+from sensor_msgs.msg import Image
 
-from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag  # noqa: E402
-from vap_ros.errors import ConfigError  # noqa: E402
-from vap_ros.ros import convert  # noqa: E402
-from vap_ros.data import messages  # noqa: E402
-from vap_ros.ros.graph import GRAPHS, parse_overrides  # noqa: E402
-from vap_ros.ros.node_utils import reliable_qos  # noqa: E402
-from vap_ros.ros.probe import HANG_S, wait_for  # noqa: E402
+from vap_ros.data import messages
+from vap_ros.errors import ConfigError
+from vap_ros.ros.graph import GRAPHS, parse_overrides
+from vap_ros.ros.node_utils import reliable_qos
+from vap_ros.ros.probe import HANG_S, wait_for
+from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
+from vap_ros_msgs.msg import VideoRollout
 
 
 def test_overrides_name_a_node_of_the_graph():
     out = parse_overrides(["lookahead_node.steps:=4", "prompt_node.rate_hz=5.0"],
                           GRAPHS["robot"])
     assert out["lookahead_node"] == [("steps", "4")] and out["prompt_node"] == [("rate_hz", "5.0")]
-    with pytest.raises(ConfigError, match="sim_rig.width"):
+    with pytest.raises(ConfigError, match=r"sim_rig\.width"):
         parse_overrides(["sim_rig.width:=64"], GRAPHS["robot"])
 
 

@@ -15,7 +15,7 @@ import yaml
 
 pytestmark = pytest.mark.ros
 
-from vap_ros.ros.graph import GRAPHS  # noqa: E402
+from vap_ros.ros.graph import GRAPHS
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = sorted((REPO / "launch").glob("*.launch.py"))
@@ -95,7 +95,8 @@ def param_dict(tree, node) -> dict:
     for root in resolved(tree, node):
         for d in ast.walk(root):
             if isinstance(d, ast.Dict):
-                merged.update({ast.literal_eval(k): v for k, v in zip(d.keys, d.values, strict=True)})
+                merged.update({ast.literal_eval(k): v
+                               for k, v in zip(d.keys, d.values, strict=True)})
     return merged
 
 

@@ -11,17 +11,17 @@ import pytest
 
 pytestmark = pytest.mark.ros
 
-from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
-from vap_ros_msgs.msg import VideoRollout  # noqa: E402
-from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
-from vap_ros_msgs.action import PredictRollout  # noqa: E402
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CameraInfo, Image, JointState
 
-from vap_ros.ros import convert  # noqa: E402
-from vap_ros.data import messages  # noqa: E402
-from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
-from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, predict, wait_for  # noqa: E402
+from vap_ros.data import messages
+from vap_ros.ros import convert
+from vap_ros.ros.lookahead_node import LookaheadNode
+from vap_ros.ros.probe import ARM, GRIP, HANG_S, Probe, predict, wait_for
+from vap_ros_msgs.action import PredictRollout
+from vap_ros_msgs.msg import VideoRollout
 
 STEPS = 2
 
@@ -101,11 +101,11 @@ def test_plan_to_rollout(rig, tiny_model):
 
 
 def test_action_feedback_and_cancel(rig):
-    probe, node, client = rig
+    probe, _node, client = rig
     goal = PredictRollout.Goal(plan=probe.plan(), seed=1, steps=STEPS)
     result, status, feedback = predict(client, goal)
     assert status == GoalStatus.STATUS_SUCCEEDED and result.success
-    assert [f.stage for f in feedback][0] == "waiting_for_inputs"
+    assert next(f.stage for f in feedback) == "waiting_for_inputs"
     assert [f.step for f in feedback if f.stage == "predicting"] == list(range(1, STEPS + 1))
     assert all(f.steps == STEPS for f in feedback)
     # cancelled after its first denoising step: no rollouts, the node goes on
@@ -119,7 +119,7 @@ def test_action_feedback_and_cancel(rig):
 
 
 def test_action_same_seed_same_video(rig):
-    probe, node, client = rig
+    probe, _node, client = rig
     probe.stream = False  # freeze the conditioning images
     try:
         req = PredictRollout.Goal(plan=probe.plan(), seed=7, cameras=["front"])
@@ -140,7 +140,7 @@ def test_action_same_seed_same_video(rig):
 
 
 def test_action_errors(rig):
-    probe, node, client = rig
+    probe, _node, client = rig
     r = call(client, PredictRollout.Goal(plan=probe.plan(), cameras=["nope"]))
     assert not r.success and "unknown cameras ['nope']" in r.message
     bad = probe.plan()
@@ -363,7 +363,7 @@ def test_plan_refused_when_calibration_never_comes(ros, tiny_model, rig):
 def test_diagnostics(rig):
     from diagnostic_msgs.msg import DiagnosticArray
 
-    probe, node, _ = rig
+    probe, _node, _ = rig
     probe.collect(DiagnosticArray, "/diagnostics")
     msgs = wait_for(lambda: [m for m in probe.received["/diagnostics"]
                              if m.status and m.status[0].name.startswith("lookahead_node")],
@@ -376,7 +376,7 @@ def test_diagnostics(rig):
 
 
 def test_compressed_images_and_hold_still_horizon(ros, tiny_model, rig):
-    probe, _, _ = rig
+    _probe, _, _ = rig
     cprobe = ros.add(Probe(ros.context, cameras=("wrist",), compressed=("wrist",),
                            rate_hz=15.0, name="probe_compressed"))
     node = ros.add(LookaheadNode(

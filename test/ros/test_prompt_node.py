@@ -8,16 +8,16 @@ import pytest
 
 pytestmark = pytest.mark.ros
 
-from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import Image, JointState  # noqa: E402
-from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image, JointState
+from visualization_msgs.msg import Marker, MarkerArray
 
-from vap_ros.camera import save_calibration  # noqa: E402
-from vap_ros.prompts import SkeletonRenderer  # noqa: E402
-from vap_ros.ros import convert  # noqa: E402
-from vap_ros.data import messages  # noqa: E402
-from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for  # noqa: E402
-from vap_ros.ros.prompt_node import PromptNode  # noqa: E402
+from vap_ros.camera import save_calibration
+from vap_ros.data import messages
+from vap_ros.prompts import SkeletonRenderer
+from vap_ros.ros import convert
+from vap_ros.ros.probe import ARM, GRIP, Probe, wait_for
+from vap_ros.ros.prompt_node import PromptNode
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def rig(ros, tmp_path_factory):
 
 
 def test_prompt_images_and_markers(rig):
-    probe, node, _ = rig
+    probe, _node, _ = rig
     msg = probe.received["/prompt/front/image"][-1]
     img = messages.image_from_msg(msg)
     assert img.shape == (48, 64, 3) and img.max() > 0

@@ -14,23 +14,22 @@ import sys
 import numpy as np
 import pytest
 
-
 pytestmark = [pytest.mark.ros, pytest.mark.mujoco]
 
-from rclpy.node import Node  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg  # noqa: E402
-from vap_ros_msgs.msg import VideoRollout  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
-from vap_ros_msgs.action import PredictRollout  # noqa: E402
+from rclpy.action import ActionClient
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import Image
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
-from vap_ros.robot import JointTrajectory  # noqa: E402
-from vap_ros.ros import convert  # noqa: E402
-from vap_ros.data import messages  # noqa: E402
-from vap_ros.ros.lookahead_node import LookaheadNode  # noqa: E402
-from vap_ros.ros.node_utils import SENSOR_QOS, reliable_qos  # noqa: E402
-from vap_ros.ros.probe import ARM, HANG_S, predict, wait_for  # noqa: E402
+from vap_ros.data import messages
+from vap_ros.robot import JointTrajectory
+from vap_ros.ros import convert
+from vap_ros.ros.lookahead_node import LookaheadNode
+from vap_ros.ros.node_utils import SENSOR_QOS, reliable_qos
+from vap_ros.ros.probe import ARM, HANG_S, predict, wait_for
+from vap_ros_msgs.action import PredictRollout
+from vap_ros_msgs.msg import VideoRollout
 
 CAMS = ["front", "left"]
 
@@ -128,8 +127,8 @@ def test_action_same_seed_same_video(graph):
     assert [r.camera_name for r in a.rollouts] == CAMS
     assert all(v is not None for v in freeze.values())
     for ra, rb in zip(a.rollouts, b.rollouts):
-        fa, pa, oa = messages.video_from_rollout(ra)
-        fb, pb, ob = messages.video_from_rollout(rb)
+        fa, pa, _oa = messages.video_from_rollout(ra)
+        fb, pb, _ob = messages.video_from_rollout(rb)
         np.testing.assert_array_equal(fa, fb)
         np.testing.assert_array_equal(pa, pb)
         assert ra.header.stamp == rb.header.stamp

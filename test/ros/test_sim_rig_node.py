@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-
 pytestmark = [pytest.mark.ros, pytest.mark.mujoco]
 
 FRANKA = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1",
@@ -57,7 +56,6 @@ def rclpy_node(ros, name):
 
 
 def test_publishes_a_franka_rigs_topics(rig):
-    from vap_ros.ros import convert
     from vap_ros.data import messages
 
     node, _, _, got = rig

@@ -6,12 +6,12 @@ import pytest
 
 pytestmark = pytest.mark.ros
 
-from vap_ros.errors import ModelError  # noqa: E402
-from vap_ros.model.config import load_preset  # noqa: E402
-from vap_ros.prompts import SkeletonRenderer  # noqa: E402
-from vap_ros.robot import JointTrajectory  # noqa: E402
-from vap_ros.ros.probe import ARM, HOME, camera  # noqa: E402
-from vap_ros.serve import Lookahead, RolloutInputs, prompt_stamps  # noqa: E402
+from vap_ros.errors import ModelError
+from vap_ros.model.config import load_preset
+from vap_ros.prompts import SkeletonRenderer
+from vap_ros.robot import JointTrajectory
+from vap_ros.ros.probe import ARM, HOME, camera
+from vap_ros.serve import Lookahead, RolloutInputs, prompt_stamps
 
 
 class Instant:
@@ -60,7 +60,7 @@ def test_prompts_equal_the_renderer_at_the_sampled_poses(core, start_ns):
 def test_hold_still_and_errors(core):
     cams = [camera("front", (64, 64))]
     images = [np.zeros((64, 64, 3), np.uint8)]
-    first, prompts, q, _ = core.prepare(RolloutInputs(cams, images, [5], None, HOME, 0.04))
+    _first, prompts, q, _ = core.prepare(RolloutInputs(cams, images, [5], None, HOME, 0.04))
     assert (q == HOME).all() and all(np.array_equal(prompts[0, 0], p) for p in prompts[0])
     with pytest.raises(ModelError, match="no plan and no current joint state"):
         core.prepare(RolloutInputs(cams, images, [5]))

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def small_cfg():
     from vap_ros.sim import SceneConfig

@@ -78,7 +78,7 @@ def test_bag_holds_what_a_franka_rig_records(recorded):
         img_rate = 1e9 / np.median(np.diff([t for t, _ in imgs]))
         assert img_rate == pytest.approx(cfg.camera_hz)
 
-    (t_tf, tf), = by_topic["/tf_static"]
+    (_t_tf, tf), = by_topic["/tf_static"]
     frames = {(x.header.frame_id, x.child_frame_id) for x in tf.transforms}
     assert frames == {("panda_link0", f"{c}_optical_frame") for c in cams}
 

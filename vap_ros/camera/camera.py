@@ -10,7 +10,7 @@ import numpy as np
 
 from vap_ros.errors import CalibrationError
 
-__all__ = ["Camera", "Projection", "SUPPORTED_DISTORTION_MODELS", "look_at"]
+__all__ = ["SUPPORTED_DISTORTION_MODELS", "Camera", "Projection", "look_at"]
 
 #: ROS CameraInfo distortion models and how OpenCV projects them.
 SUPPORTED_DISTORTION_MODELS = ("plumb_bob", "rational_polynomial", "equidistant", "none")

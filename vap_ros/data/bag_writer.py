@@ -80,8 +80,14 @@ class BagWriter:
 
     # ------------------------------------------------------------------ connections
     def _qos(self, latched: bool):
-        from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
-                                        QosReliability, QosTime)
+        from rosbags.interfaces import (
+            Qos,
+            QosDurability,
+            QosHistory,
+            QosLiveliness,
+            QosReliability,
+            QosTime,
+        )
 
         zero = QosTime(0, 0)
         durability = QosDurability.TRANSIENT_LOCAL if latched else QosDurability.VOLATILE
@@ -137,7 +143,7 @@ class BagWriter:
         """A lossless PNG sensor_msgs/CompressedImage of an (H, W, 3) uint8 RGB array."""
         import cv2
 
-        ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        _ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         return self.types["sensor_msgs/msg/CompressedImage"](
             header=self.header(stamp_ns, frame_id), format="rgb8; png compressed bgr8",
             data=buf.reshape(-1))

@@ -231,7 +231,7 @@ class ShardWriter:
                 continue  # keep draining so the producer never blocks
             try:
                 self._write(*job)
-            except BaseException as err:  # re-raised in the caller's thread
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
                 self._error = err
 
     def _raise(self) -> None:

@@ -167,7 +167,7 @@ def _clip_videos(reader: BagReader, rec: Recording, plan: ClipPlan, size: tuple[
                 img = _decode(reader, raw, cam.msgtype, topic, cam.camera)
             except ImageError as e:
                 err = f"image not decodable: {e}"
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - any serde error: a corrupt message, counted
                 err = f"corrupt image message on {topic} ({type(e).__name__})"
             first = None
             for c, sv, f in slots:

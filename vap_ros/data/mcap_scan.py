@@ -47,7 +47,7 @@ class TruncatedMcap:
                     rec = next(it)
                 except StopIteration:
                     break
-                except Exception:  # EndOfFile / struct errors at the cut: stop there
+                except Exception:  # noqa: BLE001 - EndOfFile / struct errors at the cut: stop
                     break
                 if isinstance(rec, Schema):
                     self._schemas[rec.id] = (rec.name, rec.encoding, rec.data.decode())

@@ -15,21 +15,21 @@ from pathlib import Path
 import numpy as np
 
 from vap_ros.camera import Camera, load_calibration
+from vap_ros.camera.transforms import TransformTree
 from vap_ros.data.bag import BagReader
 from vap_ros.data.config import CameraTopics, RigConfig, camera_name_from_topic
 from vap_ros.data.messages import (
     CAMERA_INFO_TYPE,
     IMAGE_TYPES,
-    JointStateParser,
     JOINT_STATE_TYPE,
     PLAN_TYPE,
     TF_TYPE,
+    JointStateParser,
     header_stamp_ns,
     plan_to_trajectory,
     raw_header_stamp_ns,
     tf_transforms,
 )
-from vap_ros.camera.transforms import TransformTree
 from vap_ros.errors import BagError, CalibrationError, JointStateError, VapError
 from vap_ros.robot import JointStateMapper, JointTrajectory, RobotModel
 
@@ -230,7 +230,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                         msg = reader.deserialize(raw, JOINT_STATE_TYPE)
                         parsed = (header_stamp_ns(msg), tuple(msg.name),
                                   np.asarray(msg.position, np.float64))
-                    except Exception as err:  # rosbags serde errors: a corrupt message
+                    except Exception as err:  # noqa: BLE001 - serde errors: a corrupt message
                         skipped[topic][f"corrupt message ({type(err).__name__})"] += 1
                         continue
                 stamp, names, pos = parsed
@@ -241,7 +241,7 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
             msgtype = reader.topics[topic].msgtype
             try:
                 msg = reader.deserialize(raw, msgtype)
-            except Exception as err:  # rosbags serde errors: a corrupt message
+            except Exception as err:  # noqa: BLE001 - serde errors: a corrupt message
                 skipped[topic][f"corrupt message ({type(err).__name__})"] += 1
                 continue
             try:

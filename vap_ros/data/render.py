@@ -72,7 +72,7 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
                 except ImageError as err:
                     st["skipped"][f"image not decodable: {err}"] += 1
                     continue
-                except Exception as err:
+                except Exception as err:  # noqa: BLE001 - serde errors: a corrupt message
                     st["skipped"][f"corrupt image message ({type(err).__name__})"] += 1
                     continue
                 cam = cs.camera

@@ -83,12 +83,12 @@ def _direct(model: str, first: np.ndarray, prompts: np.ndarray, repeats: int, st
 def run(args) -> dict:
     import cv2
     from rclpy.parameter import Parameter
-    from vap_ros_msgs.msg import VideoRollout
 
     from vap_ros.model.config import load_preset
     from vap_ros.ros.lookahead_node import LookaheadNode
     from vap_ros.ros.probe import Probe, wait_for
     from vap_ros.ros.runtime import NodeRunner
+    from vap_ros_msgs.msg import VideoRollout
 
     cv2.setNumThreads(1)
     h, w = (int(x) for x in args.camera_size.lower().split("x"))
@@ -105,7 +105,7 @@ def run(args) -> dict:
         warmup, timeout = 2, 600.0
     else:
         cfg = load_preset(args.preset)
-        factory = lambda p: (InstantModel(cfg), f"instant:{args.preset}")  # noqa: E731
+        factory = lambda p: (InstantModel(cfg), f"instant:{args.preset}")
         warmup, timeout = 3, 30.0
     # the robot's stream (images, CameraInfo, joint states, /tf_static) comes from another
     # process, as on a robot; this process holds the node and a light plan sender/collector
@@ -131,7 +131,8 @@ def run(args) -> dict:
             t0 = time.perf_counter()
             probe.pub_plan.publish(probe.plan(delta=0.2 + 0.001 * i))
             wait_for(lambda: all(len(probe.received[f"/bench/{n}/rollout"]) > c
-                                 for n, c in zip(names, counts)), timeout, "the rollouts",
+                                 for n, c in zip(names, counts)),  # noqa: B023
+                     timeout, "the rollouts",
                      period=0.0005)
             if i >= warmup:
                 e2e.append(time.perf_counter() - t0)

@@ -17,11 +17,11 @@ from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from trajectory_msgs.msg import JointTrajectoryPoint
-from vap_ros_msgs.msg import VideoRollout
 
 from vap_ros.camera import Camera
 from vap_ros.errors import ImageError
 from vap_ros.robot import JointTrajectory
+from vap_ros_msgs.msg import VideoRollout
 
 __all__ = [
     "camera_info_msg",

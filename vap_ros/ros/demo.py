@@ -69,7 +69,6 @@ class _Recorder:
 
     def __init__(self, context, cameras):
         from rclpy.node import Node
-
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
@@ -140,14 +139,14 @@ def _rig_overrides(settings: DemoSettings, size: tuple[int, int]) -> dict:
 
 
 def _start_rig(settings: DemoSettings, size: tuple[int, int], log_path: Path):
-    from vap_ros.ros.graph import SIM_RIG, node_cli_args
-
     import yaml
+
+    from vap_ros.ros.graph import SIM_RIG, node_cli_args
 
     args = node_cli_args(SIM_RIG, overrides=[  # values as YAML flow (lists: [a, b])
         (k, yaml.safe_dump(v, default_flow_style=True).strip().removesuffix("\n...").strip())
         for k, v in _rig_overrides(settings, size).items()])
-    log = open(log_path, "w")  # noqa: SIM115 - closed by the caller via the process
+    log = open(log_path, "w")
     proc = subprocess.Popen([sys.executable, "-m", "vap_ros.ros.sim_rig_node", *args],
                             stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     return proc, log

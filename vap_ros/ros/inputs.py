@@ -16,6 +16,15 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
 from vap_ros.camera import Camera
+from vap_ros.camera.transforms import TransformTree
+from vap_ros.data.messages import (
+    camera_from_info,
+    image_from_msg,
+    is_supported_encoding,
+    joint_state_fields,
+    stamp_ns,
+    supported_encodings,
+)
 from vap_ros.errors import (
     CalibrationError,
     ImageError,
@@ -26,9 +35,6 @@ from vap_ros.errors import (
     VapError,
 )
 from vap_ros.robot import JointStateMapper
-from vap_ros.data.messages import is_supported_encoding, supported_encodings
-from vap_ros.data.messages import camera_from_info, image_from_msg, joint_state_fields, stamp_ns
-from vap_ros.camera.transforms import TransformTree
 from vap_ros.serve.lookahead import JointSample
 
 __all__ = ["CameraInputs", "JointStateInput", "guarded", "topics_for"]
@@ -288,6 +294,6 @@ def guarded(errors, source: str, fn: Callable, *args, on_time_jump=None, prefix:
             errors.warn(source, str(jump), kind="time_jump")
     except VapError as err:
         errors.error(source, f"{prefix}{err}")
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - a callback must never take the node down
         errors.error(source, f"{prefix}unexpected {type(err).__name__}: {err}", kind="internal")
     return None

@@ -37,21 +37,19 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
-from vap_ros_msgs.action import PredictRollout
-from vap_ros_msgs.msg import VideoRollout
 
 from vap_ros.camera import load_calibration
 from vap_ros.data.messages import (
     display_trajectory_to_trajectory,
     header_stamp_ns,
     plan_to_trajectory,
+    stamp_ns,
 )
 from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJump, VapError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
 from vap_ros.ros.convert import stamp_msg, trajectory_msg, video_rollout_msg
-from vap_ros.data.messages import stamp_ns
 from vap_ros.ros.diagnostics import LookaheadStats, diagnostic_array, level_for
 from vap_ros.ros.inputs import CameraInputs, JointStateInput, guarded, topics_for
 from vap_ros.ros.lookahead_params import LookaheadParams
@@ -68,6 +66,8 @@ from vap_ros.serve import (
     hold_still,
     load_predictor,
 )
+from vap_ros_msgs.action import PredictRollout
+from vap_ros_msgs.msg import VideoRollout
 
 __all__ = ["LookaheadNode", "LookaheadParams", "main"]
 
@@ -335,7 +335,7 @@ class LookaheadNode(Node):
         except VapError as err:
             if not self.worker.stopping:  # else: shutting down, the model stopped under it
                 self.errors.error(f"{req.source} rollout", f"skipped: {err}")
-        except Exception as err:  # a model bug must not kill the node
+        except Exception as err:  # noqa: BLE001 - a model bug must not kill the node
             self.errors.error(f"{req.source} rollout", f"failed: {type(err).__name__}: {err}",
                               kind="internal")
 
@@ -444,7 +444,7 @@ class LookaheadNode(Node):
             result.message = str(err)
             self.errors.error("predict_rollout", f"goal aborted: {err}")
             goal.abort()
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - the goal ends, the node goes on
             result.message = f"{type(err).__name__}: {err}"
             self.errors.error("predict_rollout", f"goal aborted: {result.message}",
                               kind="internal")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Any, Mapping
 
 from rclpy.qos import (
     DurabilityPolicy,
@@ -18,11 +17,11 @@ from rclpy.qos import (
 )
 
 __all__ = [
-    "ErrorLog",
-    "RateMeter",
     "SENSOR_QOS",
     "SENSOR_QOS_DEEP",
     "STATIC_QOS",
+    "ErrorLog",
+    "RateMeter",
     "reliable_qos",
 ]
 

@@ -25,7 +25,7 @@ __all__ = ["NodeParams", "declare", "on_set", "param"]
 P = TypeVar("P", bound="NodeParams")
 
 
-def param(default: Any, help: str, *, runtime: bool = False) -> Any:  # noqa: A002
+def param(default: Any, help: str, *, runtime: bool = False) -> Any:
     """A parameter field: its default, its description, whether it may change at run time."""
     meta = {"help": help, "runtime": runtime}
     if isinstance(default, (list, dict)):

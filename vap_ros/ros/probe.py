@@ -17,11 +17,11 @@ from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from vap_ros.camera import look_at
-from vap_ros.testing import PANDA_HOME
 from vap_ros.robot import JointTrajectory
 from vap_ros.ros import convert
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, reliable_qos
 from vap_ros.ros.runtime import NodeRunner, wait_until
+from vap_ros.testing import PANDA_HOME
 
 __all__ = ["ARM", "GRIP", "HANG_S", "HOME", "Probe", "camera", "predict", "wait_for"]
 
@@ -170,7 +170,7 @@ class Probe(Node):
             if self.info:
                 self.pub_info[n].publish(convert.camera_info_msg(self.cams[n], stamp))
             if n in self.compressed:
-                ok, buf = cv2.imencode(".png", self.image[..., ::-1])
+                _ok, buf = cv2.imencode(".png", self.image[..., ::-1])
                 msg = CompressedImage(format="png", data=buf.tobytes())
                 msg.header.stamp = convert.stamp_msg(stamp)
                 msg.header.frame_id = self.cams[n].frame_id

@@ -114,7 +114,7 @@ class NodeRunner:
             self.executor.spin_once(timeout_sec=timeout_s)
         except (KeyboardInterrupt, ExternalShutdownException):
             raise
-        except Exception as err:  # a callback raised: log it, keep the other nodes spinning
+        except Exception as err:  # noqa: BLE001 - a callback raised: log, keep the others
             if not self.ok():
                 return
             self.callback_errors += 1

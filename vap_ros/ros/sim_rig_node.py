@@ -32,11 +32,11 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
+from vap_ros.data import messages
 from vap_ros.data.messages import plan_to_trajectory
 from vap_ros.errors import ConfigError, VapError
 from vap_ros.robot import JointStateMapper
 from vap_ros.ros import convert
-from vap_ros.data import messages
 from vap_ros.ros.node_utils import SENSOR_QOS, STATIC_QOS, ErrorLog, reliable_qos
 from vap_ros.ros.params import NodeParams, declare, param
 from vap_ros.ros.runtime import run_node

@@ -17,6 +17,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from vap_ros.camera import Camera
+
 # the resize training clips use (data/clips.py), so the conditioning frame matches training
 from vap_ros.data.clips import resize_frame
 from vap_ros.errors import ModelError, StaleInputError

@@ -240,7 +240,7 @@ def _serve(conn: Connection, spec: dict) -> None:
     except VapError as err:
         _send(conn, {"error": str(err), "fatal": True})
         return
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - reported to the parent as one line
         _send(conn, {"error": f"cannot load the model: {type(err).__name__}: {err}",
                      "fatal": True})
         return
@@ -265,7 +265,7 @@ def _serve(conn: Connection, spec: dict) -> None:
         except VapError as err:
             _send(conn, {"error": str(err)})
             continue
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - reported to the parent, keep serving
             _send(conn, {"error": f"model failed: {type(err).__name__}: {err}"})
             continue
         _send(conn, {"ok": True}, (out,))

@@ -84,7 +84,7 @@ class RequestWorker:
             if not lacking or remaining <= 0 or self._stop:
                 return lacking
             with self._cond:
-                self._cond.wait_for(lambda: self._inputs_version != version or self._stop,
+                self._cond.wait_for(lambda: self._inputs_version != version or self._stop,  # noqa: B023
                                     remaining)
 
     # ------------------------------------------------------------------ the thread
@@ -113,8 +113,8 @@ class RequestWorker:
                     self._last_held = entry
                 with self._cond:  # until new inputs, a newer request, stop or the deadline
                     self._cond.wait_for(
-                        lambda: self._pending is not entry or self._stop
-                        or self._inputs_version != version,
+                        lambda: self._pending is not entry or self._stop  # noqa: B023
+                        or self._inputs_version != version,  # noqa: B023
                         max(0.0, deadline - time.monotonic()))
                 continue
             with self._cond:

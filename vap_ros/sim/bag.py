@@ -31,8 +31,16 @@ from vap_ros.data.bag_writer import BagWriter, plan_joint_positions, typestore
 from vap_ros.errors import ConfigError
 from vap_ros.robot import JointTrajectory
 
-__all__ = ["EpisodeBagWriter", "TOPIC_JOINT_STATES", "TOPIC_PLAN", "TOPIC_TF_STATIC",
-           "image_topic", "info_topic", "plan_joint_positions", "typestore"]
+__all__ = [
+    "TOPIC_JOINT_STATES",
+    "TOPIC_PLAN",
+    "TOPIC_TF_STATIC",
+    "EpisodeBagWriter",
+    "image_topic",
+    "info_topic",
+    "plan_joint_positions",
+    "typestore",
+]
 
 TOPIC_JOINT_STATES = "/joint_states"
 TOPIC_TF_STATIC = "/tf_static"

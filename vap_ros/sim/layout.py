@@ -11,7 +11,7 @@ from vap_ros.camera import Camera, look_at
 from vap_ros.errors import ConfigError
 from vap_ros.sim.config import CameraSpec, SceneConfig
 
-__all__ = ["LightSpec", "ObjectSpec", "SceneLayout", "sample_layout", "WORKSPACE"]
+__all__ = ["WORKSPACE", "LightSpec", "ObjectSpec", "SceneLayout", "sample_layout"]
 
 #: Where objects are placed: x and y ranges in the robot base frame (metres); the table top
 #: is the plane z = 0 of the base frame.
@@ -106,7 +106,7 @@ def _camera(spec: CameraSpec, cfg: SceneConfig, rng: np.random.Generator | None)
     fov, roll = spec.fov_y_deg, 0.0
     if rng is not None:
         j = cfg.camera_jitter
-        u = lambda h: float(rng.uniform(-h, h))  # noqa: E731
+        u = lambda h: float(rng.uniform(-h, h))
         target = target + np.array([u(j.target_m), u(j.target_m), u(j.target_m)])
         rel = eye - np.asarray(spec.target, np.float64)
         dist = np.linalg.norm(rel)

@@ -26,7 +26,7 @@ from vap_ros.sim.config import SceneConfig
 from vap_ros.sim.layout import SceneLayout
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless; must be set before mujoco is imported
-import mujoco  # noqa: E402
+import mujoco
 
 __all__ = ["MARKER_GROUP", "Scene", "build_scene", "robot_spec_from_urdf"]
 

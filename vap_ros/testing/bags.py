@@ -123,7 +123,8 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
             for p0 in range(0, dur, int(rig.plan_period_s * 1e9)):
                 tfs = np.linspace(0, rig.plan_period_s, 11)
                 qc, _ = rig.commanded(s0 + p0 + (tfs * 1e9).astype(np.int64))
-                traj = JointTrajectory(model.arm_joint_names, qc, np.round(tfs * 1e9).astype(np.int64))
+                traj = JointTrajectory(model.arm_joint_names, qc,
+                                       np.round(tfs * 1e9).astype(np.int64))
                 events.append((max(s0, s0 + p0 - 50_000_000), "/planned_trajectory",
                                bag.joint_trajectory(s0 + p0, traj, velocities=False)))
         # TF: camera optical frames relative to the robot's base frame
