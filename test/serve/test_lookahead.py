@@ -4,14 +4,19 @@ the training renderer's (also when repeated poses are rendered once), offsets, m
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.ros
-
 from vap_ros.errors import ModelError
 from vap_ros.model.config import load_preset
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
-from vap_ros.ros.probe import ARM, HOME, camera
 from vap_ros.serve import Lookahead, RolloutInputs, prompt_stamps
+from vap_ros.testing import PANDA_HOME as HOME
+from vap_ros.testing import default_cameras
+
+ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
+
+
+def camera(name, size):
+    return default_cameras(size, (name,))[0]
 
 
 class Instant:
