@@ -181,7 +181,7 @@ def run(args) -> dict:
 
 def node_request(node, probe):
     """A plan request like the node builds from a message (for the direct comparison)."""
-    from vap_ros.ros.lookahead_node import _Request
+    from vap_ros.serve import RolloutRequest
 
     msg = probe.plan()
-    return _Request("bench", node._plan_from_msg(msg), msg, None, time.monotonic())
+    return RolloutRequest("bench", node.plan_from_msg(msg), msg, None, time.monotonic())

@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.action import ActionServer, CancelResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
@@ -45,7 +43,7 @@ from vap_ros.data.messages import (
     plan_to_trajectory,
     stamp_ns,
 )
-from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJump, VapError
+from vap_ros.errors import ConfigError, StaleInputError, TimeJump, VapError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
@@ -55,33 +53,24 @@ from vap_ros.ros.inputs import CameraInputs, JointStateInput, guarded, topics_fo
 from vap_ros.ros.lookahead_params import LookaheadParams
 from vap_ros.ros.node_utils import SENSOR_QOS, SENSOR_QOS_DEEP, ErrorLog, reliable_qos
 from vap_ros.ros.params import declare, on_set
+from vap_ros.ros.predict_action import PredictRolloutServer
 from vap_ros.ros.runtime import run_node
 from vap_ros.ros.tf_cache import StaticTfListener
 from vap_ros.serve import (
     Lookahead,
     RequestWorker,
     RolloutInputs,
+    RolloutRequest,
     RolloutResult,
     assemble_inputs,
     hold_still,
     load_predictor,
 )
-from vap_ros_msgs.action import PredictRollout
 from vap_ros_msgs.msg import VideoRollout
 
 __all__ = ["LookaheadNode", "LookaheadParams", "main"]
 
 NS = 1_000_000_000
-
-
-@dataclass
-class _Request:
-    source: str  # "plan" | "horizon" | "service" | "bench"
-    plan: JointTrajectory | None  # validated, relative stamps (0 = plan start); None = hold
-    plan_msg: JointTrajectoryMsg | None
-    plan_start_ns: int | None  # absolute plan start; None = at the conditioning image
-    t_received: float  # time.monotonic() at receipt
-    callback_cpu_s: float = 0.0  # CPU time spent in the receiving callback
 
 
 class LookaheadNode(Node):
@@ -154,18 +143,15 @@ class LookaheadNode(Node):
         self._prompt_pubs = {n: self.create_publisher(Image, f"{ns}/{n}/prompt", 2)
                              for n in self.camera_names}
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.action = ActionServer(self, PredictRollout, f"{ns}/predict_rollout",
-                                   execute_callback=self._on_predict,
-                                   cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-                                   callback_group=ReentrantCallbackGroup())
+        self.action = PredictRolloutServer(self, f"{ns}/predict_rollout")
 
         self._state_lock = threading.Lock()  # the active plan and the replay buffer
         self._model_lock = threading.Lock()  # the worker and the service share the model
-        self._active_plan: _Request | None = None
+        self._active_plan: RolloutRequest | None = None
         self._replay: dict[str, VideoRollout] = {}
         self._replay_index = 0
         self.stats = LookaheadStats()
-        self.worker = RequestWorker(self._run_request, self._missing, self._refuse,
+        self.worker = RequestWorker(self._run_request, self.missing, self._refuse,
                                     lambda: self.params.startup_wait_s, name="lookahead-model")
         if p.replay:
             self.create_timer(1.0 / self.core.fps, self._on_replay, callback_group=timer_group)
@@ -262,7 +248,7 @@ class LookaheadNode(Node):
         self.create_subscription(DisplayTrajectory, topic, self._on_display_trajectory,
                                  reliable_qos(5), callback_group=group)
 
-    def _plan_from_msg(self, msg: JointTrajectoryMsg) -> JointTrajectory:
+    def plan_from_msg(self, msg: JointTrajectoryMsg) -> JointTrajectory:
         """Validated plan in the robot's joint order, stamps relative to its start."""
         return plan_to_trajectory(msg, 0, self.mapper, start_ns=0).validate(self.robot)
 
@@ -284,7 +270,7 @@ class LookaheadNode(Node):
 
     def _on_plan(self, msg: JointTrajectoryMsg) -> None:
         t, cpu = time.monotonic(), time.thread_time()
-        plan = guarded(self.errors, self.params.plan_topic, self._plan_from_msg, msg,
+        plan = guarded(self.errors, self.params.plan_topic, self.plan_from_msg, msg,
                        prefix="plan rejected: ")
         if plan is not None:
             self._submit_plan(plan, msg, t, cpu)
@@ -293,7 +279,7 @@ class LookaheadNode(Node):
                      cpu: float) -> None:
         start = stamp_ns(msg.header.stamp) or self._robot_now_ns()
         msg.header.stamp = stamp_msg(start)
-        req = _Request("plan", plan, msg, start, t, time.thread_time() - cpu)
+        req = RolloutRequest("plan", plan, msg, start, t, time.thread_time() - cpu)
         with self._state_lock:
             self._active_plan = req
         self.stats.plans += 1
@@ -305,13 +291,13 @@ class LookaheadNode(Node):
         t = time.monotonic()
         if active is not None and (self._robot_now_ns()
                                    <= active.plan_start_ns + active.plan.duration_ns):
-            req = _Request("horizon", active.plan, active.plan_msg, active.plan_start_ns, t)
+            req = RolloutRequest("horizon", active.plan, active.plan_msg, active.plan_start_ns, t)
         else:
-            req = _Request("horizon", None, None, None, t)
+            req = RolloutRequest("horizon", None, None, None, t)
         self.worker.submit(req, t)
 
     # ------------------------------------------------------------ worker
-    def _missing(self, req: _Request, names=None) -> list[str]:
+    def missing(self, req: RolloutRequest, names=None) -> list[str]:
         """What ``req`` still lacks (RequestWorker holds it until this is empty)."""
         out = self.inputs.missing(names or self.camera_names)
         js = self.joints.latest
@@ -319,14 +305,14 @@ class LookaheadNode(Node):
             out.append(f"no joint state yet on {self.joints.topic} (needed to hold still)")
         return out
 
-    def _refuse(self, req: _Request, missing: list[str]) -> None:
+    def _refuse(self, req: RolloutRequest, missing: list[str]) -> None:
         self.stats.refused_missing += 1
         self.errors.error(f"{req.source} rollout",
                           f"refused after waiting {self.params.startup_wait_s:g} s "
                           "(startup_wait_s) for its inputs; still missing: "
                           + "; ".join(missing), kind="missing")
 
-    def _run_request(self, req: _Request) -> None:
+    def _run_request(self, req: RolloutRequest) -> None:
         try:
             self._run_and_publish(req)
         except StaleInputError as err:
@@ -339,7 +325,7 @@ class LookaheadNode(Node):
             self.errors.error(f"{req.source} rollout", f"failed: {type(err).__name__}: {err}",
                               kind="internal")
 
-    def _gather(self, req: _Request, names) -> RolloutInputs:
+    def _gather(self, req: RolloutRequest, names) -> RolloutInputs:
         now = self.get_clock().now().nanoseconds
         max_age = 0 if self.params.freeze_inputs else int(self.params.max_input_age_s * NS)
         decoded = [self.inputs.image(n, now, max_age) for n in names]
@@ -348,7 +334,7 @@ class LookaheadNode(Node):
                                plan_start_ns=req.plan_start_ns, joints=self.joints.latest,
                                now_ns=now, max_age_ns=max_age, joint_topic=self.joints.topic)
 
-    def _rollout(self, req: _Request, names, seed: int, steps: int,
+    def rollout(self, req: RolloutRequest, names, seed: int, steps: int,
                  timings: dict | None = None, callback=None) -> list[VideoRollout]:
         t0 = time.monotonic()
         inputs = self._gather(req, names)
@@ -365,7 +351,7 @@ class LookaheadNode(Node):
         return msgs
 
     def _rollout_msgs(self, result: RolloutResult, inputs: RolloutInputs,
-                      req: _Request) -> list[VideoRollout]:
+                      req: RolloutRequest) -> list[VideoRollout]:
         plan_msg = req.plan_msg
         if plan_msg is None:  # hold still: the plan is the current pose held over the horizon
             hold = hold_still(self.robot.arm_joint_names, result.prompt_q,
@@ -376,10 +362,10 @@ class LookaheadNode(Node):
             result.image_stamps_ns[v], inputs.cameras[v].frame_id, plan_msg, self.model_id,
             int(result.inference_s * NS)) for v, name in enumerate(result.camera_names)]
 
-    def _run_and_publish(self, req: _Request) -> None:
+    def _run_and_publish(self, req: RolloutRequest) -> None:
         timings: dict = {}
         cpu0 = time.thread_time()
-        msgs = self._rollout(req, self.camera_names, self.params.seed, self.params.steps,
+        msgs = self.rollout(req, self.camera_names, self.params.seed, self.params.steps,
                              timings)
         t_pub = time.monotonic()
         for m in msgs:
@@ -397,59 +383,6 @@ class LookaheadNode(Node):
         self.stats.record(req.source, timings, t_done - req.t_received - timings["model_s"],
                           timings["model_s"],
                           (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
-
-    # ------------------------------------------------------------ action
-    def _on_predict(self, goal):
-        """PredictRollout action: the plan's videos, without executing it. Feedback: waiting
-        for inputs, then each denoising step; cancel stops the model between steps."""
-        t = time.monotonic()
-        request, result = goal.request, PredictRollout.Result()
-        steps = int(request.steps) or self.params.steps or self.core.model.config.steps
-
-        def feedback(stage: str, step: int = 0) -> None:
-            goal.publish_feedback(PredictRollout.Feedback(
-                stage=stage, step=step, steps=steps, elapsed_s=time.monotonic() - t))
-
-        def on_step(i: int) -> None:
-            if goal.is_cancel_requested:
-                raise RolloutCancelled("cancelled by the action client")
-            feedback("predicting", i + 1)
-
-        try:
-            plan = self._plan_from_msg(request.plan)
-            names = tuple(request.cameras) or self.camera_names
-            unknown = [n for n in names if n not in self.camera_names]
-            if unknown:
-                raise ConfigError(f"unknown cameras {unknown}; configured: "
-                                  f"{list(self.camera_names)}")
-            req = _Request("action", plan, request.plan,
-                           stamp_ns(request.plan.header.stamp) or None, t)
-            feedback("waiting_for_inputs")
-            missing = self.worker.wait_for_inputs(lambda: self._missing(req, names),
-                                                  self.params.startup_wait_s)
-            if missing:
-                self.stats.refused_missing += 1
-                raise ConfigError(f"refused after waiting {self.params.startup_wait_s:g} s "
-                                  "(startup_wait_s) for its inputs; still missing: "
-                                  + "; ".join(missing))
-            result.rollouts = self._rollout(req, names, int(request.seed), steps,
-                                            callback=on_step)
-            result.success = True
-            self.stats.action_goals += 1
-            goal.succeed()
-        except RolloutCancelled as err:
-            result.message = str(err)
-            goal.canceled()
-        except VapError as err:
-            result.message = str(err)
-            self.errors.error("predict_rollout", f"goal aborted: {err}")
-            goal.abort()
-        except Exception as err:  # noqa: BLE001 - the goal ends, the node goes on
-            result.message = f"{type(err).__name__}: {err}"
-            self.errors.error("predict_rollout", f"goal aborted: {result.message}",
-                              kind="internal")
-            goal.abort()
-        return result
 
     # ------------------------------------------------------------ timers
     def _on_replay(self) -> None:

@@ -7,6 +7,7 @@ from vap_ros.serve.lookahead import (
     Lookahead,
     Predictor,
     RolloutInputs,
+    RolloutRequest,
     RolloutResult,
     assemble_inputs,
     hold_still,
@@ -16,5 +17,6 @@ from vap_ros.serve.predictor import DTYPES, enable_vae_tiling, load_predictor, l
 from vap_ros.serve.worker import RequestWorker
 
 __all__ = ["DTYPES", "JointSample", "Lookahead", "Predictor", "RequestWorker",
-           "RolloutInputs", "RolloutResult", "assemble_inputs", "enable_vae_tiling",
-           "hold_still", "load_predictor", "load_world_model", "prompt_stamps"]
+           "RolloutInputs", "RolloutRequest", "RolloutResult", "assemble_inputs",
+           "enable_vae_tiling", "hold_still", "load_predictor", "load_world_model",
+           "prompt_stamps"]

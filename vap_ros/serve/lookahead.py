@@ -24,8 +24,8 @@ from vap_ros.errors import ModelError, StaleInputError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
 
-__all__ = ["JointSample", "Lookahead", "Predictor", "RolloutInputs", "RolloutResult",
-           "assemble_inputs", "hold_still", "prompt_stamps"]
+__all__ = ["JointSample", "Lookahead", "Predictor", "RolloutInputs", "RolloutRequest",
+           "RolloutResult", "assemble_inputs", "hold_still", "prompt_stamps"]
 
 NS = 1_000_000_000
 
@@ -56,6 +56,27 @@ def hold_still(joint_names: Sequence[str], q: np.ndarray, num_frames: int,
     if q.ndim == 1:
         q = np.repeat(q[None], num_frames, axis=0)
     return JointTrajectory(tuple(joint_names), q, prompt_stamps(0, num_frames, fps))
+
+
+@dataclass
+class RolloutRequest:
+    """One request for a rollout, as the worker queues it.
+
+    Attributes:
+        source: what asked: "plan", "horizon", "action", "bench".
+        plan: the validated plan (robot order, stamps relative to its start), None = hold still.
+        plan_msg: the plan as it came (echoed in the rollout messages), or None.
+        plan_start_ns: absolute plan start; None = at the conditioning image.
+        t_received: time.monotonic() at receipt.
+        callback_cpu_s: CPU time spent in the receiving callback.
+    """
+
+    source: str
+    plan: JointTrajectory | None
+    plan_msg: Any
+    plan_start_ns: int | None
+    t_received: float
+    callback_cpu_s: float = 0.0
 
 
 @dataclass(frozen=True)
