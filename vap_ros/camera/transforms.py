@@ -90,8 +90,10 @@ class TransformTree:
                                    f"{self.source}")
         T = np.eye(4)
         f = source
-        while prev[f] is not None:
-            parent, T_p_f = prev[f]
+        step = prev[f]
+        while step is not None:
+            parent, T_p_f = step
             T = T_p_f @ T
             f = parent
+            step = prev[f]
         return T

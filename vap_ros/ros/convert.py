@@ -120,7 +120,7 @@ def trajectory_msg(traj: JointTrajectory, stamp_ns: int = 0,
     for i in range(len(traj)):
         pt = JointTrajectoryPoint()
         pos = [float(x) for x in traj.positions[i]]
-        if grip:
+        if grip and traj.gripper_width_m is not None:
             pos += [float(traj.gripper_width_m[i]) / len(grip)] * len(grip)
         pt.positions = pos
         pt.time_from_start = duration_msg(int(traj.stamps_ns[i]) - t0)

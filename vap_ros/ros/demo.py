@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,9 +78,9 @@ class _Recorder:
 
         self.node = Node("vap_demo_driver", context=context)
         self.lock = threading.Lock()
-        self.images: dict[str, list[tuple[int, object]]] = {c: [] for c in cameras}
+        self.images: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in cameras}
         self.joint_states: list[tuple[int, list[str], np.ndarray]] = []
-        self.rollouts: list[tuple[float, object]] = []
+        self.rollouts: list[tuple[float, Any]] = []  # (arrival, VideoRollout)
         for c in cameras:
             self.node.create_subscription(Image, f"/{c}/image_raw",
                                           lambda m, c=c: self._on_image(c, m), SENSOR_QOS)
@@ -122,12 +123,12 @@ class _Recorder:
 
         with self.lock:
             rollouts = [m for _, m in self.rollouts]
-            newest = {c: (v[-1][0] if v else None) for c, v in self.images.items()}
+            newest = {c: v[-1][0] for c, v in self.images.items() if v}
         if any(not any(m.camera_name == c for m in rollouts) for c in cameras):
             return False
         for m in rollouts:
             last = stamp_ns(m.header.stamp) + duration_ns(m.frame_time_offsets[-1])
-            if newest.get(m.camera_name) is None or newest[m.camera_name] < last:
+            if newest.get(m.camera_name, -1) < last:
                 return False
         return True
 
@@ -267,6 +268,7 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
                 rig.wait(10)
             except subprocess.TimeoutExpired:
                 rig.kill()
+        if rig_log is not None:
             rig_log.close()
 
     progress("[5/5] scoring and writing videos")

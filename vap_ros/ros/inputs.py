@@ -101,12 +101,12 @@ class _CameraSlot:
     def __init__(self, name: str) -> None:
         self.name = name
         self.info: CameraInfo | None = None
-        self.info_key = None
+        self.info_key: tuple | None = None
         self.image = None  # newest Image / CompressedImage message
         self.image_stamp_ns: int | None = None
         self.last_stamp_ns: int | None = None
         self.camera: Camera | None = None
-        self.camera_key = None
+        self.camera_key: tuple | None = None
         self.count = 0
 
 

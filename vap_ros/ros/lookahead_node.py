@@ -156,7 +156,7 @@ class LookaheadNode(Node):
         if p.replay:
             self.create_timer(1.0 / self.core.fps, self._on_replay, callback_group=timer_group)
         self._timer_group = timer_group
-        self._horizon_timer = None
+        self._horizon_timer: Any = None
         self._set_horizon_rate(p.horizon_rate_hz)
         if p.diagnostics_period_s > 0:
             self.create_timer(p.diagnostics_period_s, self._publish_diagnostics,
@@ -289,8 +289,8 @@ class LookaheadNode(Node):
         with self._state_lock:
             active = self._active_plan
         t = time.monotonic()
-        if active is not None and (self._robot_now_ns()
-                                   <= active.plan_start_ns + active.plan.duration_ns):
+        if (active is not None and active.plan is not None and active.plan_start_ns is not None
+                and self._robot_now_ns() <= active.plan_start_ns + active.plan.duration_ns):
             req = RolloutRequest("horizon", active.plan, active.plan_msg, active.plan_start_ns, t)
         else:
             req = RolloutRequest("horizon", None, None, None, t)

@@ -46,7 +46,8 @@ class NodeParams(StrictConfig):
         """{name: default} as ROS parameter values (tuples as lists)."""
         out = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            value = (f.default if f.default is not dataclasses.MISSING
+                     else f.default_factory())  # type: ignore[operator]
             out[f.name] = list(value) if isinstance(value, tuple) else value
         return out
 

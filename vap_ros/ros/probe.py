@@ -132,6 +132,7 @@ class Probe(Node):
         self.joint_states_sent += 1
 
     def _stream_joints(self) -> None:
+        assert self.joint_rate_hz
         period = 1.0 / self.joint_rate_hz
         t_next = time.monotonic()
         while self._running and rclpy.ok(context=self.context):

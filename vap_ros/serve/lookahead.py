@@ -140,9 +140,10 @@ def assemble_inputs(cameras: Sequence[Camera], images: Sequence[np.ndarray],
         start = plan_start_ns if plan_start_ns is not None else max(image_stamps_ns)
         absolute = JointTrajectory(plan.joint_names, plan.positions, plan.stamps_ns + start,
                                    plan.gripper_width_m)
+    current = joints if fresh else None
     return RolloutInputs(list(cameras), list(images), [int(s) for s in image_stamps_ns],
-                         absolute, joints.arm_q if fresh else None,
-                         joints.gripper_width_m if fresh else None)
+                         absolute, None if current is None else current.arm_q,
+                         None if current is None else current.gripper_width_m)
 
 
 @dataclass
@@ -189,7 +190,8 @@ class Lookahead:
             hit = self._scaled[id(cam)] = (cam, cam.scaled(self.width, self.height))
         return hit[1]
 
-    def prompt_trajectory(self, inputs: RolloutInputs) -> tuple[np.ndarray, np.ndarray, int]:
+    def prompt_trajectory(self, inputs: RolloutInputs
+                          ) -> tuple[np.ndarray, np.ndarray | None, int]:
         """(q (T, n), gripper width (T,), t_ref ns) for the model's frames."""
         t_ref = int(max(inputs.image_stamps_ns))
         stamps = prompt_stamps(t_ref, self.num_frames, self.fps)

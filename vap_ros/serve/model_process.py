@@ -41,7 +41,7 @@ def _send(conn: Connection, header: dict[str, Any], arrays: tuple[np.ndarray, ..
     header = dict(header, arrays=[[list(a.shape), a.dtype.str] for a in arrays])
     conn.send_bytes(json.dumps(header).encode())
     for a in arrays:
-        conn.send_bytes(memoryview(a).cast("B"))
+        conn.send_bytes(memoryview(a).cast("B"))  # type: ignore[arg-type]
 
 
 def _recv(conn: Connection) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -50,7 +50,7 @@ def _recv(conn: Connection) -> tuple[dict[str, Any], list[np.ndarray]]:
     for shape, dtype in header.pop("arrays", []):
         a = np.empty(shape, np.dtype(dtype))  # received in place: writable, one copy
         if a.nbytes:
-            conn.recv_bytes_into(memoryview(a).cast("B"))
+            conn.recv_bytes_into(memoryview(a).cast("B"))  # type: ignore[arg-type]
         else:
             conn.recv_bytes()
         arrays.append(a)

@@ -96,6 +96,7 @@ class RequestWorker:
                     return
                 entry = self._pending
                 version = self._inputs_version
+            assert entry is not None
             request, received_s = entry
             lacking = self._missing(request)
             if lacking:

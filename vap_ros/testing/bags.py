@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -100,12 +100,12 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
                                                                  disc_radius=1 / 40))
     model = renderer.robot
     n_arm = model.n_arm
-    corrupt = {k: set(v) for k, v in (corrupt or {}).items()}
+    broken = {k: set(v) for k, v in (corrupt or {}).items()}
     names = list(joint_names) if joint_names is not None else (
         list(model.arm_joint_names) + list(model.gripper.joints if model.gripper else ()))
-    bag = BagWriter(path, storage=storage, version=9)
+    bag = BagWriter(path, storage="sqlite3" if storage == "sqlite3" else "mcap", version=9)
     try:  # build every message first; a failure leaves no half-written bag
-        events: list[tuple[int, str, object]] = []  # (log ns, topic, message)
+        events: list[tuple[int, str, Any]] = []  # (log ns, topic, rosbags message)
         s0, dur = rig.start_ns, int(rig.duration_s * 1e9)
         # joint states
         js = s0 + np.arange(0, dur, int(1e9 / rig.joint_hz), dtype=np.int64)
@@ -163,7 +163,7 @@ def write_synthetic_bag(path: str | Path, rig: SyntheticRig | None = None, *,
         for t, topic, msg in events:
             bag.add_topic(topic, msg.__msgtype__)
             raw = bag.ts.serialize_cdr(msg, msg.__msgtype__)
-            if bag.counts.get(topic, 0) in corrupt.get(topic, ()):
+            if bag.counts.get(topic, 0) in broken.get(topic, ()):
                 raw = bytes(raw[:24])  # header survives, the body is cut off
             bag.write_raw(topic, t, raw)
     return rig
