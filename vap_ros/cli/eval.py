@@ -30,6 +30,13 @@ def register(sub) -> None:
                    help="gripper region radius, fraction of min(H, W) (default 0.08)")
     p.add_argument("--motion-threshold", type=float, default=0.1,
                    help="ST-IoU motion threshold, fraction of the range (default 0.1)")
+    p.add_argument("--follow", default=None, metavar="CACHE",
+                   help="also run the action-following check on this clip cache of branching "
+                        "recordings (same first frame, different plans; docs/train.md)")
+    p.add_argument("--follow-pairs", type=int, default=24,
+                   help="score at most N branching pairs (default 24)")
+    p.add_argument("--guidance", type=float, default=1.0,
+                   help="classifier-free guidance scale on the action prompt (default 1: none)")
     p.add_argument("--lpips-weights", default=None, help="local LPIPS weights folder")
     p.add_argument("--fvd-weights", default=None, help="local I3D weights folder for FVD")
     p.set_defaults(func=run)
@@ -44,8 +51,27 @@ def run(args) -> int:
     settings = EvalSettings(max_clips=args.clips, steps=args.steps, seed=args.seed,
                             videos=args.videos, region_radius=args.region_radius,
                             motion_threshold=args.motion_threshold,
-                            lpips_weights=args.lpips_weights, fvd_weights=args.fvd_weights)
+                            lpips_weights=args.lpips_weights, fvd_weights=args.fvd_weights,
+                            guidance_scale=args.guidance)
     report = evaluate(models, dataset, args.out, settings)
     print(format_table(report))
+    if args.follow:
+        import json
+        from pathlib import Path
+
+        from vap_ros.train.evaluate import _jsonable
+        from vap_ros.train.following import FollowSettings, evaluate_following, format_following
+
+        follow = evaluate_following(models, ClipDataset(args.follow, source=args.source),
+                                    FollowSettings(steps=args.steps, seed=args.seed,
+                                                   threshold=args.motion_threshold,
+                                                   max_pairs=args.follow_pairs,
+                                                   guidance_scale=args.guidance))
+        report["following"] = follow
+        out = Path(args.out)
+        (out / "metrics.json").write_text(json.dumps(_jsonable(report), indent=2))
+        with open(out / "table.txt", "a") as f:
+            f.write("\n" + format_following(follow) + "\n")
+        print(format_following(follow))
     print(f"wrote {args.out}/metrics.json, table.txt and videos/")
     return 0

@@ -23,6 +23,7 @@ CONDITIONINGS = ("skeleton", "raw_action", "none")
 SPACES = ("pixel", "latent")
 IMAGE_CONDITIONS = ("first", "repeat")
 SCHEDULERS = ("ddim", "dpm")
+PROMPT_INJECTIONS = ("controlnet", "concat")
 
 
 @dataclass
@@ -44,6 +45,11 @@ class WorldModelConfig:
         image_condition: "first" (CogVideoX I2V: first-frame latent, zeros after it) or
             "repeat" (the first frame repeated over all frames: copying the background becomes
             a per-token operation, which a small pixel-space model learns much faster).
+        prompt_injection: how skeleton prompts enter the denoiser: "controlnet" (VAP: a prompt
+            encoder + trainable copies of the first blocks adding zero-initialised residuals;
+            meant for pretrained bases) or "concat" (the prompt video, in the working space, is
+            concatenated with the noisy latents and the image condition on the input channels,
+            as CogVideoX-Fun's control models do; what random-init pixel presets learn from).
         controlnet_blocks: number of leading transformer blocks copied into the ControlNet.
         prompt_channels: width of the prompt-video encoder's 3D convolutions.
         lora_rank: LoRA rank on the main branch's attention (0: no LoRA).
@@ -75,6 +81,7 @@ class WorldModelConfig:
     transformer: dict = field(default_factory=dict)
     vae: dict | None = None
     image_condition: str = "repeat"
+    prompt_injection: str = "controlnet"
     controlnet_blocks: int = 1
     prompt_channels: int = 32
     lora_rank: int = 0
@@ -119,6 +126,16 @@ class WorldModelConfig:
         return int(self.transformer.get("patch_size", 2))
 
     @property
+    def uses_controlnet(self) -> bool:
+        return self.conditioning == "skeleton" and self.prompt_injection == "controlnet"
+
+    @property
+    def input_groups(self) -> int:
+        """Channel groups on the transformer input: noisy latents, image condition (, prompt)."""
+        concat = self.conditioning == "skeleton" and self.prompt_injection == "concat"
+        return 3 if concat else 2
+
+    @property
     def inner_dim(self) -> int:
         t = self.transformer
         return int(t.get("num_attention_heads", 30)) * int(t.get("attention_head_dim", 64))
@@ -128,7 +145,9 @@ class WorldModelConfig:
         for name, value, allowed in (("conditioning", self.conditioning, CONDITIONINGS),
                                      ("space", self.space, SPACES),
                                      ("image_condition", self.image_condition, IMAGE_CONDITIONS),
-                                     ("scheduler", self.scheduler, SCHEDULERS)):
+                                     ("scheduler", self.scheduler, SCHEDULERS),
+                                     ("prompt_injection", self.prompt_injection,
+                                      PROMPT_INJECTIONS)):
             if value not in allowed:
                 raise ConfigError(f"world model {name}={value!r}: expected one of {allowed}")
         if self.space == "latent" and not self.vae:
@@ -150,7 +169,7 @@ class WorldModelConfig:
                 "upsampler keeps the first frame only for odd counts): use 1 + 8k frames "
                 "(9, 17, 25, 33, 41, 49)")
         layers = int(self.transformer.get("num_layers", 30))
-        if self.conditioning == "skeleton" and not 1 <= self.controlnet_blocks <= layers:
+        if self.uses_controlnet and not 1 <= self.controlnet_blocks <= layers:
             raise ConfigError(f"controlnet_blocks={self.controlnet_blocks}: expected 1..{layers}")
         if self.lora_rank < 0 or self.steps < 1 or self.action_dim < 1:
             raise ConfigError("lora_rank must be >= 0, steps >= 1 and action_dim >= 1")

@@ -110,6 +110,9 @@ class LossConfig:
         interaction_keypoints: "gripper" (``SkeletonSpec.gripper`` of ``skeleton``), "all",
             or a list of keypoint indices.
         skeleton: skeleton preset whose gripper keypoints are used.
+        motion_factor: extra weight on the pixels that change from the first frame (the arm's
+            old and new places, ``interaction.motion_region``); 1 disables it.
+        motion_threshold: change that counts, as a fraction of the intensity range.
     """
 
     interaction_factor: float = 2.0
@@ -117,8 +120,13 @@ class LossConfig:
     interaction_shape: str = "gaussian"
     interaction_keypoints: Any = "gripper"
     skeleton: str = "panda"
+    motion_factor: float = 1.0
+    motion_threshold: float = 0.1
 
     def __post_init__(self) -> None:
+        _check(self.motion_factor >= 1.0 and 0 < self.motion_threshold < 1,
+               f"loss.motion_factor={self.motion_factor} / motion_threshold="
+               f"{self.motion_threshold}: expected >= 1 and in (0, 1)")
         _check(self.interaction_factor >= 1.0,
                f"loss.interaction_factor={self.interaction_factor}: expected >= 1")
         _check(self.interaction_radius > 0,

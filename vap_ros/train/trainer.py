@@ -26,7 +26,7 @@ from vap_ros.errors import CheckpointError, ConfigError
 from vap_ros.train import checkpoint as ckpt_io
 from vap_ros.train.config import TrainConfig
 from vap_ros.train.data import StepBatches, micro_seed
-from vap_ros.train.interaction import loss_weight
+from vap_ros.train.interaction import loss_weight, motion_region
 from vap_ros.train.run import prepare_run_dir, record_start
 
 __all__ = ["Trainer", "load_jsonl", "train"]
@@ -181,13 +181,18 @@ class Trainer:
         return list(lc.interaction_keypoints)
 
     def _loss_weight(self, batch: dict) -> torch.Tensor | None:
-        if self._keypoints is None or "keypoints_uv" not in batch:
-            return None
         lc, mc = self.config.loss, self.model.config
-        idx = None if self._keypoints == "all" else self._keypoints
-        return loss_weight(batch["keypoints_uv"], mc.height, mc.width,
-                           factor=lc.interaction_factor, radius=lc.interaction_radius,
-                           shape=lc.interaction_shape, keypoint_indices=idx)
+        weight = None
+        if self._keypoints is not None and "keypoints_uv" in batch:
+            idx = None if self._keypoints == "all" else self._keypoints
+            weight = loss_weight(batch["keypoints_uv"], mc.height, mc.width,
+                                 factor=lc.interaction_factor, radius=lc.interaction_radius,
+                                 shape=lc.interaction_shape, keypoint_indices=idx)
+        if lc.motion_factor != 1.0:
+            extra = (lc.motion_factor - 1.0) * motion_region(batch["video"],
+                                                             threshold=lc.motion_threshold)
+            weight = 1.0 + extra if weight is None else weight + extra
+        return weight
 
     # ------------------------------------------------------------------ checkpoints
     def _trainable_state(self) -> dict[str, torch.Tensor]:
