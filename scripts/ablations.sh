@@ -13,6 +13,10 @@
 #   first       image_condition first          nores       residual off
 #   nogrip      gripper loss weight off        patch4      patch 4 (4x the tokens)
 #   data48      only the first 48 training episodes' clips (CLIPS48 cache, set DATA48)
+#   m10         + loss x10 on changing pixels      m4lr     motion4 at lr 1e-3
+#   m4snr3      motion4 with the noise schedule's snr_shift_scale 3 (more high-noise steps)
+#   cn_m4       controlnet (as `controlnet`) with motion4's loss
+#   m4rs4       motion4 with residual_scale 4 (the residual target 8x larger vs the noise)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 train_cache=$1; test_cache=$2; work=$3; shift 3
@@ -31,13 +35,19 @@ for v in "$@"; do
     base) extra=("${concat[@]}") ;;
     controlnet) extra=() ;;
     cn4) extra=(--set model.overrides.controlnet_blocks=4) ;;
-    lr1e3) extra=("${concat[@]}" --set optim.lr=1e-3) ;;
+    lr1e3) extra=("${concat[@]}" --set optim.lr=1.0e-3) ;;
     motion4) extra=("${concat[@]}" --set loss.motion_factor=4) ;;
     first) extra=("${concat[@]}" --set model.overrides.image_condition=first) ;;
     nores) extra=("${concat[@]}" --set model.overrides.residual=false) ;;
     nogrip) extra=("${concat[@]}" --set loss.interaction_factor=1) ;;
     patch4) extra=("${concat[@]}" --set "model.overrides.transformer={patch_size: 4}") ;;
     data48) extra=("${concat[@]}"); data=${DATA48:?set DATA48 to a 48-episode clip cache} ;;
+    m10) extra=("${concat[@]}" --set loss.motion_factor=10) ;;
+    m4lr) extra=("${concat[@]}" --set loss.motion_factor=4 --set optim.lr=1.0e-3) ;;
+    m4snr3) extra=("${concat[@]}" --set loss.motion_factor=4
+                   --set "model.overrides.scheduler_config={snr_shift_scale: 3.0}") ;;
+    cn_m4) extra=(--set loss.motion_factor=4) ;;
+    m4rs4) extra=("${concat[@]}" --set loss.motion_factor=4 --set model.overrides.residual_scale=4.0) ;;
     *) extra=("${concat[@]}" ${EXTRA:-}) ;;  # any other name: base + $EXTRA
   esac
   run="$work/$v"

@@ -15,7 +15,9 @@
 #   VAP        how to run vap-ros (default: the venv's console script; on the GPU image:
 #              VAP="python3 -m vap_ros.cli" with diffusers on PYTHONPATH, see docs/train.md)
 #   V3         reference checkpoint to evaluate alongside (default ../shared/models/vap_small_sim_v3)
-#   EVAL_CLIPS evaluate only the first N held-out clips (default: all)
+#   EVAL_CLIPS evaluate only the first N held-out clips (default: all); FOLLOW_PAIRS (24)
+#   DEVICE     cuda|cpu: the settings to use (default: what torch finds; DEVICE=cuda on a CPU
+#              machine rehearses the GPU settings there)
 # Hardware: on CUDA the run uses bf16, batch 48 and 6 data-loader workers; on CPU batch 8, no
 # workers, bf16 where the CPU has bf16 instructions (avx512_bf16/AMX: ~1.8x faster here).
 # Recording and `dataset build` need MuJoCo/rosbags: on a machine without them, carry the
@@ -33,7 +35,7 @@ v3=${V3:-$repo/../shared/models/vap_small_sim_v3}
 mkdir -p "$work"
 t_start=$(date +%s)
 
-device=$("$py" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
+device=${DEVICE:-$("$py" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")}
 if [ "$device" = cuda ]; then
   budget=${BUDGET:-6m}; hw=(--set batch_size=48 --set num_workers=6 --set mixed_precision=bf16)
   export OMP_NUM_THREADS=${THREADS:-4}
@@ -81,6 +83,7 @@ videos=4  # side-by-side MP4s need imageio-ffmpeg (absent on the GPU image)
 "$py" -c "import imageio_ffmpeg" 2>/dev/null || videos=0
 "${vap[@]}" eval --checkpoint "$work/run" "${baselines[@]}" --data "$work/clips_test" \
   --source commanded --out "$work/eval" --videos "$videos" --follow "$work/clips_pairs" \
+  --follow-pairs "${FOLLOW_PAIRS:-24}" \
   ${EVAL_CLIPS:+--clips "$EVAL_CLIPS"}
 
 [ "${SHIP:-1}" = 0 ] && { echo "done in $(( $(date +%s) - t_start )) s (not shipped)"; exit 0; }

@@ -64,6 +64,10 @@ class WorldModelConfig:
             working space) instead of the frames themselves; prediction adds the first frame
             back. Static background then comes out exact (small CPU models learn the moving
             robot instead of re-synthesising the whole image).
+        residual_scale: the factor s of the residual target ``s * (x - x_first)`` (0.5 keeps
+            it in [-1, 1]). A sim clip's residual is small (std ~0.06 at 0.5), so unit diffusion
+            noise drowns it at every sampled step and sampling returns the blurred conditional
+            mean; a larger s lets the last steps sharpen it.
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -93,6 +97,7 @@ class WorldModelConfig:
     scheduler: str = "ddim"
     scheduler_config: dict = field(default_factory=dict)
     residual: bool = False
+    residual_scale: float = 0.5
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict = field(default_factory=dict)
@@ -173,6 +178,8 @@ class WorldModelConfig:
             raise ConfigError(f"controlnet_blocks={self.controlnet_blocks}: expected 1..{layers}")
         if self.lora_rank < 0 or self.steps < 1 or self.action_dim < 1:
             raise ConfigError("lora_rank must be >= 0, steps >= 1 and action_dim >= 1")
+        if not self.residual_scale > 0:
+            raise ConfigError(f"residual_scale={self.residual_scale}: expected > 0")
         if not 0.0 <= self.cond_dropout < 1.0:
             raise ConfigError(f"cond_dropout={self.cond_dropout}: expected 0 <= p < 1")
 

@@ -264,7 +264,7 @@ class WorldModel(nn.Module):
             x0 = self.codec.encode(video).float()
             cond = self.image_condition(video[:, :, :1]).to(dtype)
             if cfg.residual:
-                x0 = 0.5 * (x0 - x0[:, :1])
+                x0 = cfg.residual_scale * (x0 - x0[:, :1])
         t = torch.randint(0, self.scheduler.config.num_train_timesteps, (n,), generator=generator,
                           device=gdev).to(dev)
         noise = torch.randn(x0.shape, generator=generator, device=gdev).to(dev)
@@ -358,7 +358,8 @@ class WorldModel(nn.Module):
             guidance_scale=guidance_scale, rotary=self.rotary(cond), eta=eta, callback=callback,
             **kw)
         if cfg.residual:
-            latents = 2.0 * latents.float() + self.codec.encode(first)[:, :1].float()
+            latents = (latents.float() / cfg.residual_scale
+                       + self.codec.encode(first)[:, :1].float())
         video = self.codec.decode(latents.to(dtype)).float()
         video[:, :, :1] = first.float()
         return inputs.to_uint8(video)
