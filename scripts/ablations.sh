@@ -17,6 +17,9 @@
 #   m4snr3      motion4 with the noise schedule's snr_shift_scale 3 (more high-noise steps)
 #   cn_m4       controlnet (as `controlnet`) with motion4's loss
 #   m4rs4       motion4 with residual_scale 4 (the residual target 8x larger vs the noise)
+#   cn_m4lr     controlnet with m4lr's loss and lr (isolates the injection)
+#   twostage    v3's recipe: prior for STEPS/2, then ControlNet on 4 blocks at lr 4e-4 (+ LoRA)
+#               on the frozen prior for STEPS/2
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 train_cache=$1; test_cache=$2; work=$3; shift 3
@@ -48,6 +51,15 @@ for v in "$@"; do
                    --set "model.overrides.scheduler_config={snr_shift_scale: 3.0}") ;;
     cn_m4) extra=(--set loss.motion_factor=4) ;;
     m4rs4) extra=("${concat[@]}" --set loss.motion_factor=4 --set model.overrides.residual_scale=4.0) ;;
+    cn_m4lr) extra=(--set loss.motion_factor=4 --set optim.lr=1.0e-3) ;;
+    twostage)  # v3's recipe at this budget: half the samples for the prior, half for stage 2
+      half=$((steps / 2))
+      [ -e "$work/twostage_prior/checkpoints/last" ] || "$vap" train "${common[@]}" \
+        --config small_prior --set steps="$half" --set checkpoint.every="$half" \
+        --data "$data" --out "$work/twostage_prior"
+      extra=(--config small_control --set steps="$half" --set checkpoint.every="$half"
+             --set model.pretrained="$work/twostage_prior/checkpoints/last/model"
+             --set model.overrides.controlnet_blocks=4 --set optim.lr=4.0e-4) ;;
     *) extra=("${concat[@]}" ${EXTRA:-}) ;;  # any other name: base + $EXTRA
   esac
   run="$work/$v"
