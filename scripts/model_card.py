@@ -1,6 +1,6 @@
 """Write the shipped model's card from its run folder and evaluation (stdlib only).
 
-    python scripts/model_card.py CARD_JSON WORK_DIR DEVICE EPISODES
+    python scripts/model_card.py CARD_JSON WORK_DIR HARDWARE EPISODES
 
 Reads WORK_DIR/run/{run.json, config.yaml, budget.json} and WORK_DIR/eval/metrics.json (the
 held-out evaluation, with the action-following check), merges them into CARD_JSON.
@@ -9,7 +9,6 @@ held-out evaluation, with the action-following check), merges them into CARD_JSO
 from __future__ import annotations
 
 import json
-import platform
 import sys
 from pathlib import Path
 
@@ -31,8 +30,7 @@ def main(argv: list[str]) -> int:
         "prompts": "commanded plan (/planned_trajectory)",
         "recipe": "train preset small_concat: one stage from random init, skeleton prompt "
                   "concatenated on the input channels (prompt_injection: concat)",
-        "hardware": f"{device} ({platform.processor() or platform.machine()}, "
-                    f"{platform.node()})",
+        "hardware": device,
         "reproduce": "scripts/train_default_model.sh",
         "run_json": json.loads((run / "run.json").read_text()),
         "config_yaml": (run / "config.yaml").read_text(),

@@ -90,7 +90,11 @@ videos=4  # side-by-side MP4s need imageio-ffmpeg (absent on the GPU image)
 rm -rf "$repo/models/vap_small_sim"
 mkdir -p "$repo/models"
 cp -r "$work/run/checkpoints/last/model" "$repo/models/vap_small_sim"
+hardware=$("$py" -c "
+import os, platform, torch
+cpu = f'{os.cpu_count()} CPU cores ({platform.machine()})'
+print(f'{torch.cuda.get_device_name(0)}, {cpu}' if torch.cuda.is_available() else cpu)")
 "$py" "$repo/scripts/model_card.py" "$repo/models/vap_small_sim/model_card.json" "$work" \
-  "$device" "$episodes"
+  "$device: $hardware" "$episodes"
 echo "default model written to $repo/models/vap_small_sim in $(( $(date +%s) - t_start )) s" \
   "(evaluation: $work/eval)"
