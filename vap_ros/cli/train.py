@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+_EXPONENT = __import__("re").compile(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+")
+
+
 def parse_overrides(items: list[str]) -> dict:
     import yaml
 
@@ -42,7 +45,10 @@ def parse_overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed.strip()):
+            parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
+        out[key.strip()] = parsed
     return out
 
 
