@@ -25,9 +25,12 @@ def _perturb(wm):
             p.add_(0.02 * torch.randn(p.shape, generator=g))
 
 
-@pytest.mark.parametrize("conditioning", ["skeleton", "raw_action", "none"])
+@pytest.mark.parametrize("conditioning", ["skeleton", "raw_action", "none", "concat"])
 def test_save_load_exact(tmp_path, clips, conditioning):
-    wm = WorldModel.from_preset("tiny", seed=1, conditioning=conditioning)
+    kw = {"conditioning": conditioning}
+    if conditioning == "concat":  # skeleton prompts on the input channels
+        kw = {"conditioning": "skeleton", "prompt_injection": "concat"}
+    wm = WorldModel.from_preset("tiny", seed=1, **kw)
     _perturb(wm)
     out = _predict(wm, clips, guidance_scale=1.0 if conditioning == "none" else 2.0)
     wm.save_pretrained(tmp_path, card={"training_data": "synthetic", "metrics": {"psnr": 1.0}})
@@ -35,6 +38,8 @@ def test_save_load_exact(tmp_path, clips, conditioning):
     assert not any(f.endswith((".bin", ".pt", ".pth", ".pkl")) for f in files)
     assert "transformer/diffusion_pytorch_model.safetensors" in files
     assert ("controlnet.safetensors" in files) == (conditioning == "skeleton")
+    if conditioning == "concat":
+        assert json.loads((tmp_path / "transformer/config.json").read_text())["in_channels"] == 9
     assert {"lora/adapter_config.json", "lora/adapter_model.safetensors"} <= files
     card = json.loads((tmp_path / "model_card.json").read_text())
     assert card["preset"] == "tiny" and card["metrics"] == {"psnr": 1.0}

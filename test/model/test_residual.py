@@ -32,3 +32,29 @@ def test_residual_training_target_is_the_change():
     video[..., 1:, :8, :8] = 1.0  # a square appears after frame 0
     out = wm.training_loss({"video": video}, torch.Generator().manual_seed(0))
     assert torch.isfinite(out["loss"]) and out["loss"] > 0
+
+
+def test_residual_scale_sets_the_target_and_the_inverse_at_prediction():
+    """residual_scale s: the x0 target is s * (x - x_first); predict divides by s again, so a
+    denoiser that outputs the target of a clip reproduces that clip for any s."""
+    video = torch.zeros(1, 1, 3, 5, 32, 32)
+    video[..., 1:, :8, :8] = 0.5  # a square appears after frame 0 (change 0.5 in [-1, 1])
+    first = np.full((1, 32, 32, 3), 128, np.uint8)
+    for s in (0.5, 4.0):
+        wm = WorldModel.from_preset("tiny", seed=0, residual=True, residual_scale=s,
+                                    conditioning="none", cond_dropout=0.0)
+
+        def fake(x, t, *a, _s=s, **k):  # a denoiser that outputs the exact x0 target
+            target = torch.zeros(x.shape[0], x.shape[1], 3, 32, 32)
+            target[:, 1:, :, :8, :8] = _s * 0.5
+            return target
+
+        wm.denoiser.forward = fake
+        out = wm.predict(first, steps=3, seed=0)
+        # first frame 128 -> 0.0039 in [-1, 1]; + 0.5 -> 191.75 -> 192 in uint8
+        assert out[0, 2, 0, 0, 0] == 192 and out[0, 2, 20, 20, 0] == 128
+        seen = {}
+        wm._target = lambda x0, noise, t: seen.setdefault("x0", x0)
+        wm.training_loss({"video": video}, torch.Generator().manual_seed(0))
+        assert torch.allclose(seen["x0"][0, 1:, :, :8, :8], torch.tensor(s * 0.5))
+        assert seen["x0"][0, 0].abs().max() == 0 and seen["x0"][0, :, :, 8:, 8:].abs().max() == 0

@@ -93,3 +93,12 @@ def test_bench_train_runs(capsys):
     assert main(["bench", "train", "--presets", "tiny", "--batch", "1", "--steps", "1",
                  "--warmup", "1"]) == 0
     assert "tiny.clips_per_s" in capsys.readouterr().out
+
+
+def test_set_parses_exponents_without_a_dot_as_numbers():
+    from vap_ros.cli.train import parse_overrides
+
+    got = parse_overrides(["optim.lr=1e-3", "optim.eps=2.5E-8", "steps=10", "x=1e5abc",
+                           "model.preset=tiny"])
+    assert got == {"optim.lr": 1e-3, "optim.eps": 2.5e-8, "steps": 10, "x": "1e5abc",
+                   "model.preset": "tiny"}

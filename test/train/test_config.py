@@ -25,6 +25,8 @@ def test_presets_load_and_round_trip():
     ({"optim": {"scheduler": "warmup"}}, "optim.scheduler='warmup'"),
     ({"loss": {"interaction_factor": 0.5}}, "loss.interaction_factor=0.5"),
     ({"loss": {"interaction_keypoints": "hand"}}, "loss.interaction_keypoints='hand'"),
+    ({"loss": {"motion_factor": 0.5}}, "loss.motion_factor=0.5"),
+    ({"loss": {"motion_threshold": 1.5}}, "motion_threshold=1.5"),
     ({"model": {"stage": "control"}}, "set model.pretrained"),
     ({"model": {"stage": "prior", "overrides": {"conditioning": "skeleton"}}},
      "contradicts"),

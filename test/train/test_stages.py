@@ -79,3 +79,26 @@ def test_interaction_weight_reaches_the_batch(tmp_path):
     t_off = Trainer(config(1, 1, **{"loss.interaction_factor": 1.0}), SyntheticClips(2),
                     tmp_path / "off")
     assert t_off._loss_weight(batch) is None
+
+
+def test_motion_weight_covers_the_old_and_the_new_place(tmp_path):
+    """loss.motion_factor weights the pixels that differ from the first frame: where the
+    moving square was (it left) and where it is now; static background keeps weight 1."""
+    from vap_ros.data import collate_clips
+    from vap_ros.train.interaction import motion_region
+    from vap_ros.train.trainer import Trainer
+
+    t = Trainer(config(1, 1, **{"loss.interaction_factor": 1.0, "loss.motion_factor": 5.0}),
+                SyntheticClips(2), tmp_path / "m")
+    batch = collate_clips([t.dataset[0], t.dataset[1]])
+    w = t._loss_weight(batch)
+    assert w.shape == (2, 1, 1, 5, 32, 32) and set(w.unique().tolist()) == {1.0, 5.0}
+    region = motion_region(batch["video"], threshold=0.1, dilate=0)[:, :, 0]  # (B, V, T, H, W)
+    assert not region[:, :, 0].any()  # frame 0 never differs from itself
+    first = batch["video"][0, 0, :, 0]  # (3, H, W) the square at its start
+    last = batch["video"][0, 0, :, -1]
+    changed = (last - first).abs().amax(0) > 0.2
+    assert changed.any() and bool(region[0, 0, -1][changed].all())
+    assert (w[0, 0, 0, -1][changed] == 5.0).all()
+    assert (w[0, 0, 0, -1][~region[0, 0, -1].bool() & ~changed] >= 1.0).all()
+    assert w[0, 0, 0, 0].max() == 1.0

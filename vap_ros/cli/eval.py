@@ -38,6 +38,13 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=DTYPES, default="float32",
                    help="model weights and activations (default float32; bfloat16 for "
                         "CogVideoX presets on a GPU)")
+    p.add_argument("--follow", default=None, metavar="CACHE",
+                   help="also run the action-following check on this clip cache of branching "
+                        "recordings (same first frame, different plans; docs/train.md)")
+    p.add_argument("--follow-pairs", type=int, default=24,
+                   help="score at most N branching pairs (default 24)")
+    p.add_argument("--guidance", type=float, default=1.0,
+                   help="classifier-free guidance scale on the action prompt (default 1: none)")
     p.set_defaults(func=run)
 
 
@@ -54,8 +61,26 @@ def run(args) -> int:
     models = load_models(args.checkpoint, args.baseline, device=args.device, dtype=args.dtype)
     settings = EvalSettings(max_clips=args.clips, steps=args.steps, seed=args.seed,
                             videos=args.videos, region_radius=args.region_radius,
-                            motion_threshold=args.motion_threshold)
+                            motion_threshold=args.motion_threshold,
+                            guidance_scale=args.guidance)
     report = evaluate(models, dataset, args.out, settings)
     print(format_table(report))
+    if args.follow:
+        import json
+
+        from vap_ros.train.evaluate import _jsonable
+        from vap_ros.train.following import FollowSettings, evaluate_following, format_following
+
+        follow = evaluate_following(models, ClipDataset(args.follow, source=args.source),
+                                    FollowSettings(steps=args.steps, seed=args.seed,
+                                                   threshold=args.motion_threshold,
+                                                   max_pairs=args.follow_pairs,
+                                                   guidance_scale=args.guidance))
+        report["following"] = follow
+        out = Path(args.out)
+        (out / "metrics.json").write_text(json.dumps(_jsonable(report), indent=2))
+        with open(out / "table.txt", "a") as f:
+            f.write("\n" + format_following(follow) + "\n")
+        print(format_following(follow))
     print(f"wrote {args.out}/metrics.json, table.txt and videos/")
     return 0

@@ -40,10 +40,14 @@ def materialise(module: nn.Module) -> nn.Module:
 
 
 def build_transformer(config: WorldModelConfig) -> nn.Module:
-    """A randomly initialised ``CogVideoXTransformer3DModel`` from ``config.transformer``."""
+    """A randomly initialised ``CogVideoXTransformer3DModel`` from ``config.transformer``; its
+    ``in_channels`` is set to ``config.input_groups`` x ``out_channels`` (noisy latents, image
+    condition and, with ``prompt_injection: concat``, the prompt)."""
     from diffusers import CogVideoXTransformer3DModel
 
-    return CogVideoXTransformer3DModel(**config.transformer)
+    kw = dict(config.transformer)
+    kw["in_channels"] = config.input_groups * int(kw.get("out_channels", 16))
+    return CogVideoXTransformer3DModel(**kw)
 
 
 def build_vae(config: WorldModelConfig) -> nn.Module:

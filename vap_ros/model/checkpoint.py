@@ -148,7 +148,7 @@ def _check(path: Path, cfg: WorldModelConfig, card: dict) -> None:
         need += ["transformer/config.json", "transformer/diffusion_pytorch_model.safetensors"]
         if cfg.space == "latent":
             need += ["vae/config.json"]
-    if cfg.conditioning == "skeleton":
+    if cfg.uses_controlnet:
         need.append("controlnet.safetensors")
     if cfg.lora_rank > 0:
         need += ["lora/adapter_config.json", "lora/adapter_model.safetensors"]

@@ -21,8 +21,10 @@ Conditioning = Literal["skeleton", "raw_action", "none"]
 Space = Literal["pixel", "latent"]
 ImageCondition = Literal["first", "repeat"]
 Scheduler = Literal["ddim", "dpm"]
+PromptInjection = Literal["controlnet", "concat"]
 CONDITIONINGS, SPACES = get_args(Conditioning), get_args(Space)
 IMAGE_CONDITIONS, SCHEDULERS = get_args(ImageCondition), get_args(Scheduler)
+PROMPT_INJECTIONS = get_args(PromptInjection)
 PRESETS = Presets("vap_ros.model", "world model")
 # transformer entries the geometry is computed from: positive integers
 _TRANSFORMER_INTS = ("patch_size", "num_attention_heads", "attention_head_dim", "num_layers")
@@ -47,6 +49,11 @@ class WorldModelConfig(StrictConfig):
         image_condition: "first" (CogVideoX I2V: first-frame latent, zeros after it) or
             "repeat" (the first frame repeated over all frames: copying the background becomes
             a per-token operation, which a small pixel-space model learns much faster).
+        prompt_injection: how skeleton prompts enter the denoiser: "controlnet" (VAP: a prompt
+            encoder + trainable copies of the first blocks adding zero-initialised residuals;
+            meant for pretrained bases) or "concat" (the prompt video, in the working space, is
+            concatenated with the noisy latents and the image condition on the input channels,
+            as CogVideoX-Fun's control models do; what random-init pixel presets learn from).
         controlnet_blocks: number of leading transformer blocks copied into the ControlNet.
         prompt_channels: width of the prompt-video encoder's 3D convolutions.
         lora_rank: LoRA rank on the main branch's attention (0: no LoRA).
@@ -61,6 +68,10 @@ class WorldModelConfig(StrictConfig):
             working space) instead of the frames themselves; prediction adds the first frame
             back. Static background then comes out exact (small CPU models learn the moving
             robot instead of re-synthesising the whole image).
+        residual_scale: the factor s of the residual target ``s * (x - x_first)`` (0.5 keeps
+            it in [-1, 1]). A sim clip's residual is small (std ~0.06 at 0.5), so unit diffusion
+            noise drowns it at every sampled step and sampling returns the blurred conditional
+            mean; a larger s lets the last steps sharpen it.
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -78,6 +89,7 @@ class WorldModelConfig(StrictConfig):
     transformer: dict[str, Any] = field(default_factory=dict)
     vae: dict[str, Any] | None = None
     image_condition: ImageCondition = "repeat"
+    prompt_injection: PromptInjection = "controlnet"
     controlnet_blocks: int = 1
     prompt_channels: int = 32
     lora_rank: int = 0
@@ -89,6 +101,7 @@ class WorldModelConfig(StrictConfig):
     scheduler: Scheduler = "ddim"
     scheduler_config: dict[str, Any] = field(default_factory=dict)
     residual: bool = False
+    residual_scale: float = 0.5
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict[str, float] = field(default_factory=dict)
@@ -116,6 +129,16 @@ class WorldModelConfig(StrictConfig):
     @property
     def patch_size(self) -> int:
         return int(self.transformer.get("patch_size", 2))
+
+    @property
+    def uses_controlnet(self) -> bool:
+        return self.conditioning == "skeleton" and self.prompt_injection == "controlnet"
+
+    @property
+    def input_groups(self) -> int:
+        """Channel groups on the transformer input: noisy latents, image condition (, prompt)."""
+        concat = self.conditioning == "skeleton" and self.prompt_injection == "concat"
+        return 3 if concat else 2
 
     @property
     def inner_dim(self) -> int:
@@ -162,7 +185,7 @@ class WorldModelConfig(StrictConfig):
                 "upsampler keeps the first frame only for odd counts): use 1 + 8k frames "
                 "(9, 17, 25, 33, 41, 49)")
         layers = int(self.transformer.get("num_layers", 30))
-        if self.conditioning == "skeleton" and not 1 <= self.controlnet_blocks <= layers:
+        if self.uses_controlnet and not 1 <= self.controlnet_blocks <= layers:
             raise ConfigError(f"controlnet_blocks={self.controlnet_blocks}: expected 1..{layers}")
         require(self.lora_rank >= 0, "lora_rank", self.lora_rank, ">= 0")
         require(self.lora_alpha is None or self.lora_alpha > 0, "lora_alpha", self.lora_alpha,
@@ -171,6 +194,7 @@ class WorldModelConfig(StrictConfig):
         require(self.action_dim >= 1, "action_dim", self.action_dim, ">= 1")
         require(0.0 <= self.cond_dropout < 1.0, "cond_dropout", self.cond_dropout,
                 "0 <= p < 1")
+        require(self.residual_scale > 0, "residual_scale", self.residual_scale, "> 0")
 
     def replace(self, **overrides: Any) -> WorldModelConfig:
         """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""

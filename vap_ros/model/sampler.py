@@ -24,6 +24,7 @@ def sample_latents(denoiser: Denoiser, scheduler, image_cond: torch.Tensor, *, c
                    control_uncond: torch.Tensor | None = None,
                    frame_emb: torch.Tensor | None = None,
                    frame_emb_uncond: torch.Tensor | None = None,
+                   image_cond_uncond: torch.Tensor | None = None,
                    rotary=None, eta: float = 0.0, callback=None) -> torch.Tensor:
     """Denoise from pure noise to clean latents.
 
@@ -35,6 +36,8 @@ def sample_latents(denoiser: Denoiser, scheduler, image_cond: torch.Tensor, *, c
         guidance_scale: classifier-free guidance; 1.0 runs the conditional branch only.
         control / control_uncond: ControlNet tokens with and without the action prompt.
         frame_emb / frame_emb_uncond: action embeddings with and without actions.
+        image_cond_uncond: the input-channel condition without the action prompt (prompts
+            concatenated on the input channels); None: ``image_cond`` serves both branches.
         callback: called as ``callback(step_index)`` after each step (benchmarks).
     Returns:
         (B, F, C, h, w) float32 latents.
@@ -52,7 +55,8 @@ def sample_latents(denoiser: Denoiser, scheduler, image_cond: torch.Tensor, *, c
     latents = latents.to(device) * sched.init_noise_sigma
     use_cfg = guidance_scale != 1.0
     if use_cfg:
-        image_cond = torch.cat([image_cond, image_cond])
+        uncond = image_cond if image_cond_uncond is None else image_cond_uncond
+        image_cond = torch.cat([image_cond, uncond])
         if control is not None:
             control = torch.cat([control, control_uncond])
         if frame_emb is not None:

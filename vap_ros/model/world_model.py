@@ -50,15 +50,17 @@ class WorldModel(nn.Module):
         self.codec = backbone.Codec(vae)
         self.codec.requires_grad_(False)
         c = self.codec.channels
-        widened = backbone.widen_patch_embed(transformer, 2 * c)
+        n_in = config.input_groups * c
+        widened = backbone.widen_patch_embed(transformer, n_in)
         self.train_patch_embed = bool(train_patch_embed or widened)
         tcfg = transformer.config
-        if tcfg.in_channels != 2 * c or tcfg.out_channels != c:
+        if tcfg.in_channels != n_in or tcfg.out_channels != c:
             raise ModelError(f"transformer has in/out channels {tcfg.in_channels}/"
-                             f"{tcfg.out_channels}; expected {2 * c}/{c} for {config.space} space")
+                             f"{tcfg.out_channels}; expected {n_in}/{c} for {config.space} space "
+                             f"and prompt_injection {config.prompt_injection!r}")
         inner = tcfg.num_attention_heads * tcfg.attention_head_dim
         controlnet = None
-        if config.conditioning == "skeleton":  # copy blocks BEFORE LoRA is attached
+        if config.uses_controlnet:  # copy blocks BEFORE LoRA is attached
             controlnet = ControlNet(transformer.transformer_blocks, config.controlnet_blocks,
                                     inner, config.prompt_channels,
                                     config.spatial_ratio * tcfg.patch_size, config.temporal_ratio)
@@ -216,6 +218,11 @@ class WorldModel(nn.Module):
             return z.expand(-1, frames, -1, -1, -1)
         return torch.cat([z, z.new_zeros(z.shape[0], frames - 1, *z.shape[2:])], dim=1)
 
+    def prompt_condition(self, prompts: torch.Tensor) -> torch.Tensor:
+        """Prompt videos (B, 3, T, H, W) in [-1, 1] -> the input-channel prompt condition
+        (B, F, C, h, w) of ``prompt_injection: concat`` (the prompt in the working space)."""
+        return self.codec.encode(prompts).to(prompts.dtype)
+
     def rotary(self, latents: torch.Tensor):
         f, _, h, w = latents.shape[1:]
         return backbone.rotary_embedding(self.transformer, f, h, w, latents.device)
@@ -257,7 +264,7 @@ class WorldModel(nn.Module):
             x0 = self.codec.encode(video).float()
             cond = self.image_condition(video[:, :, :1]).to(dtype)
             if cfg.residual:
-                x0 = 0.5 * (x0 - x0[:, :1])
+                x0 = cfg.residual_scale * (x0 - x0[:, :1])
         t = torch.randint(0, self.scheduler.config.num_train_timesteps, (n,), generator=generator,
                           device=gdev).to(dev)
         noise = torch.randn(x0.shape, generator=generator, device=gdev).to(dev)
@@ -269,7 +276,11 @@ class WorldModel(nn.Module):
             prompts = b["prompts"].to(dev, dtype)
             prompts = torch.where(drop[:, None, None, None, None], -torch.ones_like(prompts),
                                   prompts)
-            control = self.denoiser.controlnet.encode(prompts)
+            if cfg.uses_controlnet:
+                control = self.denoiser.controlnet.encode(prompts)
+            else:
+                with torch.no_grad():
+                    cond = torch.cat([cond, self.prompt_condition(prompts)], dim=2)
         elif cfg.conditioning == "raw_action":
             frame_emb = self.denoiser.action_adapter.embed(b["actions"].to(dev, dtype), drop)
         x = torch.cat([xt.to(dtype), cond], dim=2)
@@ -320,12 +331,19 @@ class WorldModel(nn.Module):
         dev, dtype = self.device, self.dtype
         first = inputs.from_uint8(frames[:, None], dev, dtype)  # (V, 3, 1, H, W)
         kw: dict[str, Any] = {}
+        cond = self.image_condition(first)
         if cfg.conditioning == "skeleton":
             p = inputs.from_uint8(inputs.check_prompts(prompts, views, cfg), dev, dtype)
-            cn = self.denoiser.controlnet
-            kw["control"] = cn.encode(p)  # once per sample, not per step
-            if guidance_scale != 1.0:
-                kw["control_uncond"] = cn.encode(-torch.ones_like(p))
+            if cfg.uses_controlnet:
+                cn = self.denoiser.controlnet
+                kw["control"] = cn.encode(p)  # once per sample, not per step
+                if guidance_scale != 1.0:
+                    kw["control_uncond"] = cn.encode(-torch.ones_like(p))
+            else:
+                if guidance_scale != 1.0:
+                    blank = self.prompt_condition(-torch.ones_like(p))
+                    kw["image_cond_uncond"] = torch.cat([cond, blank], dim=2)
+                cond = torch.cat([cond, self.prompt_condition(p)], dim=2)
         elif cfg.conditioning == "raw_action":
             a = torch.from_numpy(inputs.check_actions(actions, cfg)).to(dev, dtype)
             ad = self.denoiser.action_adapter
@@ -334,14 +352,14 @@ class WorldModel(nn.Module):
         elif guidance_scale != 1.0:
             raise ModelError("guidance_scale != 1 needs an action condition; this model's "
                              "conditioning is 'none'")
-        cond = self.image_condition(first)
         latents = sample_latents(
             self.denoiser, self.scheduler, cond, channels=self.codec.channels,
             steps=steps or cfg.steps, generator=torch.Generator().manual_seed(int(seed)),
             guidance_scale=guidance_scale, rotary=self.rotary(cond), eta=eta, callback=callback,
             **kw)
         if cfg.residual:
-            latents = 2.0 * latents.float() + self.codec.encode(first)[:, :1].float()
+            latents = (latents.float() / cfg.residual_scale
+                       + self.codec.encode(first)[:, :1].float())
         video = self.codec.decode(latents.to(dtype)).float()
         video[:, :, :1] = first.float()
         return inputs.to_uint8(video)

@@ -114,6 +114,9 @@ class LossConfig(StrictConfig):
         interaction_keypoints: "gripper" (``SkeletonSpec.gripper`` of ``skeleton``), "all",
             or a list of keypoint indices.
         skeleton: skeleton preset whose gripper keypoints are used.
+        motion_factor: extra weight on the pixels that change from the first frame (the arm's
+            old and new places, ``interaction.motion_region``); 1 disables it.
+        motion_threshold: change that counts, as a fraction of the intensity range.
     """
 
     interaction_factor: float = 2.0
@@ -121,8 +124,13 @@ class LossConfig(StrictConfig):
     interaction_shape: RegionShape = "gaussian"
     interaction_keypoints: Literal["gripper", "all"] | list[int] = "gripper"
     skeleton: str = "panda"
+    motion_factor: float = 1.0
+    motion_threshold: float = 0.1
 
     def check(self) -> None:
+        require(self.motion_factor >= 1.0, "motion_factor", self.motion_factor, ">= 1")
+        require(0 < self.motion_threshold < 1, "motion_threshold", self.motion_threshold,
+                "in (0, 1)")
         require(self.interaction_factor >= 1.0, "interaction_factor", self.interaction_factor,
                 ">= 1")
         require(self.interaction_radius > 0, "interaction_radius", self.interaction_radius,

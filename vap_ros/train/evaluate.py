@@ -42,6 +42,8 @@ class EvalSettings:
         videos: write side-by-side MP4 + GIF for the first N clips.
         region_radius: gripper region disc radius as a fraction of min(H, W).
         motion_threshold: ST-IoU motion threshold as a fraction of the intensity range.
+        guidance_scale: classifier-free guidance on the action prompt (1: none; models
+            without an action condition always run without).
     """
 
     max_clips: int | None = None
@@ -50,6 +52,7 @@ class EvalSettings:
     videos: int = 2
     region_radius: float = 0.08
     motion_threshold: float = 0.1
+    guidance_scale: float = 1.0
 
 
 def clip_uint8(dataset, i: int) -> dict[str, Any]:
@@ -76,7 +79,8 @@ def clip_uint8(dataset, i: int) -> dict[str, Any]:
             "name": str(meta.get("bag", "clip")) + f"#{i}"}
 
 
-def predict_clip(model, clip: dict, *, steps: int | None = None, seed: int = 0) -> np.ndarray:
+def predict_clip(model, clip: dict, *, steps: int | None = None, seed: int = 0,
+                 guidance_scale: float = 1.0) -> np.ndarray:
     """A model's (V, T, H, W, 3) uint8 prediction of a clip, or copy-first-frame."""
     video = clip["video"]
     if isinstance(model, str) and model == COPY_FIRST_FRAME:
@@ -84,7 +88,8 @@ def predict_clip(model, clip: dict, *, steps: int | None = None, seed: int = 0) 
     cond = model.config.conditioning
     return model.predict(video[:, 0], prompts=clip["prompts"] if cond == "skeleton" else None,
                          actions=clip["actions"] if cond == "raw_action" else None,
-                         steps=steps, seed=seed)
+                         steps=steps, seed=seed,
+                         guidance_scale=guidance_scale if cond != "none" else 1.0)
 
 
 def load_models(checkpoint: str | Path, baselines: list[str | Path] = (), *,
@@ -198,7 +203,8 @@ def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
         for label, m in models.items():
             t0 = time.perf_counter()
             with torch.no_grad():
-                pred = predict_clip(m, clip, steps=s.steps, seed=s.seed)
+                pred = predict_clip(m, clip, steps=s.steps, seed=s.seed,
+                                    guidance_scale=s.guidance_scale)
             report["models"][label]["seconds"] += time.perf_counter() - t0
             row = {"clip": clip["name"], **_score(clip["video"], pred, region, s)}
             report["models"][label]["clips"].append(row)

@@ -4,13 +4,17 @@ VAP amplifies the diffusion loss around the hand/gripper and its contact area. H
 is built from the gripper keypoints' pixel positions (``keypoints_uv`` from the dataset, indices
 from ``SkeletonSpec.gripper``): a Gaussian or a disc around each keypoint, the maximum over
 keypoints. The same disc mask scores the gripper-region PSNR in evaluation.
+
+A second region covers *where the scene changes*: the pixels whose colour differs from the
+first frame (``motion_region``), i.e. the arm's old and new places and what it moves. With
+``residual: true`` these are the only pixels with a non-zero target, and the ones ST-IoU scores.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["loss_weight", "region_mask"]
+__all__ = ["loss_weight", "motion_region", "region_mask"]
 
 
 def region_mask(keypoints_uv: torch.Tensor, height: int, width: int, *, radius_px: float,
@@ -68,3 +72,29 @@ def loss_weight(keypoints_uv: torch.Tensor, height: int, width: int, *, factor: 
         kp = kp[..., list(keypoint_indices), :]
     region = region_mask(kp, height, width, radius_px=radius * min(height, width), shape=shape)
     return (1.0 + (factor - 1.0) * region).unsqueeze(2)
+
+
+def motion_region(video: torch.Tensor, *, threshold: float = 0.1, dilate: int = 1
+                  ) -> torch.Tensor:
+    """Where each frame differs from the first frame: the arm's current and future places.
+
+    Args:
+        video: (B, V, 3, T, H, W) in [-1, 1] (a training batch's ``video``).
+        threshold: a pixel changes when any channel moves by more than this fraction of the
+            range (0.1 = 25 of 255 grey levels, the ST-IoU motion threshold).
+        dilate: grow the region by this many pixels (max pooling), so that the edges of a
+            moving part are covered too.
+    Returns:
+        (B, V, 1, T, H, W) float32 in {0, 1}; frame 0 is empty.
+    """
+    v = torch.as_tensor(video, dtype=torch.float32)
+    if v.ndim != 6:
+        raise ValueError(f"video: expected (B, V, 3, T, H, W), got {tuple(v.shape)}")
+    diff = (v - v[:, :, :, :1]).abs().amax(dim=2) > 2.0 * threshold  # (B, V, T, H, W)
+    m = diff.to(torch.float32)
+    if dilate > 0:
+        b, nv, t, h, w = m.shape
+        k = 2 * dilate + 1
+        m = torch.nn.functional.max_pool2d(m.reshape(b * nv * t, 1, h, w), k, 1, dilate)
+        m = m.reshape(b, nv, t, h, w)
+    return m.unsqueeze(2)

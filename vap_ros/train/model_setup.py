@@ -74,6 +74,10 @@ def add_control_branch(prior, *, seed: int, **overrides: Any):
     if pc.lora_rank == 0:
         fields["lora_rank"] = 4
     fields.update(overrides)
+    if fields.get("prompt_injection", pc.prompt_injection) != "controlnet":
+        raise ConfigError("stage 2 adds a ControlNet to a frozen prior; prompt_injection "
+                          "'concat' changes the prior's input layout: train it in one stage "
+                          "(model.stage: full)")
     if fields.get("train_base"):
         raise ConfigError("stage 2 freezes the prior: model.overrides.train_base must be false")
     config = pc.replace(**fields)

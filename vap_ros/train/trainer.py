@@ -26,8 +26,9 @@ from vap_ros.errors import CheckpointError, ConfigError
 from vap_ros.train import checkpoint as ckpt_io
 from vap_ros.train.config import TrainConfig
 from vap_ros.train.data import StepBatches, micro_seed
-from vap_ros.train.interaction import loss_weight
+from vap_ros.train.interaction import loss_weight, motion_region
 from vap_ros.train.run import prepare_run_dir, record_start
+from vap_ros.train.run_logger import RunLogger
 
 __all__ = ["Trainer", "load_jsonl", "train"]
 
@@ -183,13 +184,18 @@ class Trainer:
         return list(lc.interaction_keypoints)
 
     def _loss_weight(self, batch: dict) -> torch.Tensor | None:
-        if self._keypoints is None or "keypoints_uv" not in batch:
-            return None
         lc, mc = self.config.loss, self.model.config
-        idx = None if self._keypoints == "all" else self._keypoints
-        return loss_weight(batch["keypoints_uv"], mc.height, mc.width,
-                           factor=lc.interaction_factor, radius=lc.interaction_radius,
-                           shape=lc.interaction_shape, keypoint_indices=idx)
+        weight = None
+        if self._keypoints is not None and "keypoints_uv" in batch:
+            idx = None if self._keypoints == "all" else self._keypoints
+            weight = loss_weight(batch["keypoints_uv"], mc.height, mc.width,
+                                 factor=lc.interaction_factor, radius=lc.interaction_radius,
+                                 shape=lc.interaction_shape, keypoint_indices=idx)
+        if lc.motion_factor != 1.0:
+            extra = (lc.motion_factor - 1.0) * motion_region(batch["video"],
+                                                             threshold=lc.motion_threshold)
+            weight = 1.0 + extra if weight is None else weight + extra
+        return weight
 
     # ------------------------------------------------------------------ checkpoints
     def _trainable_state(self) -> dict[str, torch.Tensor]:
@@ -281,7 +287,7 @@ class Trainer:
         batches = iter(self._loader(sampler))
         if self._rng_state is not None:
             ckpt_io.restore_rng(self._rng_state)
-        logger = _RunLogger(self.out, cfg, self.step) if self.is_main else None
+        logger = RunLogger(self.out, cfg, self.step) if self.is_main else None
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step",
@@ -294,32 +300,7 @@ class Trainer:
         try:
             while self.step < cfg.steps:
                 t0 = time.perf_counter()
-                loss_sum = torch.zeros((), device=acc.device)
-                mse_sum = torch.zeros((), device=acc.device)
-                for a, m in enumerate(micro_ids):
-                    batch = next(batches)
-                    lw = self._loss_weight(batch)
-                    if lw is not None:
-                        batch["loss_weight"] = lw
-                    batch = {k: (v.to(acc.device) if isinstance(v, torch.Tensor) else v)
-                             for k, v in batch.items()}
-                    gen = torch.Generator().manual_seed(micro_seed(cfg.seed, self.step, m))
-                    sync = a == len(micro_ids) - 1
-                    ctx = nullcontext() if sync else acc.no_sync(self.loss_module)
-                    with ctx, acc.autocast():
-                        out = self.loss_module(batch, gen)
-                        acc.backward(out["loss"] / cfg.grad_accum)
-                    loss_sum += out["loss"].detach().float()
-                    mse_sum += out["mse"].detach().float()
-                grad_norm = None
-                if cfg.optim.max_grad_norm is not None:
-                    grad_norm = acc.clip_grad_norm_(self.model.trainable_parameters(),
-                                                    cfg.optim.max_grad_norm)
-                self.optimizer.step()
-                self.lr_scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                losses = acc.reduce(torch.stack([loss_sum, mse_sum]) / cfg.grad_accum,
-                                    reduction="mean")
+                losses, grad_norm = self.optimizer_step(batches, micro_ids, self.step)
                 self.step += 1
                 self.samples_seen += self.global_batch
                 dt = time.perf_counter() - t0
@@ -355,7 +336,59 @@ class Trainer:
                        run=str(self.out), is_main=self.is_main)
         return summary
 
-    def _log_samples(self, logger: "_RunLogger") -> None:
+    def optimizer_step(self, batches, micro_ids: list[int], step: int):
+        """One optimizer step on the next micro-batches of ``batches`` (noise of ``step``).
+
+        Returns:
+            (losses, grad_norm): losses a (2,) tensor (weighted loss, mse) reduced over
+            processes; grad_norm before clipping (None without clipping).
+        """
+        cfg, acc = self.config, self.accelerator
+        loss_sum = torch.zeros((), device=acc.device)
+        mse_sum = torch.zeros((), device=acc.device)
+        for a, m in enumerate(micro_ids):
+            batch = next(batches)
+            lw = self._loss_weight(batch)
+            if lw is not None:
+                batch["loss_weight"] = lw
+            batch = {k: (v.to(acc.device, non_blocking=True) if isinstance(v, torch.Tensor)
+                         else v) for k, v in batch.items()}
+            gen = torch.Generator().manual_seed(micro_seed(cfg.seed, step, m))
+            sync = a == len(micro_ids) - 1
+            ctx = nullcontext() if sync else acc.no_sync(self.loss_module)
+            with ctx, acc.autocast():
+                out = self.loss_module(batch, gen)
+                acc.backward(out["loss"] / cfg.grad_accum)
+            loss_sum += out["loss"].detach().float()
+            mse_sum += out["mse"].detach().float()
+        grad_norm = None
+        if cfg.optim.max_grad_norm is not None:
+            grad_norm = acc.clip_grad_norm_(self.model.trainable_parameters(),
+                                            cfg.optim.max_grad_norm)
+        self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses = acc.reduce(torch.stack([loss_sum, mse_sum]) / cfg.grad_accum, reduction="mean")
+        return losses, grad_norm
+
+    def set_steps(self, steps: int) -> None:
+        """Change the run length before ``fit`` (a fresh run): the config and the lr schedule
+        (built for the old length) follow.
+
+        Raises:
+            ConfigError: called on a resumed run or after training started.
+        """
+        if self.step != 0 or self.resume_from is not None:
+            raise ConfigError("set_steps is only for a fresh run before fit()")
+        from diffusers.optimization import get_scheduler
+
+        self.config = self.config.replace(steps=int(steps))
+        cfg = self.config
+        self.lr_scheduler = get_scheduler(cfg.optim.scheduler, self.optimizer,
+                                          num_warmup_steps=cfg.optim.warmup_steps,
+                                          num_training_steps=cfg.steps)
+
+    def _log_samples(self, logger: "RunLogger") -> None:
         from vap_ros.train.evaluate import clip_uint8, predict_clip
         from vap_ros.train.video import side_by_side
 
@@ -369,54 +402,6 @@ class Trainer:
                 frames = side_by_side(clip["video"][v], pred[v], clip["prompts"][v], scale=2)
                 logger.video(self.step, f"samples/clip{i}_view{v}", frames, fps)
         self.model.train()
-
-
-class _RunLogger:
-    """TensorBoard + ``logs/train.jsonl`` (main process). On resume, entries after the resume
-    step are dropped (TensorBoard ``purge_step``, jsonl truncated) so curves never fork."""
-
-    def __init__(self, out: Path, cfg: TrainConfig, start_step: int):
-        self.dir = out / "logs"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.jsonl = self.dir / "train.jsonl"
-        again = self.jsonl.is_file()  # a resume, or a run started again after an early stop
-        if again:
-            keep = [ln for ln in self.jsonl.read_text().splitlines()
-                    if ln.strip() and _json_step(ln) <= start_step]
-            self.jsonl.write_text("".join(k + "\n" for k in keep))
-        self.samples = out / "samples"
-        self.writer = None
-        if cfg.log.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            # events of steps > start_step (written after the checkpoint) are dropped
-            purge = start_step + 1 if start_step or again else None
-            self.writer = SummaryWriter(str(self.dir), purge_step=purge)
-
-    def scalars(self, step: int, values: dict[str, float]) -> None:
-        if self.writer is not None:
-            for k, v in values.items():
-                self.writer.add_scalar(k, v, step)
-        with open(self.jsonl, "a") as f:
-            f.write(json.dumps({"step": step, **values}) + "\n")
-
-    def video(self, step: int, tag: str, frames, fps: float) -> None:
-        from vap_ros.train.video import add_gif, write_mp4
-
-        if self.writer is not None:
-            add_gif(self.writer, tag, frames, step, fps)
-        write_mp4(self.samples / f"step{step:06d}_{tag.split('/')[-1]}.mp4", frames, fps)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _json_step(line: str) -> int:
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return 1 << 62
 
 
 def train(config: TrainConfig | None, dataset, out: str | Path, *, resume: bool = False,
