@@ -12,8 +12,8 @@ from scipy.spatial.transform import Rotation
 
 from vap_ros.camera import Camera
 
-__all__ = ["ContourObjective", "ContourSet", "apply_correction", "contour_points",
-           "project_points", "residuals"]
+__all__ = ["ContourObjective", "ContourSet", "EdgeObjective", "EdgeSet", "Projector",
+           "apply_correction", "contour_points", "edge_targets", "project_points", "residuals"]
 
 
 @dataclass
@@ -83,25 +83,20 @@ def project_points(cam: Camera, points_base: np.ndarray) -> np.ndarray:
     return uv
 
 
-class ContourObjective:
-    """Residuals and their analytic Jacobian for ``scipy.optimize.least_squares``.
+class Projector:
+    """Pixels of fixed surface points under a camera correction ``x`` (see
+    ``apply_correction``: 6 pose parameters, or 9 with [log focal scale, dcx, dcy]) and
+    their derivatives, from OpenCV's ``projectPoints`` (distortion included)."""
 
-    ``x`` = correction (``apply_correction``) of ``cam`` (the camera at ``cs.size``): 6
-    pose parameters, or 9 with [log focal scale, dcx, dcy]. The residual of a contour point
-    is the observed mask's signed distance at its projection plus its offset (see
-    ``ContourSet``), clipped to +-``cap``; points leaving the field score ``cap``. The
-    Jacobian chains OpenCV's projection derivatives with the field's gradient.
-    """
-
-    def __init__(self, cam: Camera, cs: ContourSet, cap: float, n_params: int = 6):
-        H, W = cs.size
-        self.cam = cam if (cam.height, cam.width) == (H, W) else cam.scaled(W, H)
-        self.cs, self.cap, self.n = cs, float(cap), int(n_params)
-        T = self.cam.T_cam_base
-        self.points_cam = (cs.points_base @ T[:3, :3].T + T[:3, 3]).reshape(-1, 1, 3)
+    def __init__(self, cam: Camera, points_base: np.ndarray, n_params: int = 6):
+        self.cam, self.n = cam, int(n_params)
+        T = cam.T_cam_base
+        self.points_cam = (points_base @ T[:3, :3].T + T[:3, 3]).reshape(-1, 1, 3)
         self._key = None
 
-    def _project(self, x: np.ndarray):
+    def __call__(self, x: np.ndarray):
+        """(uv (N, 2), d uv / d x (N, 2, n), in front of the camera (N,))."""
+        x = np.asarray(x, np.float64)[: self.n]
         key = x.tobytes()
         if key == self._key:
             return self._cached
@@ -114,6 +109,10 @@ class ContourObjective:
             K[0, 2] += x[7]
             K[1, 2] += x[8]
         rvec, tvec = x[:3].reshape(3, 1), x[3:6].reshape(3, 1)
+        if not self.points_cam.shape[0]:
+            out = (np.zeros((0, 2)), np.zeros((0, 2, self.n)), np.zeros(0, bool))
+            self._key, self._cached = key, out
+            return out
         if c.distortion_model == "equidistant":
             uv, jac = cv2.fisheye.projectPoints(self.points_cam, rvec, tvec, K, c.dist)
             jac = jac.reshape(-1, 2, jac.shape[-1])
@@ -126,13 +125,28 @@ class ContourObjective:
         cols = [jr, jt]
         if self.n > 6:
             cols += [(jf * np.array([K[0, 0], K[1, 1]])).sum(axis=-1, keepdims=True), jc]
-        J_uv = np.concatenate(cols, axis=-1)  # (N, 2, n)
-        uv = uv.reshape(-1, 2)
-        # a point behind the camera or leaving the field scores the cap
         R = cv2.Rodrigues(rvec)[0]
         z = self.points_cam.reshape(-1, 3) @ R[2] + tvec[2, 0]
-        self._key, self._cached = key, (uv, J_uv, z > 1e-3)
+        self._key = key
+        self._cached = (uv.reshape(-1, 2), np.concatenate(cols, axis=-1), z > 1e-3)
         return self._cached
+
+
+class ContourObjective:
+    """Residuals and their analytic Jacobian for ``scipy.optimize.least_squares``.
+
+    ``x`` = correction (``apply_correction``) of ``cam`` (the camera at ``cs.size``). The
+    residual of a contour point is the observed mask's signed distance at its projection
+    plus its offset (see ``ContourSet``), clipped to +-``cap``; points leaving the field
+    score ``cap``. The Jacobian chains OpenCV's projection derivatives with the field's
+    gradient.
+    """
+
+    def __init__(self, cam: Camera, cs: ContourSet, cap: float, n_params: int = 6):
+        H, W = cs.size
+        self.cam = cam if (cam.height, cam.width) == (H, W) else cam.scaled(W, H)
+        self.cs, self.cap, self.n = cs, float(cap), int(n_params)
+        self._project = Projector(self.cam, cs.points_base, n_params)
 
     def _sample(self, uv: np.ndarray, du: float = 0.0, dv: float = 0.0) -> np.ndarray:
         cs = self.cs
@@ -176,7 +190,7 @@ def residuals(cam: Camera, cs: ContourSet, cap: float) -> np.ndarray:
 
 def contour_points(cam: Camera, depth: np.ndarray, usable: np.ndarray, *,
                    coverage: np.ndarray | None = None, max_per_frame: int = 400
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """3D base-frame points of the rendered silhouettes' contour pixels.
 
     Args:
@@ -189,11 +203,12 @@ def contour_points(cam: Camera, depth: np.ndarray, usable: np.ndarray, *,
         max_per_frame: subsample long contours evenly.
 
     Returns:
-        points (N, 3) in the base frame, frame index (N,), offset (N,) (see ``ContourSet``).
+        points (N, 3) in the base frame, frame index (N,), offset (N,) (see ``ContourSet``),
+        outward unit normal (N, 2) of the silhouette in the image.
     """
     T, H, W = depth.shape
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    pts, idx, offs = [], [], []
+    pts, idx, offs, nrm = [], [], [], []
     use = np.broadcast_to(usable, depth.shape)
     border = np.zeros((H, W), bool)
     border[2:-2, 2:-2] = True
@@ -211,6 +226,8 @@ def contour_points(cam: Camera, depth: np.ndarray, usable: np.ndarray, *,
         gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1)[v, u]
         norm = np.hypot(gx, gy)
         ok = norm > 1e-6
+        n_out = np.zeros((u.size, 2))
+        n_out[ok] = -np.stack([gx[ok], gy[ok]], -1) / norm[ok, None]
         ax, ay = np.abs(gx[ok]) / norm[ok], np.abs(gy[ok]) / norm[ok]
         off = np.full(u.size, 0.5)
         if coverage is None:
@@ -227,6 +244,79 @@ def contour_points(cam: Camera, depth: np.ndarray, usable: np.ndarray, *,
         pts.append(pc @ cam.T_base_cam[:3, :3].T + cam.T_base_cam[:3, 3])
         idx.append(np.full(u.size, t, np.intp))
         offs.append(off)
+        nrm.append(n_out)
     if not pts:
-        return np.zeros((0, 3)), np.zeros(0, np.intp), np.zeros(0)
-    return np.concatenate(pts), np.concatenate(idx), np.concatenate(offs)
+        return np.zeros((0, 3)), np.zeros(0, np.intp), np.zeros(0), np.zeros((0, 2))
+    return np.concatenate(pts), np.concatenate(idx), np.concatenate(offs), np.concatenate(nrm)
+
+
+@dataclass
+class EdgeSet:
+    """Contour points matched to the image edge found along their normal (RAPID-style).
+
+    Attributes:
+        points_base: (M, 3) surface points; offset (M,) as in ``ContourSet``.
+        normal: (M, 2) outward silhouette normal at the point (image, at ``size``).
+        target: (M, 2) pixel of the strongest colour edge along the normal.
+        size: (H, W) image size the pixels refer to.
+    """
+
+    points_base: np.ndarray
+    offset: np.ndarray
+    normal: np.ndarray
+    target: np.ndarray
+    size: tuple[int, int]
+
+
+def edge_targets(images: np.ndarray, frame: np.ndarray, uv: np.ndarray, normal: np.ndarray,
+                 search: float, min_step: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+    """For each point (pixel ``uv`` of frame ``frame``), the sub-pixel position of the
+    strongest colour change along its ``normal`` within +-``search`` px (images blurred
+    with sigma 1 px first, so a blurred or anti-aliased step peaks at its centre).
+
+    Returns:
+        target (N, 2), ok (N,): a change of at least ``min_step`` (0..255 per px) inside the
+        window, not at its ends.
+    """
+    images = np.stack([cv2.GaussianBlur(im, (0, 0), 1.0) for im in images])
+    s = np.arange(-search, search + 1e-9, 0.25)
+    pos = uv[:, None, :] + s[None, :, None] * normal[:, None, :]  # (N, S, 2)
+    N, S = pos.shape[:2]
+    coords = np.stack([np.repeat(frame, S).astype(np.float64), pos[..., 1].reshape(-1),
+                       pos[..., 0].reshape(-1)])
+    prof = np.stack([map_coordinates(images[..., c].astype(np.float32), coords, order=1,
+                                     mode="nearest").reshape(N, S) for c in range(3)], -1)
+    grad = np.linalg.norm(np.diff(prof, axis=1), axis=-1) / 0.25  # (N, S - 1)
+    k = np.argmax(grad, axis=1)
+    ok = (k > 0) & (k < S - 2) & (grad[np.arange(N), k] >= min_step)
+    kk = np.clip(k, 1, S - 3)
+    g0, g1, g2 = (grad[np.arange(N), kk - 1], grad[np.arange(N), kk],
+                  grad[np.arange(N), kk + 1])
+    den = g0 - 2 * g1 + g2
+    frac = np.where(np.abs(den) > 1e-9, 0.5 * (g0 - g2) / den, 0.0)
+    s_star = s[kk] + 0.125 + np.clip(frac, -0.5, 0.5) * 0.25  # midpoint of the diff step
+    return uv + s_star[:, None] * normal, ok
+
+
+class EdgeObjective:
+    """Point-to-edge residuals ``n . (project(p) - target) + offset`` (px) with the same
+    correction ``x`` as ``ContourObjective``; clipped to +-``cap``."""
+
+    def __init__(self, cam: Camera, es: EdgeSet, cap: float, n_params: int = 6):
+        H, W = es.size
+        cam = cam if (cam.height, cam.width) == (H, W) else cam.scaled(W, H)
+        self._project = Projector(cam, es.points_base, n_params)
+        self.es, self.cap = es, float(cap)
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        uv, _, front = self._project(x)
+        r = np.einsum("ij,ij->i", uv - self.es.target, self.es.normal) + self.es.offset
+        r[~front] = self.cap
+        return np.clip(r, -self.cap, self.cap)
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        uv, J_uv, front = self._project(x)
+        J = np.einsum("ij,ijk->ik", self.es.normal, J_uv)
+        r = self.residuals(x)
+        J[~front | (np.abs(r) >= self.cap)] = 0.0
+        return J

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Observation", "difference", "half_max_mask", "observe", "signed_distance",
-           "subpixel_sdt"]
+__all__ = ["Observation", "difference", "difference_sdt", "half_max_mask", "observe",
+           "signed_distance", "subpixel_sdt"]
 
 #: Smallest difference (0..255, max over RGB) that counts as a change.
 MIN_THRESHOLD = 8.0
@@ -35,6 +35,7 @@ class Observation:
         threshold: the difference threshold used (0..255).
         noise: robust noise level of the differences (0..255).
         diff: (T, H, W) float32 differences the masks were thresholded from.
+        images: the frames observed (T, H, W, 3) uint8.
     """
 
     background: np.ndarray
@@ -43,6 +44,7 @@ class Observation:
     threshold: float
     noise: float
     diff: np.ndarray
+    images: np.ndarray | None = None
 
 
 def _masked_median(stack: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +125,7 @@ def observe(images: np.ndarray, *, silhouettes: np.ndarray | None = None,
     noise = 1.4826 * float(np.median(sample))
     thr = float(threshold) if threshold is not None else max(MIN_THRESHOLD, 5.0 * noise)
     masks = np.stack([half_max_mask(d, thr) for d in diff])
-    return Observation(bg, masks, known, thr, noise, diff)
+    return Observation(bg, masks, known, thr, noise, diff, imgs)
 
 
 def signed_distance(mask: np.ndarray) -> np.ndarray:
@@ -150,13 +152,21 @@ def subpixel_sdt(obs: Observation, t: int, factor: int, box: tuple[int, int, int
     Pixel (u, v) of the native image is at ``((u - x0 + 0.5) * factor - 0.5, ...)``.
     """
     x0, y0, x1, y1 = box
-    d = obs.diff[t, y0:y1, x0:x1]
-    w, h = (x1 - x0) * factor, (y1 - y0) * factor
-    if factor > 1:
-        d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
-    m = half_max_mask(d, obs.threshold, window=HALF_MAX_WINDOW * factor,
+    return difference_sdt(obs.diff[t, y0:y1, x0:x1], obs.threshold, factor, cap,
+                          unknown=~obs.known[y0:y1, x0:x1])
+
+
+def difference_sdt(diff: np.ndarray, threshold: float, factor: int, cap: float,
+                   unknown: np.ndarray | None = None) -> np.ndarray:
+    """``subpixel_sdt`` of one difference image (H, W) → (H * factor, W * factor).
+
+    The same function turns a rendered coverage image (fraction of each pixel the robot
+    covers, times a contrast) into the field the rendered silhouette would produce, so the
+    observed and the predicted outlines go through the same resampling and thresholding."""
+    h, w = diff.shape[0] * factor, diff.shape[1] * factor
+    d = cv2.resize(diff, (w, h), interpolation=cv2.INTER_LINEAR) if factor > 1 else diff
+    m = half_max_mask(d, threshold, window=HALF_MAX_WINDOW * factor,
                       median=min(5, 2 * factor + 1))
-    unknown = ~obs.known[y0:y1, x0:x1]
-    if unknown.any():
+    if unknown is not None and unknown.any():
         m |= cv2.resize(unknown.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
     return np.clip(signed_distance(m) / factor, -cap, cap).astype(np.float32)

@@ -23,17 +23,23 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
+from scipy.ndimage import map_coordinates
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
 from vap_ros.calib.contours import (
     ContourObjective,
     ContourSet,
+    EdgeObjective,
+    EdgeSet,
     apply_correction,
     contour_points,
+    edge_targets,
+    project_points,
 )
 from vap_ros.calib.frames import CalibrationFrames
-from vap_ros.calib.observe import observe, subpixel_sdt
+from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
+from vap_ros.calib.score import AlignmentScore, alignment_score, check_frames
 from vap_ros.camera import Camera
 
 __all__ = ["RefineResult", "Stage", "camera_change", "refine_camera", "DEFAULT_STAGES"]
@@ -51,6 +57,7 @@ class Stage:
     iterations: int = 6
     factor: int = 2
     supersample: int = 1
+    edges: float = 0.0
     loss: str = "cauchy"
 
 
@@ -93,6 +100,37 @@ class RefineResult:
     seconds: float
     history: list[dict] = field(default_factory=list)
     intrinsics: bool = False
+    score_before: AlignmentScore | None = None
+    score_after: AlignmentScore | None = None
+
+    @property
+    def confidence(self) -> str:
+        """``high``: the bootstrap spread is within 2 mm / 0.2 deg and the refined outline
+        fits (score ok); ``low`` otherwise (see ``confidence_reason``)."""
+        return "high" if not self.confidence_reason else "low"
+
+    @property
+    def confidence_reason(self) -> str:
+        why = []
+        if not (self.spread_mm <= 2.0 and self.spread_deg <= 0.2):
+            why.append(f"the answer varies by {self.spread_mm:.1f} mm / {self.spread_deg:.2f} "
+                       "deg between frame subsets")
+        if self.score_after is not None and not self.score_after.ok:
+            why.append(f"the refined outline is still {self.score_after.error_px256:.2f} px "
+                       "(at 256 px) off")
+        return "; ".join(why)
+
+    def summary(self) -> dict:
+        """JSON-able result (the calibration itself goes to the YAML)."""
+        return {
+            "camera": self.camera.name, "frames": self.frames, "intrinsics": self.intrinsics,
+            "correction_mm": round(self.correction_mm, 3),
+            "correction_deg": round(self.correction_deg, 4),
+            "spread_mm": round(self.spread_mm, 3), "spread_deg": round(self.spread_deg, 4),
+            "confidence": self.confidence, "confidence_reason": self.confidence_reason,
+            "score_before": self.score_before.to_dict() if self.score_before else None,
+            "score_after": self.score_after.to_dict() if self.score_after else None,
+            "seconds": round(self.seconds, 2), "history": self.history}
 
 
 def camera_change(a: Camera, b: Camera) -> tuple[float, float]:
@@ -127,12 +165,15 @@ def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]
 
 def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided: bool,
                    cap: float, factor: int = 1, coverage: np.ndarray | None = None,
-                   max_per_frame: int = 400) -> tuple[ContourSet, object]:
+                   edges: float = 0.0, max_per_frame: int = 400
+                   ) -> tuple[ContourSet, EdgeSet | None, object]:
     """Observation + contour points of one iteration at ``images``' size (cam at that size).
 
     Only the region around the rendered robot is observed. The observed masks are trusted
     where the background is known; with the plain median only where the rendered robot
-    covers the pixel in fewer than 40 % of the frames."""
+    covers the pixel in fewer than 40 % of the frames. With ``edges`` > 0, every contour
+    point (static parts of the robot included) is also matched to the strongest colour edge
+    within ``edges`` px along its normal."""
     sil = depth > 0
     T, H, W = sil.shape
     x0, y0, x1, y1 = box = robot_box(sil, int(np.ceil(cap)) + 8)
@@ -146,18 +187,52 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
     k = np.ones((5, 5), np.uint8)
     usable = np.zeros((H, W), bool)
     usable[y0:y1, x0:x1] = cv2.erode(usable_c.astype(np.uint8), k) > 0
-    pts, idx, off = contour_points(cam, depth, usable, coverage=coverage,
-                                   max_per_frame=max_per_frame)
+    everywhere = np.ones((H, W), bool) if edges > 0 else usable
+    pts, idx, off, nrm = contour_points(cam, depth, everywhere, coverage=coverage,
+                                        max_per_frame=max_per_frame)
+    uv = np.rint(project_points(cam, pts)).astype(int) if pts.shape[0] else np.zeros((0, 2),
+                                                                                        int)
+    use = usable[np.clip(uv[:, 1], 0, H - 1), np.clip(uv[:, 0], 0, W - 1)]
     whole = (0, 0, x1 - x0, y1 - y0)
     sdt = np.stack([subpixel_sdt(obs, t, factor, whole, cap) for t in range(T)])
-    return ContourSet(pts, idx, off, sdt, (H, W), factor, box), obs
+    if coverage is not None and pts.shape[0]:
+        # where the rendered outline itself lands after the same resampling/thresholding
+        model = np.stack([difference_sdt(100.0 * coverage[t, y0:y1, x0:x1].astype(np.float32),
+                                         1.0, factor, cap) for t in range(T)])
+        coords = np.stack([idx.astype(np.float64), (uv[:, 1] - y0 + 0.5) * factor - 0.5,
+                           (uv[:, 0] - x0 + 0.5) * factor - 0.5])
+        off = -map_coordinates(model, coords, order=1, mode="nearest")
+    cs = ContourSet(pts[use], idx[use], off[use], sdt, (H, W), factor, box)
+    es = None
+    if edges > 0 and pts.shape[0]:
+        uvf = uv.astype(np.float64)
+        target, ok = edge_targets(images, idx, uvf, nrm, edges)
+        ok &= np.abs(nrm).sum(axis=1) > 0
+        e_off = off
+        if coverage is not None:  # where the same search finds the rendered outline
+            rendered = np.repeat((200.0 * coverage)[..., None], 3, axis=-1)
+            q_model, ok_m = edge_targets(rendered, idx, uvf, nrm, edges)
+            ok &= ok_m
+            e_off = np.einsum("ij,ij->i", q_model - uvf, nrm)
+        es = EdgeSet(pts[ok], e_off[ok], nrm[ok], target[ok], (H, W))
+    return cs, es, obs
 
 
-def _solve(cam: Camera, cs: ContourSet, stage: Stage, n_params: int) -> np.ndarray:
+def _solve(cam: Camera, cs: ContourSet, stage: Stage, n_params: int,
+           es: EdgeSet | None = None) -> np.ndarray:
     scale = np.array([1e-3] * 3 + [1e-3] * 3 + [1e-3, 0.5, 0.5])[:n_params]
-    obj = ContourObjective(cam, cs, stage.cap, n_params)
-    sol = least_squares(obj.residuals, np.zeros(n_params), jac=obj.jacobian, x_scale=scale,
-                        loss=stage.loss, f_scale=stage.f_scale, max_nfev=60, method="trf")
+    objs = [ContourObjective(cam, cs, stage.cap, n_params)]
+    if es is not None and es.points_base.shape[0]:
+        objs.append(EdgeObjective(cam, es, stage.cap, n_params))
+
+    def fun(x):
+        return np.concatenate([o.residuals(x) for o in objs])
+
+    def jac(x):
+        return np.concatenate([o.jacobian(x) for o in objs])
+
+    sol = least_squares(fun, np.zeros(n_params), jac=jac, x_scale=scale, loss=stage.loss,
+                        f_scale=stage.f_scale, max_nfev=60, method="trf")
     return sol.x
 
 
@@ -172,10 +247,16 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
         intrinsics: also estimate the focal length (one scale) and the principal point.
         stages: the resolution levels.
         bootstrap: frame resamples for the confidence (0: none).
+
+    Raises:
+        TooFewMovingFramesError / RobotNotInViewError / CameraMovedError: the images cannot
+            say where the camera is (nothing is estimated).
     """
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    check_frames(frames)
+    score_before = alignment_score(frames, renderer, check=True)
     cam0 = frames.camera
     cam = cam0
     n_params = 9 if intrinsics else 6
@@ -196,12 +277,12 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
         for it in range(stage.iterations):
             c = cam.scaled(size[1], size[0])
             depth, cover = render_depth(renderer, poses, cam, size, stage.supersample)
-            cs, _ = build_contours(c, images, depth, guided=stage.guided, cap=stage.cap,
-                                   factor=stage.factor, coverage=cover)
+            cs, es, _ = build_contours(c, images, depth, guided=stage.guided, cap=stage.cap,
+                                       factor=stage.factor, coverage=cover, edges=stage.edges)
             bar.update(1)
             if cs.points_base.shape[0] < 20:
                 break
-            x = _solve(c, cs, stage, n_params)
+            x = _solve(c, cs, stage, n_params, es)
             if n_params > 6:  # principal point step in native pixels
                 x = x.copy()
                 x[7] *= cam.width / size[1]
@@ -219,8 +300,10 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
     spread_mm, spread_deg = _bootstrap(cam, cs, stage, n_params, bootstrap, seed,
                                        len(frames)) if cs is not None else (np.inf, np.inf)
     mm, deg = camera_change(cam, cam0)
+    score_after = alignment_score(frames, renderer, cam)
     return RefineResult(cam, cam0, mm, deg, spread_mm, spread_deg, len(frames),
-                        time.perf_counter() - t0, history, intrinsics)
+                        time.perf_counter() - t0, history, intrinsics, score_before,
+                        score_after)
 
 
 def _bootstrap(cam: Camera, cs: ContourSet, stage: Stage, n_params: int, n: int, seed: int,

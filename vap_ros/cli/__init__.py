@@ -14,7 +14,7 @@ __all__ = ["main"]
 
 # Modules in vap_ros.cli, each with ``register(subparsers)``; the order is the help order.
 COMMAND_MODULES = (
-    "demo", "fk", "prompts", "dataset", "sim", "train", "eval", "run", "bench")
+    "demo", "fk", "prompts", "dataset", "calibrate", "sim", "train", "eval", "run", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
