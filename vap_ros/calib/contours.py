@@ -258,7 +258,7 @@ class EdgeSet:
         points_base: (M, 3) surface points; offset (M,) as in ``ContourSet``.
         normal: (M, 2) outward silhouette normal at the point (image, at ``size``).
         target: (M, 2) pixel of the strongest colour edge along the normal.
-        size: (H, W) image size the pixels refer to.
+        size: (H, W) image size the pixels refer to; frame: (M,) frame of each point.
     """
 
     points_base: np.ndarray
@@ -266,6 +266,14 @@ class EdgeSet:
     normal: np.ndarray
     target: np.ndarray
     size: tuple[int, int]
+    frame: np.ndarray
+
+    def subset(self, frames: np.ndarray) -> "EdgeSet":
+        """The points of the given frames (repeats allowed: a bootstrap sample)."""
+        idx = np.concatenate([np.flatnonzero(self.frame == f) for f in frames]) \
+            if len(frames) else np.zeros(0, np.intp)
+        return replace(self, points_base=self.points_base[idx], offset=self.offset[idx],
+                       normal=self.normal[idx], target=self.target[idx], frame=self.frame[idx])
 
 
 def edge_targets(images: np.ndarray, frame: np.ndarray, uv: np.ndarray, normal: np.ndarray,
@@ -293,7 +301,8 @@ def edge_targets(images: np.ndarray, frame: np.ndarray, uv: np.ndarray, normal: 
     g0, g1, g2 = (grad[np.arange(N), kk - 1], grad[np.arange(N), kk],
                   grad[np.arange(N), kk + 1])
     den = g0 - 2 * g1 + g2
-    frac = np.where(np.abs(den) > 1e-9, 0.5 * (g0 - g2) / den, 0.0)
+    safe = np.where(np.abs(den) > 1e-9, den, 1.0)
+    frac = np.where(np.abs(den) > 1e-9, 0.5 * (g0 - g2) / safe, 0.0)
     s_star = s[kk] + 0.125 + np.clip(frac, -0.5, 0.5) * 0.25  # midpoint of the diff step
     return uv + s_star[:, None] * normal, ok
 

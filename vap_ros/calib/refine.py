@@ -62,7 +62,7 @@ class Stage:
 
 
 DEFAULT_STAGES = (Stage(128, 3.0, 20.0, False, 6, 2, 1), Stage(320, 1.0, 8.0, True, 5, 4, 3),
-                  Stage(640, 0.7, 6.0, True, 4, 2, 3))
+                  Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0))
 
 
 def render_depth(renderer, poses: np.ndarray, cam: Camera, size: tuple[int, int],
@@ -207,14 +207,14 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
     if edges > 0 and pts.shape[0]:
         uvf = uv.astype(np.float64)
         target, ok = edge_targets(images, idx, uvf, nrm, edges)
-        ok &= np.abs(nrm).sum(axis=1) > 0
+        ok &= (np.abs(nrm).sum(axis=1) > 0) & ~use  # where the masks cannot tell
         e_off = off
         if coverage is not None:  # where the same search finds the rendered outline
             rendered = np.repeat((200.0 * coverage)[..., None], 3, axis=-1)
             q_model, ok_m = edge_targets(rendered, idx, uvf, nrm, edges)
             ok &= ok_m
             e_off = np.einsum("ij,ij->i", q_model - uvf, nrm)
-        es = EdgeSet(pts[ok], e_off[ok], nrm[ok], target[ok], (H, W))
+        es = EdgeSet(pts[ok], e_off[ok], nrm[ok], target[ok], (H, W), idx[ok])
     return cs, es, obs
 
 
@@ -265,7 +265,7 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
     total = sum(s.iterations for s in stages)
     bar = tqdm(total=total, desc=f"refine {cam0.name}", unit="it", disable=not progress,
                leave=False)
-    cs = None
+    cs = es = None
     stage = stages[-1]
     done: set[tuple[int, int]] = set()
     for si, stage in enumerate(stages):
@@ -297,7 +297,7 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
         bar.n = sum(s.iterations for s in stages[: si + 1])
         bar.refresh()
     bar.close()
-    spread_mm, spread_deg = _bootstrap(cam, cs, stage, n_params, bootstrap, seed,
+    spread_mm, spread_deg = _bootstrap(cam, cs, es, stage, n_params, bootstrap, seed,
                                        len(frames)) if cs is not None else (np.inf, np.inf)
     mm, deg = camera_change(cam, cam0)
     score_after = alignment_score(frames, renderer, cam)
@@ -306,8 +306,8 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
                         score_after)
 
 
-def _bootstrap(cam: Camera, cs: ContourSet, stage: Stage, n_params: int, n: int, seed: int,
-               T: int) -> tuple[float, float]:
+def _bootstrap(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stage, n_params: int,
+               n: int, seed: int, T: int) -> tuple[float, float]:
     """Std of the solution over ``n`` resamples of the frames (with replacement), solved from
     the final contours: how much the answer depends on which frames were seen."""
     if n <= 0 or cs.points_base.shape[0] < 20:
@@ -317,10 +317,11 @@ def _bootstrap(cam: Camera, cs: ContourSet, stage: Stage, n_params: int, n: int,
     c = cam.scaled(W, H)
     pos, rot = [], []
     for _ in range(n):
-        sub = cs.subset(rng.integers(0, T, T))
+        pick = rng.integers(0, T, T)
+        sub = cs.subset(pick)
         if sub.points_base.shape[0] < 20:
             continue
-        x = _solve(c, sub, replace(stage, iterations=1), n_params)
+        x = _solve(c, sub, stage, n_params, None if es is None else es.subset(pick))
         mm, deg = camera_change(apply_correction(c, x), c)
         pos.append(mm)
         rot.append(deg)
