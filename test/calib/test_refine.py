@@ -50,8 +50,9 @@ def test_refinement_recovers_perturbed_extrinsics(sim_bag, frames, renderer):
     assert camera_change(start, truth) == pytest.approx((30.0, 3.0), abs=1e-6)
     res = refine_camera(replace(frames, camera=start), renderer, progress=False, bootstrap=4)
     mm, deg = camera_change(res.camera, truth)
-    # 128 px images and 30 frames: looser than the 256 px / 60 frame measurements
-    assert mm < 8.0 and deg < 0.4, (mm, deg)
+    # 128 px images (1 px ~ 6 mm at the arm) and 30 frames: looser than the 256 px / 60
+    # frame measurements of docs/calibration.md
+    assert mm < 10.0 and deg < 0.4, (mm, deg)
     assert res.correction_mm > 20.0 and res.correction_deg > 2.5
     assert not res.score_before.ok and res.score_after.ok
     assert res.score_after.error_px < 0.3 * res.score_before.error_px
