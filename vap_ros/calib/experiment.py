@@ -75,11 +75,12 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
     rows = []
     jobs = [(e, k, c) for e in episodes for k, c in enumerate(summary["cameras"])]
     for ep, k, cam_name in tqdm(jobs, desc="refine", unit="camera", disable=not progress):
-        bag = bags / f"episode_{int(ep['episode']):04d}"
+        bag = bags / Path(ep["path"]).name
+        index = int(bag.name.rsplit("_", 1)[-1])
         fr = load_frames(bag, cam_name, frames=frames, robot=renderer.robot)
         truth = fr.camera
-        start = perturb_camera(truth, np.random.default_rng([seed, int(ep["episode"]), k]))
-        row = {"episode": int(ep["episode"]), "task": ep.get("task"), "camera": cam_name,
+        start = perturb_camera(truth, np.random.default_rng([seed, index, k]))
+        row = {"episode": index, "task": ep.get("task"), "camera": cam_name,
                "frames": len(fr), "distinct_poses": fr.distinct_poses}
         row["perturbation_mm"], row["perturbation_deg"] = camera_change(start, truth)
         row["score_true"] = alignment_score(fr, renderer).error_px256
@@ -94,7 +95,7 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
         row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
                    confidence=res.confidence, score_after=res.score_after.error_px256,
                    seconds=res.seconds)
-        if row["episode"] == int(episodes[0]["episode"]):
+        if index == 0:
             outline_sheet(fr, renderer, [("perturbed start", start, (255, 60, 60)),
                                          ("refined", res.camera, (60, 255, 60))],
                           out / "overlays" / f"{bag.name}_{cam_name}.png")

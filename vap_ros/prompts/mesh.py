@@ -68,13 +68,15 @@ class MeshRenderer:
         robot: the kinematic model (its URDF provides the meshes).
         geometry: ``visual`` (what the robot looks like) or ``collision``.
         max_size: largest image side the offscreen buffer holds (grown on demand).
+        exclude_links: links left out (e.g. fingers whose opening is unknown).
 
     Raises:
         ConfigError: the URDF's geometry cannot be loaded, is empty, or holds a shape type
             that cannot be rendered.
     """
 
-    def __init__(self, robot: RobotModel, *, geometry: str = "visual", max_size: int = 1024):
+    def __init__(self, robot: RobotModel, *, geometry: str = "visual", max_size: int = 1024,
+                 exclude_links: Sequence[str] = ()):
         import pinocchio as pin
 
         if geometry not in GEOMETRY_TYPES:
@@ -89,6 +91,15 @@ class MeshRenderer:
         except Exception as err:  # pinocchio raises ValueError/RuntimeError for missing meshes
             raise ConfigError(f"cannot load the {geometry} geometry of {robot.urdf_path}: "
                               f"{err}") from err
+        frames = robot.model.frames
+        unknown = set(exclude_links) - {f.name for f in frames}
+        if unknown:
+            raise ConfigError(f"exclude_links {sorted(unknown)} are not links of "
+                              f"{robot.urdf_path.name}")
+        drop = [str(o.name) for o in self._gmodel.geometryObjects
+                if frames[o.parentFrame].name in exclude_links]
+        for name in drop:
+            self._gmodel.removeGeometryObject(name)
         if not self._gmodel.ngeoms:
             other = "collision" if geometry == "visual" else "visual"
             raise ConfigError(f"{robot.urdf_path.name} has no {geometry} geometry; try "
