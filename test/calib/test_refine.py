@@ -180,3 +180,24 @@ def test_build_report_names_a_misaligned_camera(sim_bag, tmp_path):
     assert "alignment side" in text and "MISALIGNED" in text
     assert f"vap-ros calibrate refine {sim_bag} --camera side" in text
     assert "MISALIGNED" not in format_report(good)
+
+
+def test_prompts_render_refines_and_reports(sim_bag, tmp_path, capsys):
+    truth = bag_camera(sim_bag, "side")
+    bad = save_calibration(perturb_camera(truth, np.random.default_rng(4), cm=(3, 3),
+                                          deg=(3, 3)), tmp_path / "bad.yaml")
+    out = tmp_path / "render"
+    rc = main(["prompts", "render", str(sim_bag), "--out", str(out), "--calibration",
+               str(bad), "--every", "40", "--refine-calibration"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "refined side: moved" in text and "alignment side:" in text
+    assert "MISALIGNED" not in text
+    cam = load_calibration(out / "calibration.yaml")["side"]
+    mm, deg = camera_change(cam, truth)
+    assert mm < 10.0 and deg < 0.4, (mm, deg)
+    assert len(list((out / "side").glob("*_overlay.png"))) == 3
+    # without refinement the same bad calibration is named
+    main(["prompts", "render", str(sim_bag), "--out", str(tmp_path / "r2"), "--calibration",
+          str(bad), "--every", "200"])
+    assert "MISALIGNED" in capsys.readouterr().out
