@@ -130,6 +130,19 @@ def _wrist_pose_at_start(bag, robot):
                    base_frame="panda_link0")
 
 
+def test_refuses_a_runaway_solution(frames, renderer, monkeypatch):
+    import vap_ros.calib.refine as refine_module
+
+    from vap_ros.calib import NotConvergedError
+
+    def runaway(cam, cs, stage, n_params, es=None):  # an optimiser gone astray: 40 cm back
+        return np.array([0.0, 0.0, 0.0, 0.0, 0.0, -0.4])
+
+    monkeypatch.setattr(refine_module, "_solve", runaway)
+    with pytest.raises(NotConvergedError, match="did not converge"):
+        refine_camera(frames, renderer, progress=False, bootstrap=0)
+
+
 def test_cli_refine_writes_a_calibration_that_fits(sim_bag, tmp_path, capsys):
     truth = bag_camera(sim_bag, "side")
     start = perturb_camera(truth, np.random.default_rng(8), cm=(2, 2), deg=(2, 2))

@@ -8,6 +8,7 @@ Importing ``vap_ros.calib`` does not import MuJoCo; the renderer loads on first 
 from vap_ros.calib.bag import check_bag, refine_bag
 from vap_ros.calib.errors import (
     CameraMovedError,
+    NotConvergedError,
     RefinementRefused,
     RobotNotInViewError,
     TooFewMovingFramesError,
@@ -21,6 +22,7 @@ __all__ = [
     "AlignmentScore",
     "CalibrationFrames",
     "CameraMovedError",
+    "NotConvergedError",
     "RefineResult",
     "RefinementRefused",
     "RobotNotInViewError",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from vap_ros.errors import CalibrationError
 
-__all__ = ["CameraMovedError", "RefinementRefused", "RobotNotInViewError",
-           "TooFewMovingFramesError"]
+__all__ = ["CameraMovedError", "NotConvergedError", "RefinementRefused",
+           "RobotNotInViewError", "TooFewMovingFramesError"]
 
 
 class RefinementRefused(CalibrationError):
@@ -40,3 +40,10 @@ class CameraMovedError(RefinementRefused):
     """The camera moved during the recording (a wrist camera, a bumped tripod)."""
 
     cause = "camera_moved"
+
+
+class NotConvergedError(RefinementRefused):
+    """The optimisation ran away: the refined outline fits worse than the start, or the
+    correction is larger than anything the method can recover from."""
+
+    cause = "did_not_converge"

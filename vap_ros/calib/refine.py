@@ -37,6 +37,7 @@ from vap_ros.calib.contours import (
     edge_targets,
     project_points,
 )
+from vap_ros.calib.errors import NotConvergedError
 from vap_ros.calib.frames import CalibrationFrames
 from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
 from vap_ros.calib.score import AlignmentScore, alignment_score, check_frames
@@ -63,6 +64,10 @@ class Stage:
 
 DEFAULT_STAGES = (Stage(128, 3.0, 20.0, False, 6, 2, 1), Stage(320, 1.0, 8.0, True, 5, 4, 3),
                   Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0))
+
+#: Corrections beyond these (mm, degrees) are refused as runaway solutions: the first level
+#: converges from a few centimetres and degrees, not from tens.
+MAX_CORRECTION = (250.0, 20.0)
 
 
 def render_depth(renderer, poses: np.ndarray, cam: Camera, size: tuple[int, int],
@@ -251,6 +256,8 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
     Raises:
         TooFewMovingFramesError / RobotNotInViewError / CameraMovedError: the images cannot
             say where the camera is (nothing is estimated).
+        NotConvergedError: the solution ran away (worse fit than the start, or a correction
+            beyond ``MAX_CORRECTION``).
     """
     from tqdm import tqdm
 
@@ -301,6 +308,15 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
                                        len(frames)) if cs is not None else (np.inf, np.inf)
     mm, deg = camera_change(cam, cam0)
     score_after = alignment_score(frames, renderer, cam)
+    worse = not np.isfinite(score_after.error_px256) or (
+        score_after.error_px256 > max(score_before.error_px256, score_after.threshold_px256))
+    if worse or mm > MAX_CORRECTION[0] or deg > MAX_CORRECTION[1]:
+        raise NotConvergedError(
+            f"camera {cam0.name!r}: the refinement did not converge (it moved the camera "
+            f"{mm:.0f} mm / {deg:.1f} deg and the outline error went from "
+            f"{score_before.error_px:.2f} to {score_after.error_px:.2f} px); start closer "
+            "(--initial CALIB.yaml) or use a recording where the arm moves more "
+            f"({len(frames)} frames were usable)", camera=cam0.name)
     return RefineResult(cam, cam0, mm, deg, spread_mm, spread_deg, len(frames),
                         time.perf_counter() - t0, history, intrinsics, score_before,
                         score_after)
