@@ -1,19 +1,24 @@
 """Refine a static camera's extrinsics (and optionally focal length and principal point) from
 its own images of the moving robot.
 
-Method (coarse to fine, every stage the same loop):
-1. render the robot's silhouette and depth at every frame's joint state through the current
-   calibration (``prompts.mesh.MeshRenderer``: the URDF meshes);
+Method (coarse to fine, every level the same loop):
+1. render the robot's depth at every frame's joint state through the current calibration
+   (``prompts.mesh.MeshRenderer``, the URDF meshes), supersampled for the pixel coverage;
 2. estimate the static background per pixel as the median over the frames whose rendered
    silhouette leaves the pixel free, and mark what differs from it in each frame (the robot,
-   plus whatever else moved);
+   plus whatever else moved), with a sub-pixel half-maximum outline;
 3. back-project the rendered silhouette's contour pixels to 3D points on the robot's surface;
-4. move the camera (6-DoF, robust least squares: Cauchy loss, scipy) so these points project
-   onto the edges of the observed masks (signed distance fields, bilinear);
+   where each sits relative to the outline comes from passing the rendered coverage through
+   the same outline pipeline as the images;
+4. move the camera (6-DoF, robust least squares: Cauchy loss, analytic Jacobian) so these
+   points project onto the observed outline (signed distance fields, bilinear); in the last
+   level, contour points where the background is never seen (static parts of the robot) are
+   matched to the strongest colour edge along their normal instead;
 5. repeat from 1 until the update is below 0.1 mm / 0.005 deg.
-The first stage runs at a coarse resolution with the plain temporal median and a wide loss,
-so it converges from centimetres and degrees away; the last at up to 640 px.
-A bootstrap over frames at the solution gives the confidence (spread in mm and degrees).
+The first level runs at 128 px with the plain temporal median and a wide loss, so it
+converges from centimetres and degrees away; the last at up to 640 px. A bootstrap over
+frames at the solution gives the confidence (spread in mm and degrees); a solution that fits
+worse than the start, or moved implausibly far, is refused.
 """
 
 from __future__ import annotations
