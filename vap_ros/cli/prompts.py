@@ -26,6 +26,9 @@ def register(sub) -> None:
                         "every image topic, camera = its namespace)")
     r.add_argument("--calibration", default=None, help="calibration YAML overriding the bag's")
     r.add_argument("--every", type=int, default=1, help="only every N-th image")
+    r.add_argument("--refine-calibration", action="store_true",
+                   help="refine each camera's calibration from the images first "
+                        "(vap-ros calibrate refine; written to OUT/calibration.yaml)")
     r.set_defaults(func=run_render)
 
 
@@ -44,8 +47,17 @@ def run_episode(args) -> int:
 def run_render(args) -> int:
     from vap_ros.data import render_bag_prompts
 
+    from vap_ros.calib.report import format_alignment
+
     s = render_bag_prompts(args.bag, args.out, args.config, calibration=args.calibration,
-                           every=max(1, args.every))
+                           every=max(1, args.every), refine_calibration=args.refine_calibration)
+    for name, r in s.get("refined", {}).items():
+        print(f"refined {name}: " + (f"not refined: {r['error']}" if "error" in r else
+                                     f"moved {r['correction_mm']:.1f} mm, "
+                                     f"{r['correction_deg']:.2f} deg ({r['confidence']} "
+                                     "confidence)"))
+    for line in format_alignment(s.get("alignment"), args.bag):
+        print(line.strip())
     for name, c in s["cameras"].items():
         print(f"{name} ({c['topic']}): {c['written']} of {c['images']} images -> "
               f"{s['out']}/{name}/")

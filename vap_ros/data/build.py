@@ -56,13 +56,15 @@ def _stats_ms(gaps_ns: np.ndarray) -> dict[str, float | None]:
 
 def process_bag(path: str | Path, cfg: RigConfig, out: str | Path, prefix: str, *,
                 calibration: str | Path | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                progress: Callable[[int], None] | None = None,
+                alignment: bool = True) -> dict[str, Any]:
     """Build the clips of one bag into ``out/shards/<prefix>-*``.
 
     Returns a report dict: bag, ok, error, warnings, clips (manifest entries), clips_written,
     frames {total, used, subsampled, skipped{reason: n}}, clips_dropped{reason: n},
     messages_skipped{topic: {reason: n}}, cameras{name: {topic, images, used, sync gaps}},
-    bytes_read, bytes_written, seconds. Never raises for a bad bag (``ok: False``).
+    bytes_read, bytes_written, seconds, and with ``alignment`` the per-camera alignment
+    score (``vap_ros.calib.alignment_report``). Never raises for a bad bag (``ok: False``).
     """
     t0 = time.perf_counter()
     path = Path(path)
@@ -97,6 +99,10 @@ def process_bag(path: str | Path, cfg: RigConfig, out: str | Path, prefix: str, 
             report.update(_summary(rec, plan, used_frames, failures, size))
             report["bytes_written"] = writer.bytes
             report["ok"] = True
+            if alignment:  # does each camera's calibration put the robot on the robot?
+                from vap_ros.calib.report import alignment_report
+
+                report["alignment"] = alignment_report(reader, rec, renderer.robot, cfg.robot)
     except VapError as err:
         report["error"] = f"{type(err).__name__}: {err}"
     report["clips_written"] = len(report["clips"])
@@ -151,13 +157,15 @@ def _bag_bytes(path: Path) -> int:
 
 
 def _worker(job):
-    path, cfg_dict, out, prefix, calibration = job
-    return process_bag(path, RigConfig.from_dict(cfg_dict), out, prefix, calibration=calibration)
+    path, cfg_dict, out, prefix, calibration, alignment = job
+    return process_bag(path, RigConfig.from_dict(cfg_dict), out, prefix, calibration=calibration,
+                       alignment=alignment)
 
 
 def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
                   workers: int = 1, calibration: str | Path | None = None,
-                  overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+                  overwrite: bool = False, progress: bool = True,
+                  alignment: bool = True) -> dict[str, Any]:
     """Build a clip cache from bags.
 
     The cache is built in a folder beside ``out`` and swapped in only when at least one clip
@@ -170,6 +178,8 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
         config: rig config (preset name, YAML path, mapping or ``RigConfig``; default ``sim``).
         workers: processes (bags are processed in parallel).
         calibration: calibration YAML overriding the bags' camera_info/TF.
+        alignment: score every camera's calibration against its images (report field
+            ``alignment``; misaligned cameras are named with ``vap-ros calibrate refine``).
 
     Returns:
         The manifest dict (also written to ``out/manifest.json`` when clips were written);
@@ -211,14 +221,16 @@ def _build(paths: list[Path], cfg: RigConfig, out: Path, workers: int,
         bar = tqdm(total=len(paths), desc="bags", unit="bag", disable=not progress)
         fbar = tqdm(desc="clip frames", unit="frame", disable=not progress, leave=False)
         for b, p in enumerate(paths):
-            reports.append(process_bag(p, cfg, out, f"{b:04d}", progress=fbar.update))
+            reports.append(process_bag(p, cfg, out, f"{b:04d}", progress=fbar.update,
+                                       alignment=alignment))
             bar.update(1)
         fbar.close()
         bar.close()
     else:
         import multiprocessing as mp
 
-        jobs = [(str(p), cfg.to_dict(), str(out), f"{b:04d}", None) for b, p in enumerate(paths)]
+        jobs = [(str(p), cfg.to_dict(), str(out), f"{b:04d}", None, alignment)
+                for b, p in enumerate(paths)]
         ctx = mp.get_context("spawn")
         with ctx.Pool(min(workers, len(paths))) as pool:
             for r in tqdm(pool.imap(_worker, jobs), total=len(jobs), desc="bags", unit="bag",
@@ -262,6 +274,8 @@ def _robot_info(cfg: RigConfig) -> dict[str, Any]:
 
 def format_report(manifest: dict[str, Any]) -> str:
     """A human-readable build report."""
+    from vap_ros.calib.report import format_alignment
+
     rep = manifest["report"]
     t = rep["totals"]
     lines = []
@@ -289,6 +303,7 @@ def format_report(manifest: dict[str, Any]) -> str:
             lines.append(f"  camera {name} ({c['topic']}, {c['type']} {c['size'][0]}x"
                          f"{c['size'][1]}): {c['images']} images, {c['used']} used; joint-state "
                          f"gap max {jg['max']} / median {jg['median']} ms{sync}")
+        lines += format_alignment(r.get("alignment"), r["bag"])
         for w in r["warnings"]:
             lines.append(f"  warning: {w}")
     lines.append(f"total: {t['clips_written']} clips, {t['frames_used']} of {t['frames_total']} "

@@ -26,10 +26,15 @@ __all__ = ["render_bag_prompts"]
 
 def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
                        calibration: str | Path | None = None, progress: bool = True,
-                       every: int = 1) -> dict[str, Any]:
+                       every: int = 1, refine_calibration: bool = False) -> dict[str, Any]:
     """Write prompt + overlay PNGs for every ``every``-th image of every camera.
 
-    Returns a summary: {camera: {topic, images, written, skipped{reason: n}}}, warnings, out.
+    With ``refine_calibration`` each camera's calibration is first refined from the images
+    (``vap_ros.calib``; written to ``out/calibration.yaml``).
+
+    Returns a summary: {camera: {topic, images, written, skipped{reason: n}}}, warnings, out,
+    alignment (per-camera score of the calibration used), refined (with
+    ``refine_calibration``).
 
     Raises:
         BagError / CalibrationError / JointStateError: the bag cannot be used at all.
@@ -46,6 +51,15 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
     with BagReader(bag) as reader:
         rec = read_recording(reader, cfg, renderer.robot, calibration=calibration)
         summary["warnings"] = rec.warnings
+        from vap_ros.calib.report import alignment_report, refine_recording
+
+        if refine_calibration:
+            from vap_ros.camera import save_calibration
+
+            summary["refined"] = refine_recording(reader, rec, renderer.robot, cfg.robot,
+                                                  progress=progress)
+            save_calibration([c.camera for c in rec.cameras], out / "calibration.yaml")
+        summary["alignment"] = alignment_report(reader, rec, renderer.robot, cfg.robot)
         by_topic = {c.topic: c for c in rec.cameras}
         stats = {c.name: {"topic": c.topic, "images": int(c.stamps_ns.size), "written": 0,
                           "skipped": Counter()} for c in rec.cameras}
