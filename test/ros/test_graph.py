@@ -46,6 +46,7 @@ def test_replay_graph_plays_a_looping_bag_into_the_lookahead(ros, tmp_path):
                                reliable_qos(100))
     cmd = [sys.executable, "-m", "vap_ros.cli", "run", "replay", "--bag", str(tmp_path / "bag"),
            "-p", "lookahead_node.cameras:=[front]", "-p", "lookahead_node.steps:=2",
+           "-p", "lookahead_node.model:=tiny",
            "-p", "prompt_node.cameras:=[front]", "--duration", "120"]
     log = tmp_path / "graph.log"
     with open(log, "w") as out:

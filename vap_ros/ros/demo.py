@@ -27,23 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from vap_ros.errors import ConfigError, VapError
+from vap_ros.errors import VapError
+from vap_ros.serve.predictor import shipped_model_dir
 
-__all__ = ["DemoSettings", "default_model_dir", "run_demo"]
+__all__ = ["DemoSettings", "run_demo"]
 
 NS = 1_000_000_000
-
-
-def default_model_dir() -> Path:
-    """The shipped default model (models/vap_small_sim in a checkout)."""
-    here = Path(__file__).resolve().parents[2] / "models" / "vap_small_sim"
-    if (here / "model_card.json").is_file():
-        return here
-    installed = Path(sys.prefix) / "share" / "vap_ros" / "models" / "vap_small_sim"
-    if (installed / "model_card.json").is_file():
-        return installed
-    raise ConfigError(f"default model not found (looked in {here} and {installed}); pass "
-                      "--model DIR, or train it: scripts/train_default_model.sh")
 
 
 @dataclass
@@ -189,7 +178,7 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
 
     out = Path(settings.out)
     out.mkdir(parents=True, exist_ok=True)
-    model_dir = settings.model or str(default_model_dir())
+    model_dir = settings.model or str(shipped_model_dir())
     timeout = settings.timeout_s
     runner = NodeRunner(num_threads=4)
     rig = rig_log = None

@@ -46,8 +46,9 @@ class LookaheadParams(NodeParams):
             "when moveit_msgs is installed; empty = off")
     output_namespace: str = param(
         "/lookahead", "rollout/predicted/prompt topics live under <ns>/<camera>/")
-    model: str = param("tiny", "world-model checkpoint directory, or a preset name (random "
-                               "init: tests and benchmarks only)")
+    model: str = param("", "world-model checkpoint directory; empty = the shipped model "
+                           "(share/vap_ros/models/vap_small_sim); a preset name is a random-init "
+                           "model (tests and benchmarks only; logs a warning)")
     model_seed: int = param(0, "initialisation seed of a preset without weights")
     model_base: str = param(
         "", "local diffusers directory for presets/checkpoints built on a pretrained base")

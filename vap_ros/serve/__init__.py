@@ -13,10 +13,16 @@ from vap_ros.serve.lookahead import (
     hold_still,
     prompt_stamps,
 )
-from vap_ros.serve.predictor import DTYPES, enable_vae_tiling, load_predictor, load_world_model
+from vap_ros.serve.predictor import (
+    DTYPES,
+    enable_vae_tiling,
+    load_predictor,
+    load_world_model,
+    shipped_model_dir,
+)
 from vap_ros.serve.worker import RequestWorker
 
 __all__ = ["DTYPES", "JointSample", "Lookahead", "Predictor", "RequestWorker",
            "RolloutInputs", "RolloutRequest", "RolloutResult", "assemble_inputs",
            "enable_vae_tiling", "hold_still", "load_predictor", "load_world_model",
-           "prompt_stamps"]
+           "prompt_stamps", "shipped_model_dir"]

@@ -9,18 +9,57 @@ from typing import Any
 
 from vap_ros.errors import ConfigError
 
-__all__ = ["DTYPES", "enable_vae_tiling", "load_predictor", "load_world_model"]
+__all__ = ["DTYPES", "SHIPPED_MODEL", "enable_vae_tiling", "load_predictor", "load_world_model",
+           "shipped_model_dir"]
 
 DTYPES = ("float32", "bfloat16", "float16")
+SHIPPED_MODEL = "vap_small_sim"  # models/<this> in the checkout, share/vap_ros/models/ installed
 MIN_LATENT_TILE = 8  # px; CogVideoX's VAE (480x720 samples) has 30x45 latent tiles
 _log = logging.getLogger(__name__)
 
 
+def shipped_model_dir() -> Path:
+    """The shipped default model: ``share/vap_ros/models/vap_small_sim`` of the installed package
+    (found through the ament index, as under colcon), else ``models/vap_small_sim`` of the
+    checkout this module runs from.
+
+    Raises:
+        ConfigError: naming the places looked in.
+    """
+    looked = []
+    try:
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
+    except ImportError:  # no ROS environment: only the checkout can hold it
+        pass
+    else:
+        try:
+            share = Path(get_package_share_directory("vap_ros")) / "models" / SHIPPED_MODEL
+        except PackageNotFoundError:
+            looked.append("the ament index (package vap_ros not installed)")
+        except OSError:  # ament_index_python: AMENT_PREFIX_PATH unset (not a sourced workspace)
+            looked.append("the ament index (AMENT_PREFIX_PATH not set)")
+        else:
+            if (share / "model_card.json").is_file():
+                return share
+            looked.append(str(share))
+    here = Path(__file__).resolve().parents[2] / "models" / SHIPPED_MODEL
+    if (here / "model_card.json").is_file():
+        return here
+    looked.append(str(here))
+    raise ConfigError(f"the shipped model {SHIPPED_MODEL!r} was not found (looked in "
+                      f"{'; '.join(looked)}); pass a checkout directory, or train it: "
+                      "scripts/train_default_model.sh")
+
+
 def load_world_model(model: str, *, device: str = "cpu", seed: int = 0, base: str = "",
                      dtype: str = "float32") -> tuple[Any, str]:
-    """A world model from a checkpoint directory, or a preset name (``tiny``/``small``: random
-    init from ``seed``; ``cogvideox-*``: pretrained weights from the local diffusers directory
-    ``base``) → (model in eval mode on ``device`` in ``dtype``, model_id).
+    """A world model from a checkpoint directory, ``""`` (the shipped model,
+    ``shipped_model_dir``), or a preset name (``tiny``/``small``: random init from ``seed``;
+    ``cogvideox-*``: pretrained weights from the local diffusers directory ``base``)
+    → (model in eval mode on ``device`` in ``dtype``, model_id).
 
     A random-init preset predicts noise: it is for tests and benchmarks, and loading one logs a
     warning (unless ``VAP_ROS_QUIET_RANDOM_INIT`` is set, as the test suite does).
@@ -34,7 +73,7 @@ def load_world_model(model: str, *, device: str = "cpu", seed: int = 0, base: st
 
     if dtype not in DTYPES:
         raise ConfigError(f"dtype {dtype!r}: expected one of {list(DTYPES)}")
-    path = Path(model).expanduser()
+    path = shipped_model_dir() if model == "" else Path(model).expanduser()
     base_arg = base or None
     if path.is_dir():
         wm = WorldModel.from_pretrained(str(path), base=base_arg)
