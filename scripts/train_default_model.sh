@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Reproduce the shipped default model (models/vap_small_sim) in one command, with vap_ros's own
 # tools: record simulated-rig episodes (training, held-out, and branching pairs for the
-# action-following check), build 64x64 clip caches, train the `small_concat` recipe (one stage,
-# skeleton prompt on the input channels) for a wall-clock budget sized by a throughput probe,
-# evaluate on the held-out episodes against copy-first-frame (and the v3 reference checkpoint
-# when present) in ONE `vap-ros eval` run, and ship the model with its card.
+# action-following check), build 64x64 clip caches, train for a wall-clock budget sized by a
+# throughput probe (`vap-ros train --time-budget`), evaluate on the held-out episodes against
+# copy-first-frame (and the v3 reference checkpoint when present) in ONE `vap-ros eval` run, with
+# the action-following check, and ship the model with its card.
+#
+# The recipe (docs/model.md, "What makes it follow the prompt"):
+#   * from scratch (default): stage 1, the video prior (`small_prior`), for 1/3 of the budget;
+#     stage 2, ControlNet on all 4 blocks + LoRA on the frozen prior at lr 4e-4 with the
+#     motion-region loss x4 (`small_control` + overrides), for 2/3 of it;
+#   * INIT=DIR: continue a trained skeleton-prompt model (`small_finetune`: its own trainable
+#     parameters, motion-region loss x4, lr 2e-4) for the whole budget. The shipped model is
+#     INIT=../shared/models/vap_small_sim_v3 BUDGET=55m on 2 CPU cores (its model_card.json).
 #
 # Usage: scripts/train_default_model.sh [WORK_DIR]        (default: out/default_model)
-#   BUDGET     training time (`vap-ros train --time-budget`): default 6m on CUDA, 60m on CPU
+#   BUDGET     training time in all (`vap-ros train --time-budget`): default 6m on CUDA, 60m on
+#              CPU
+#   INIT       a trained model folder to continue instead of training from scratch
 #   EPISODES   training episodes to record (default 400; the sim records ~1.5 episode/s)
 #   THREADS    CPU threads for torch (default 1 on CPU: the machine is shared)
 #   SHIP=0     do not copy the model into models/vap_small_sim
@@ -72,10 +82,22 @@ if [ ! -f "$work/clips_pairs/manifest.json" ]; then
     "$work"/sim_pairs_poke
 fi
 
-# One stage, everything trained from random init, commanded-plan prompts, steps sized to BUDGET.
-[ -e "$work/run/checkpoints/last" ] || "${vap[@]}" train --config small_concat \
-  --data "$work/clips_train" --out "$work/run" --source commanded "${hw[@]}" \
-  --set log.progress=false --time-budget "$budget"
+# Commanded-plan prompts, each view its own sample, steps sized to the budget.
+budget_s=$("$py" -c "from vap_ros.train.budget import parse_duration as p; print(int(p('$budget')))")
+common=(--data "$work/clips_train" --source commanded "${hw[@]}" --set log.progress=false)
+if [ -n "${INIT:-}" ]; then
+  [ -e "$work/run/checkpoints/last" ] || "${vap[@]}" train --config small_finetune "${common[@]}" \
+    --set model.pretrained="$INIT" --out "$work/run" --time-budget "${budget_s}s"
+else
+  [ -e "$work/prior/checkpoints/last" ] || "${vap[@]}" train --config small_prior "${common[@]}" \
+    --set per_view=true --set model.overrides.residual=true --set model.overrides.fps=5 \
+    --set log.sample_every=-1 --out "$work/prior" --time-budget "$((budget_s / 3))s"
+  [ -e "$work/run/checkpoints/last" ] || "${vap[@]}" train --config small_control "${common[@]}" \
+    --set per_view=true --set log.sample_every=-1 \
+    --set model.pretrained="$work/prior/checkpoints/last/model" \
+    --set model.overrides.controlnet_blocks=4 --set optim.lr=4.0e-4 --set loss.motion_factor=4 \
+    --out "$work/run" --time-budget "$((budget_s - budget_s / 3))s"
+fi
 
 baselines=()
 [ -f "$v3/vap_config.json" ] && baselines=(--baseline "$v3")
@@ -95,6 +117,6 @@ import os, platform, torch
 cpu = f'{os.cpu_count()} CPU cores ({platform.machine()})'
 print(f'{torch.cuda.get_device_name(0)}, {cpu}' if torch.cuda.is_available() else cpu)")
 "$py" "$repo/scripts/model_card.py" "$repo/models/vap_small_sim/model_card.json" "$work" \
-  "$device: $hardware" "$episodes"
+  "$device: $hardware" "$episodes" "${INIT:-}"
 echo "default model written to $repo/models/vap_small_sim in $(( $(date +%s) - t_start )) s" \
   "(evaluation: $work/eval)"

@@ -25,16 +25,17 @@ def test_video_rollout_fields_and_serialisation():
     assert hasattr(back, "frame_time_offsets") and hasattr(back, "header")
 
 
-def test_predict_rollout_service_type():
-    from vap_ros_msgs.srv import PredictRollout
+def test_predict_rollout_action_type():
+    from vap_ros_msgs.action import PredictRollout
 
-    req = PredictRollout.Request()
-    req.cameras = ["front"]
-    req.seed = 3
-    res = PredictRollout.Response()
+    goal = PredictRollout.Goal()
+    goal.cameras = ["front"]
+    goal.seed = 3
+    res = PredictRollout.Result()
     res.success = False
     res.message = "no image"
-    assert req.steps == 0 and res.rollouts == []
+    assert goal.steps == 0 and res.rollouts == []
+    assert hasattr(PredictRollout.Feedback(), "step")
 
 
 def test_tf_message_available():
