@@ -58,3 +58,39 @@ def test_residual_scale_sets_the_target_and_the_inverse_at_prediction():
         wm.training_loss({"video": video}, torch.Generator().manual_seed(0))
         assert torch.allclose(seen["x0"][0, 1:, :, :8, :8], torch.tensor(s * 0.5))
         assert seen["x0"][0, 0].abs().max() == 0 and seen["x0"][0, :, :, 8:, 8:].abs().max() == 0
+
+
+def test_residual_deadband_keeps_small_changes_static_and_passes_large_ones():
+    """residual_deadband d: a pixel whose predicted change is <= d of the range in every
+    channel keeps the first frame's value; larger changes pass unchanged."""
+    first = np.full((1, 32, 32, 3), 128, np.uint8)
+
+    def run(deadband):
+        wm = WorldModel.from_preset("tiny", seed=0, residual=True, residual_deadband=deadband,
+                                    conditioning="none", cond_dropout=0.0)
+
+        def fake(x, t, *a, **k):  # change (in [-1, 1]): grain 0.02 everywhere, a square 0.5
+            target = torch.full((x.shape[0], x.shape[1], 3, 32, 32), 0.5 * 0.02)
+            target[:, 1:, :, :8, :8] = 0.5 * 0.5
+            target[:, 1:, 1, 20:, 20:] = 0.5 * 0.1  # only the green channel changes
+            return target
+
+        wm.denoiser.forward = fake
+        return wm.predict(first, steps=2, seed=0)
+
+    plain, snapped = run(0.0), run(0.03)  # 0.03 of the range = 0.06 in [-1, 1]
+    assert plain[0, 2, 12, 12, 0] == 131 and snapped[0, 2, 12, 12, 0] == 128  # grain removed
+    assert plain[0, 2, 0, 0, 0] == snapped[0, 2, 0, 0, 0] == 192  # the square passes
+    # a pixel passes whole: its green change is large, so its red/blue grain stays too
+    assert tuple(snapped[0, 2, 25, 25]) == (131, 141, 131) == tuple(plain[0, 2, 25, 25])
+
+
+def test_residual_deadband_needs_a_pixel_residual_model():
+    import pytest
+
+    from vap_ros.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="residual_deadband"):
+        WorldModel.from_preset("tiny", seed=0, residual=False, residual_deadband=0.02)
+    with pytest.raises(ConfigError, match="residual_deadband"):
+        WorldModel.from_preset("tiny", seed=0, residual=True, residual_deadband=0.7)

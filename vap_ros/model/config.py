@@ -72,6 +72,10 @@ class WorldModelConfig(StrictConfig):
             it in [-1, 1]). A sim clip's residual is small (std ~0.06 at 0.5), so unit diffusion
             noise drowns it at every sampled step and sampling returns the blurred conditional
             mean; a larger s lets the last steps sharpen it.
+        residual_deadband: at inference, a pixel whose predicted change from the first frame
+            is at most this fraction of the intensity range in every channel keeps the first
+            frame's value (pixel-space residual models only; 0 = off). The static scene then
+            stays exactly static instead of carrying the sampler's low-level grain.
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -102,6 +106,7 @@ class WorldModelConfig(StrictConfig):
     scheduler_config: dict[str, Any] = field(default_factory=dict)
     residual: bool = False
     residual_scale: float = 0.5
+    residual_deadband: float = 0.0
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict[str, float] = field(default_factory=dict)
@@ -195,6 +200,11 @@ class WorldModelConfig(StrictConfig):
         require(0.0 <= self.cond_dropout < 1.0, "cond_dropout", self.cond_dropout,
                 "0 <= p < 1")
         require(self.residual_scale > 0, "residual_scale", self.residual_scale, "> 0")
+        require(0.0 <= self.residual_deadband < 0.5, "residual_deadband",
+                self.residual_deadband, "a fraction of the intensity range in [0, 0.5)")
+        require(self.residual_deadband == 0.0 or (self.residual and self.space == "pixel"),
+                "residual_deadband", self.residual_deadband,
+                "0 unless residual is true and space is 'pixel'")
 
     def replace(self, **overrides: Any) -> WorldModelConfig:
         """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""

@@ -358,8 +358,11 @@ class WorldModel(nn.Module):
             guidance_scale=guidance_scale, rotary=self.rotary(cond), eta=eta, callback=callback,
             **kw)
         if cfg.residual:
-            latents = (latents.float() / cfg.residual_scale
-                       + self.codec.encode(first)[:, :1].float())
+            change = latents.float() / cfg.residual_scale
+            if cfg.residual_deadband > 0:  # pixel space, (V, T, 3, H, W), 1 = half the range
+                still = change.abs().amax(dim=2, keepdim=True) <= 2.0 * cfg.residual_deadband
+                change = change.masked_fill(still, 0.0)
+            latents = change + self.codec.encode(first)[:, :1].float()
         video = self.codec.decode(latents.to(dtype)).float()
         video[:, :, :1] = first.float()
         return inputs.to_uint8(video)
