@@ -7,7 +7,7 @@
 # Every configuration is trained with each seed in SEEDS; docs/experiments.md reports the mean
 # and the spread (min..max) over seeds (scripts/experiments_table.py).
 # Models: the `tiny` world model at 9 frames (32x32, 1.6 s at 5 fps), one training stage with
-# the default model's recipe (small_concat: prompt on the input channels, loss x4 on the pixels
+# the one-stage recipe (small_concat: prompt on the input channels, loss x4 on the pixels
 # that change, lr 1e-3), STEPS steps at batch 8, each view its own sample.
 # Usage: scripts/experiments.sh [WORK_DIR]
 #   STEPS (3000), SEEDS ("0 1"), EPISODES (200 per camera setting), THREADS (1), JOBS (2
