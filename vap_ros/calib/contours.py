@@ -324,7 +324,7 @@ class EdgeObjective:
         return np.clip(r, -self.cap, self.cap)
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
-        uv, J_uv, front = self._project(x)
+        _, J_uv, front = self._project(x)
         J = np.einsum("ij,ijk->ik", self.es.normal, J_uv)
         r = self.residuals(x)
         J[~front | (np.abs(r) >= self.cap)] = 0.0

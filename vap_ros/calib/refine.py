@@ -24,7 +24,7 @@ worse than the start, or moved implausibly far, is refused.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -48,7 +48,7 @@ from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
 from vap_ros.calib.score import AlignmentScore, alignment_score, check_frames
 from vap_ros.camera import Camera
 
-__all__ = ["RefineResult", "Stage", "camera_change", "refine_camera", "DEFAULT_STAGES"]
+__all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "refine_camera"]
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the region any frame's silhouette touches, grown by ``margin``."""
-    T, H, W = silhouettes.shape
+    _, H, W = silhouettes.shape
     any_sil = silhouettes.any(axis=0)
     if not any_sil.any():
         return 0, 0, W, H

@@ -23,8 +23,14 @@ from vap_ros.calib.frames import CalibrationFrames
 from vap_ros.calib.observe import Observation, observe, subpixel_sdt
 from vap_ros.camera import Camera
 
-__all__ = ["AlignmentScore", "MIN_DISTINCT_POSES", "THRESHOLD_PX", "alignment_score",
-           "check_frames", "check_view"]
+__all__ = [
+    "MIN_DISTINCT_POSES",
+    "THRESHOLD_PX",
+    "AlignmentScore",
+    "alignment_score",
+    "check_frames",
+    "check_view",
+]
 
 #: Fewest distinct robot poses (link origins >= 1 cm apart) a camera needs.
 MIN_DISTINCT_POSES = 10

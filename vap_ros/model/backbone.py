@@ -17,8 +17,18 @@ from vap_ros.model.config import WorldModelConfig
 
 PROMPT_EMBEDS = "prompt_embeds.safetensors"
 
-__all__ = ["PROMPT_EMBEDS", "Codec", "load_prompt_embeds", "build_scheduler", "build_transformer", "check_base_dir", "load_base",
-           "materialise", "rotary_embedding", "widen_patch_embed"]
+__all__ = [
+    "PROMPT_EMBEDS",
+    "Codec",
+    "build_scheduler",
+    "build_transformer",
+    "check_base_dir",
+    "load_base",
+    "load_prompt_embeds",
+    "materialise",
+    "rotary_embedding",
+    "widen_patch_embed",
+]
 
 
 def materialise(module: nn.Module) -> nn.Module:

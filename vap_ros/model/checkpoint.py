@@ -79,7 +79,7 @@ def save(wm, path: str | Path, include_base: bool | None = None, card: dict | No
     if not include_base and wm.base_path is None:
         raise CheckpointError("include_base=False needs a model loaded from a base directory")
     (path / "vap_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    from vap_ros import __version__ as version  # noqa: PLC0415
+    from vap_ros import __version__ as version
 
     model_card = {"format": FORMAT, "preset": cfg.preset, "conditioning": cfg.conditioning,
                   "space": cfg.space, "vap_ros_version": version, "base": wm.base_path,

@@ -230,7 +230,7 @@ class WorldModel(nn.Module):
     def _weight_map(self, weight: torch.Tensor) -> torch.Tensor:
         """Pixel loss weight (B, 1, T, H, W) -> latent weight (B, F, 1, h, w) (mean pooled)."""
         w = fold_time(weight, self.config.temporal_ratio)
-        b, r, f, h, wd = w.shape
+        b, _, f, h, wd = w.shape
         w = w.mean(1, keepdim=True)
         s = self.config.spatial_ratio
         if s > 1:

@@ -27,9 +27,9 @@ from vap_ros.errors import ConfigError
 from vap_ros.robot import RobotModel
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless; must be set before mujoco is imported
-import mujoco  # noqa: E402
+import mujoco
 
-__all__ = ["MeshRender", "MeshRenderer", "GEOMETRY_TYPES"]
+__all__ = ["GEOMETRY_TYPES", "MeshRender", "MeshRenderer"]
 
 GEOMETRY_TYPES = ("visual", "collision")
 _FLIP = np.diag([1.0, -1.0, -1.0])  # OpenCV optical frame <-> MuJoCo camera frame
@@ -196,7 +196,7 @@ class MeshRenderer:
     def __del__(self):  # pragma: no cover - best effort release of GL contexts
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - at interpreter exit GL may already be gone
             pass
 
     # ------------------------------------------------------------------ kinematics

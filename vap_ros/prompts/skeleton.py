@@ -172,7 +172,7 @@ class SkeletonRenderer:
         ``cv2.line`` / ``cv2.circle`` call per item and frame in that order; the calls are
         batched (``batch_draw``).
         """
-        N, H, W = frames.shape[:3]
+        H, W = frames.shape[1:3]
         if not frames.flags.c_contiguous:  # the batch draws into a (N*H, W, 3) view
             tmp = np.ascontiguousarray(frames)
             self._draw_video(tmp, uv, depth, skip)

@@ -32,8 +32,18 @@ import torch
 
 from vap_ros.errors import CheckpointError
 
-__all__ = ["CHECKPOINTS", "capture_rng", "checkpoint_dirs", "latest_valid", "load_state",
-           "read_manifest", "restore_rng", "resolve_model_dir", "verify", "write_manifest"]
+__all__ = [
+    "CHECKPOINTS",
+    "capture_rng",
+    "checkpoint_dirs",
+    "latest_valid",
+    "load_state",
+    "read_manifest",
+    "resolve_model_dir",
+    "restore_rng",
+    "verify",
+    "write_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +209,7 @@ def load_state(path: Path) -> Any:
     """``torch.load(weights_only=True)`` with a CheckpointError naming the file."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many kinds on damaged files
+    except Exception as err:  # torch raises many kinds on damaged files
         raise CheckpointError(f"cannot read {path}: {err}") from err
 
 

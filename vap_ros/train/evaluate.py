@@ -216,7 +216,7 @@ def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
                     fps = float(getattr(m.config, "fps", 8.0))
                     write_mp4(stem.with_suffix(".mp4"), frames, fps)
                     write_gif(stem.with_suffix(".gif"), frames, fps)
-    for label, entry in report["models"].items():
+    for entry in report["models"].values():
         rows = entry["clips"]
         agg = {k: _mean([r[k] for r in rows]) for k in METRICS}
         agg["gripper_psnr_clips"] = sum(not math.isnan(r["gripper_psnr"]) for r in rows)

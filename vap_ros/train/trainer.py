@@ -237,7 +237,7 @@ class Trainer:
 
         try:
             state = load_file(str(path / "trainable.safetensors"))
-        except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        except Exception as err:  # safetensors raises its own error types
             raise CheckpointError(f"cannot read {path / 'trainable.safetensors'}: {err}") from err
         named = dict(self.model.named_parameters())
         expected = {n for n, p in named.items() if p.requires_grad}
