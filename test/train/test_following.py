@@ -10,7 +10,7 @@ import torch
 
 from vap_ros.errors import ConfigError
 from vap_ros.model import WorldModel
-from vap_ros.model.synthetic import synthetic_clips
+from vap_ros.testing.clips import synthetic_clips
 from vap_ros.train.evaluate import COPY_FIRST_FRAME
 from vap_ros.train.following import (
     FollowSettings,
