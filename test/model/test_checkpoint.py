@@ -150,3 +150,13 @@ def test_latent_base_loads_widens_and_round_trips(tmp_path, fake_t2v_base):
     assert not (ckpt / "transformer").exists() and not (ckpt / "vae").exists()
     loaded = WorldModel.from_pretrained(ckpt)
     assert np.array_equal(out, loaded.predict(first, prompts, steps=2))
+
+
+def test_checkpoint_module_does_not_import_the_world_model():
+    """checkpoint.py reads and writes parts; WorldModel assembles them (no import cycle)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vap_ros.model.checkpoint; "
+            "assert 'vap_ros.model.world_model' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
