@@ -92,9 +92,11 @@ class Projector:
         self.cam, self.n = cam, int(n_params)
         T = cam.T_cam_base
         self.points_cam = (points_base @ T[:3, :3].T + T[:3, 3]).reshape(-1, 1, 3)
-        self._key = None
+        self._key: bytes | None = None  # the x of the cached projection
+        self._cached: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+            np.zeros((0, 2)), np.zeros((0, 2, self.n)), np.zeros(0, bool))
 
-    def __call__(self, x: np.ndarray):
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(uv (N, 2), d uv / d x (N, 2, n), in front of the camera (N,))."""
         x = np.asarray(x, np.float64)[: self.n]
         key = x.tobytes()

@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from vap_ros.calib.errors import RefinementRefused
 from vap_ros.calib.frames import load_frames
-from vap_ros.calib.refine import camera_change, refine_camera
+from vap_ros.calib.refine import RefineResult, camera_change, refine_camera
 from vap_ros.calib.report import mesh_renderer, outline_sheet
 from vap_ros.calib.score import alignment_score
 from vap_ros.camera import Camera
@@ -97,7 +97,7 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
         row["start_px"] = _px(start, origins, ref)
         row["joint_px"] = _px(res.camera, origins, ref)
         row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
-                   confidence=res.confidence, score_after=res.score_after.error_px256,
+                   confidence=res.confidence, score_after=_after(res),
                    seconds=res.seconds)
         if index == 0:
             outline_sheet(fr, renderer, [("perturbed start", start, (255, 60, 60)),
@@ -145,7 +145,7 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
         row["joint_px"] = _px(res.camera, origins, ref)
         row["error_mm"], row["error_deg"] = camera_change(res.camera, published)
         row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
-                   confidence=res.confidence, score_after=res.score_after.error_px256,
+                   confidence=res.confidence, score_after=_after(res),
                    seconds=res.seconds)
         if i == 0:
             outline_sheet(fr, renderer, [("published", published, (60, 160, 255)),
@@ -155,6 +155,11 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
         rows.append(row)
     return _finish(out, rows, {"which": "real", "trials": trials, "seed": seed,
                                "frames": frames, "episode": str(src)})
+
+
+def _after(res: RefineResult) -> float:
+    """The refined camera's outline error (px at 256), NaN when it was not scored."""
+    return res.score_after.error_px256 if res.score_after is not None else float("nan")
 
 
 def _px(cam: Camera, origins: np.ndarray, ref) -> float:

@@ -231,7 +231,8 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
 def _solve(cam: Camera, cs: ContourSet, stage: Stage, n_params: int,
            es: EdgeSet | None = None) -> np.ndarray:
     scale = np.array([1e-3] * 3 + [1e-3] * 3 + [1e-3, 0.5, 0.5])[:n_params]
-    objs = [ContourObjective(cam, cs, stage.cap, n_params)]
+    objs: list[ContourObjective | EdgeObjective] = [
+        ContourObjective(cam, cs, stage.cap, n_params)]
     if es is not None and es.points_base.shape[0]:
         objs.append(EdgeObjective(cam, es, stage.cap, n_params))
 

@@ -120,9 +120,9 @@ def background_motion(images: np.ndarray, near: np.ndarray, background: np.ndarr
             continue  # the robot fills the view: nothing to register
         warp = np.eye(2, 3, dtype=np.float32)
         try:
-            _, warp = cv2.findTransformECC(bg, cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), warp,
-                                           cv2.MOTION_TRANSLATION, crit, mask, 5)
-            shift[t] = float(np.hypot(warp[0, 2], warp[1, 2]))
+            _, found = cv2.findTransformECC(bg, cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), warp,
+                                            cv2.MOTION_TRANSLATION, crit, mask, 5)
+            shift[t] = float(np.hypot(found[0, 2], found[1, 2]))
         except cv2.error:
             shift[t] = np.inf
     return shift

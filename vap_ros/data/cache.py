@@ -110,7 +110,7 @@ class NpyAppender:
         if row.shape != self.row_shape:
             raise ConfigError(f"{self.path.name}: row shape {row.shape} differs from "
                               f"{self.row_shape}")
-        data = memoryview(row).cast("B")
+        data = row.data.cast("B")  # the row's own buffer, as bytes
         start = _HEADER_LEN + self.rows * data.nbytes
         if self.sparse and data.nbytes >= 4 * _PAGE:
             self._write_sparse(start, data)

@@ -25,7 +25,7 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -180,7 +180,8 @@ def resolve_model_dir(path: str | Path) -> Path:
 # ---------------------------------------------------------------------------- RNG
 def capture_rng() -> dict[str, Any]:
     """Every RNG the training loop touches, as tensors/ints only (loadable with weights_only)."""
-    np_state = np.random.get_state()
+    # the global RandomState is an MT19937: get_state() gives its legacy 5-tuple
+    np_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
     py_state = random.getstate()
     state = {
         "torch": torch.get_rng_state(),

@@ -39,7 +39,8 @@ class StepBatches:
         self.batch_size, self.grad_accum = int(batch_size), int(grad_accum)
         self.world_size, self.rank = int(world_size), int(rank)
         self.start_step, self.steps = int(start_step), int(steps)
-        self._perm_epoch, self._perm = -1, None
+        self._perm_epoch = -1
+        self._perm = np.zeros(0, np.int64)  # the permutation of epoch _perm_epoch
 
     @property
     def global_batch(self) -> int:

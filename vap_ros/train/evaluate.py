@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def predict_clip(model, clip: dict, *, steps: int | None = None, seed: int = 0,
                          guidance_scale=guidance_scale if cond != "none" else 1.0)
 
 
-def load_models(checkpoint: str | Path, baselines: list[str | Path] = (), *,
+def load_models(checkpoint: str | Path, baselines: Sequence[str | Path] = (), *,
                 device: str = "cpu", dtype: str = "float32") -> dict[str, Any]:
     """``{label: model}``: the checkpoint, copy-first-frame, then each baseline path.
 
