@@ -3,7 +3,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from vap_ros.camera import look_at
-from vap_ros.errors import CalibrationError, ImageError
+from vap_ros.errors import CalibrationError, ImageError, TrajectoryError
 from vap_ros.prompts import ActionImageCodec
 
 
@@ -45,6 +45,14 @@ def test_encoding_layout():
     assert closed[y, x, 0] == 255                      # R peak at the end effector
     assert closed[0, 0].tolist() == [0, 0, 0]          # black background when closed
     assert opened[0, 0].tolist() == [0, 0, 64]         # 0.25 background in B when open
+
+
+def test_encode_refuses_non_finite_poses():
+    cam = look_at("a", (1.6, 0.0, 0.8), (0.45, 0.0, 0.35))
+    T = np.stack([np.eye(4)] * 3)
+    T[1, 0, 3] = np.nan
+    with pytest.raises(TrajectoryError, match=r"poses \[1\] \(of 3\) contain NaN"):
+        ActionImageCodec().encode(T, False, [cam])
 
 
 def test_decode_errors():
