@@ -125,6 +125,21 @@ def test_bad_inputs_raise_vap_errors_naming_them():
                     start_step=0, steps=1)
 
 
+def test_score_is_the_capped_metrics_in_the_asked_order():
+    v = _video()
+    region = np.zeros(v.shape[:3], bool)
+    region[:, :8, :8] = True
+    got = metrics.score(v, v, region, names=("ssim", "gripper_psnr", "psnr"))
+    assert list(got) == ["ssim", "gripper_psnr", "psnr"]
+    assert got["psnr"] == got["gripper_psnr"] == metrics.UINT8_PSNR_CEILING_DB  # inf, capped
+    assert got["ssim"] == pytest.approx(1.0)
+    assert list(metrics.score(v, v, region)) == list(metrics.METRICS)
+    with pytest.raises(ConfigError, match="metrics="):
+        metrics.score(v, v, region, names=("lpips",))
+    assert metrics.finite_mean([1.0, None, math.nan, math.inf, 3.0]) == 2.0
+    assert math.isnan(metrics.finite_mean([math.nan, None]))
+
+
 def test_region_mask_and_loss_weight():
     kp = torch.tensor([[[8.0, 4.0], [float("nan"), float("nan")]]])  # (T=1, K=2, 2)
     disc = region_mask(kp, 16, 16, radius_px=2.0, shape="disc")

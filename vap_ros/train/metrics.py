@@ -25,14 +25,19 @@ Definitions (also in docs/train.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vap_ros.errors import ImageError
+from vap_ros.errors import ConfigError, ImageError
 
-__all__ = ["motion_masks", "psnr", "region_psnr", "ssim", "st_iou"]
+__all__ = ["METRICS", "capped", "finite_mean", "motion_masks", "psnr", "region_psnr", "score",
+           "ssim", "st_iou"]
+
+#: The scores of one predicted video, in report order (see ``score``).
+METRICS = ("psnr", "ssim", "st_iou", "gripper_psnr")
 
 
 def _as_float(video, data_range: float | None) -> tuple[torch.Tensor, float]:
@@ -167,3 +172,32 @@ def st_iou(real, pred, *, threshold: float = 0.1, data_range: float | None = Non
     if union == 0:
         return 1.0
     return float(np.logical_and(ma, mb).sum() / union)
+
+
+def score(real, pred, region, *, names: Sequence[str] = METRICS,
+          motion_threshold: float = 0.1) -> dict[str, float]:
+    """The scores of one predicted video against the real one, as evaluation reports them:
+    ``psnr`` and ``gripper_psnr`` (PSNR inside ``region`` (T, H, W) bool) capped at
+    ``UINT8_PSNR_CEILING_DB``, ``ssim``, and ``st_iou`` at ``motion_threshold``.
+
+    Args:
+        names: which of ``METRICS`` to compute, in the order of the returned dict.
+    """
+    scorers = {
+        "psnr": lambda: capped(psnr(real, pred)),
+        "ssim": lambda: ssim(real, pred),
+        "st_iou": lambda: st_iou(real, pred, threshold=motion_threshold),
+        "gripper_psnr": lambda: capped(region_psnr(real, pred, region)),
+    }
+    unknown = [n for n in names if n not in scorers]
+    if unknown:
+        raise ConfigError(key="metrics", value=list(names), expected=f"names from {METRICS}")
+    return {n: scorers[n]() for n in names}
+
+
+def finite_mean(values: Iterable[float | None]) -> float:
+    """The mean of the finite values (None, NaN and inf left out); NaN when none is left.
+    Aggregates over clips, views and cameras use it: a gripper out of view (NaN) does not
+    count."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(vals)) if vals else math.nan
