@@ -16,6 +16,14 @@ __all__ = ["ContourObjective", "ContourSet", "EdgeObjective", "EdgeSet", "Projec
            "apply_correction", "contour_points", "edge_targets", "project_points", "residuals"]
 
 
+def _rows_of(frame: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Indices of the points whose ``frame`` is in ``frames``, frame by frame in that order
+    (a repeated frame repeats its points)."""
+    if not len(frames):
+        return np.zeros(0, np.intp)
+    return np.concatenate([np.flatnonzero(frame == f) for f in frames])
+
+
 @dataclass
 class ContourSet:
     """Silhouette contour points of T frames.
@@ -43,8 +51,7 @@ class ContourSet:
 
     def subset(self, frames: np.ndarray) -> "ContourSet":
         """The points of the given frames (repeats allowed: a bootstrap sample)."""
-        idx = np.concatenate([np.flatnonzero(self.frame == f) for f in frames]) \
-            if len(frames) else np.zeros(0, np.intp)
+        idx = _rows_of(self.frame, frames)
         return replace(self, points_base=self.points_base[idx], frame=self.frame[idx],
                        offset=self.offset[idx])
 
@@ -272,8 +279,7 @@ class EdgeSet:
 
     def subset(self, frames: np.ndarray) -> "EdgeSet":
         """The points of the given frames (repeats allowed: a bootstrap sample)."""
-        idx = np.concatenate([np.flatnonzero(self.frame == f) for f in frames]) \
-            if len(frames) else np.zeros(0, np.intp)
+        idx = _rows_of(self.frame, frames)
         return replace(self, points_base=self.points_base[idx], offset=self.offset[idx],
                        normal=self.normal[idx], target=self.target[idx], frame=self.frame[idx])
 

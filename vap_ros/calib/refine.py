@@ -45,7 +45,13 @@ from vap_ros.calib.contours import (
 from vap_ros.calib.errors import NotConvergedError
 from vap_ros.calib.frames import CalibrationFrames
 from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
-from vap_ros.calib.score import AlignmentScore, alignment_score, check_frames
+from vap_ros.calib.score import (
+    AlignmentScore,
+    alignment_score,
+    check_frames,
+    resize_images,
+    work_size,
+)
 from vap_ros.camera import Camera
 
 __all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "refine_camera"]
@@ -148,18 +154,6 @@ def camera_change(a: Camera, b: Camera) -> tuple[float, float]:
     d = np.linalg.norm(a.T_base_cam[:3, 3] - b.T_base_cam[:3, 3]) * 1e3
     R = a.T_cam_base[:3, :3] @ b.T_cam_base[:3, :3].T
     return float(d), float(np.degrees(Rotation.from_matrix(R).magnitude()))
-
-
-def _stage_size(cam: Camera, long_side: int) -> tuple[int, int]:
-    s = min(1.0, long_side / max(cam.width, cam.height))
-    return max(16, int(round(cam.height * s))), max(16, int(round(cam.width * s)))
-
-
-def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    H, W = size
-    if images.shape[1:3] == (H, W):
-        return images
-    return np.stack([cv2.resize(im, (W, H), interpolation=cv2.INTER_AREA) for im in images])
 
 
 def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]:
@@ -282,11 +276,11 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
     stage = stages[-1]
     done: set[tuple[int, int]] = set()
     for si, stage in enumerate(stages):
-        size = _stage_size(cam0, stage.long_side)
+        size = work_size(cam0, stage.long_side)
         if size in done and si < len(stages) - 1:
             continue  # the image is smaller than this level: the next level covers it
         done.add(size)
-        images = _resize(frames.images, size)
+        images = resize_images(frames.images, size)
         for it in range(stage.iterations):
             c = cam.scaled(size[1], size[0])
             depth, cover = render_depth(renderer, poses, cam, size, stage.supersample)

@@ -24,6 +24,7 @@ import numpy as np
 
 from vap_ros.camera import Camera
 from vap_ros.errors import ConfigError
+from vap_ros.prompts.skeleton import render_size
 from vap_ros.robot import RobotModel
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless; must be set before mujoco is imported
@@ -243,14 +244,7 @@ class MeshRenderer:
         if poses.ndim != 4 or poses.shape[1:] != (self._gmodel.ngeoms, 4, 4):
             raise ConfigError(f"geometry poses must be (T, {self._gmodel.ngeoms}, 4, 4), "
                               f"got {poses.shape}")
-        if not cameras:
-            raise ConfigError("render needs at least one camera")
-        if size is None:
-            sizes = {(c.height, c.width) for c in cameras}
-            if len(sizes) != 1:
-                raise ConfigError(f"cameras have different sizes {sorted(sizes)}: pass size=")
-            size = sizes.pop()
-        H, W = int(size[0]), int(size[1])
+        H, W = render_size(cameras, size)
         V, T = len(cameras), poses.shape[0]
         depth = np.zeros((V, T, H, W), np.float32)
         link = np.full((V, T, H, W), -1, np.int16) if links else None
