@@ -31,9 +31,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   $pip install -q --upgrade pip
   # torch: the local CPU wheel; any other spec would pull GBs of CUDA packages.
   $pip install -q "torch==2.13.0"
+  # test tools; ruff and mypy (the lint of .ci/run) pinned: their checks change by release
   $pip install -q -r "$repo/requirements.txt" -r "$repo/requirements-ros.txt" \
     "pytest>=7" "pytest-benchmark>=4" "pytest-timeout>=2" "pytest-randomly>=3" \
-    "mcap-ros2-support>=0.5"
+    "mcap-ros2-support>=0.5" "ruff==0.17.6" "mypy==2.4.1"
   $pip install -q --no-deps --no-build-isolation -e "$repo"
   echo "$want" > "$stamp"
 fi

@@ -7,7 +7,6 @@ import random
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "SHM?max_msg_size=4MB&sockets_size=16MB")
@@ -16,7 +15,8 @@ os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="vap_ros_test_log_"
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("VAP_ROS_QUIET_RANDOM_INIT", "1")  # tests load random-init presets on purpose
+# tests load random-init presets on purpose
+os.environ.setdefault("VAP_ROS_QUIET_RANDOM_INIT", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def _allocate_domain():
     start = random.randrange(len(_DOMAINS))
     for k in range(len(_DOMAINS)):
         domain = _DOMAINS[(start + k) % len(_DOMAINS)]
-        f = open(_DOMAIN_DIR / f"{domain}.lock", "w")  # noqa: SIM115 - held while in use
+        f = open(_DOMAIN_DIR / f"{domain}.lock", "w")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

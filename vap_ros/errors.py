@@ -123,7 +123,8 @@ class CalibrationError(VapError):
 
 
 class ImageError(VapError):
-    """An image has an unknown encoding or a size that does not match its camera."""
+    """An image or video has an unknown encoding, or a size, shape or type that does not
+    match its camera or the video it is compared with."""
 
 
 class BagError(VapError):

@@ -43,8 +43,8 @@ def wrist_bag(tmp_path_factory, rig_cfg):
 @pytest.fixture(scope="session")
 def still_bag(tmp_path_factory, rig_cfg):
     """The arm holding still for 3 s (a plan that does not move)."""
-    from vap_ros.sim import HOME_Q, record_episode, SimRig
     from vap_ros.robot import JointTrajectory
+    from vap_ros.sim import HOME_Q, SimRig, record_episode
 
     out = tmp_path_factory.mktemp("calib_still")
     q = np.repeat(HOME_Q[None], 2, axis=0)

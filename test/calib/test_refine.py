@@ -8,7 +8,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from .conftest import bag_camera
 from vap_ros.calib import (
     CameraMovedError,
     RobotNotInViewError,
@@ -22,6 +21,8 @@ from vap_ros.calib.experiment import perturb_camera
 from vap_ros.calib.report import mesh_renderer
 from vap_ros.camera import load_calibration, save_calibration
 from vap_ros.cli import main
+
+from .conftest import bag_camera
 
 pytestmark = pytest.mark.mujoco
 
@@ -114,7 +115,7 @@ def test_refuses_a_camera_bumped_mid_episode(frames, renderer):
     shift = np.float32([[1, 0, 4], [0, 1, -3]])  # the second half: 5 px off
     for t in range(len(imgs) // 2, len(imgs)):
         imgs[t] = cv2.warpAffine(imgs[t], shift, (128, 128), borderMode=cv2.BORDER_REPLICATE)
-    with pytest.raises(CameraMovedError, match="shifts by more than 1.5 px"):
+    with pytest.raises(CameraMovedError, match=r"shifts by more than 1\.5 px"):
         refine_camera(replace(frames, images=imgs), renderer, progress=False)
 
 
@@ -132,7 +133,6 @@ def _wrist_pose_at_start(bag, robot):
 
 def test_refuses_a_runaway_solution(frames, renderer, monkeypatch):
     import vap_ros.calib.refine as refine_module
-
     from vap_ros.calib import NotConvergedError
 
     def runaway(cam, cs, stage, n_params, es=None):  # an optimiser gone astray: 40 cm back

@@ -168,6 +168,14 @@ def test_shards_not_matching_the_manifest_are_refused(built, tmp_path, damage, m
         ClipDataset(out)
 
 
+def test_a_manifest_json_cannot_hold_is_a_cache_error(tmp_path):
+    from vap_ros.data.cache import write_manifest
+
+    with pytest.raises(CacheError, match="not JSON serialisable: object"):
+        write_manifest(tmp_path, {"n": np.int64(3), "bad": object()})
+    assert not (tmp_path / "manifest.json").exists()
+
+
 def test_intact_cache_passes_the_check(built):
     _, out = built
     ds = ClipDataset(out)

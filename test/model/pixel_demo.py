@@ -36,7 +36,7 @@ def evaluate(wm, d, idx, steps: int) -> dict:
         copy_se.append((truth[:, :1] - truth[:, 1:]) ** 2)
         moving.append((truth[:, 1:] != truth[:, :1]).any(-1))
     m, c, mv = map(np.concatenate, (model_se, copy_se, moving))
-    psnr = lambda se: float(10 * np.log10(255.0 ** 2 / se.mean()))  # noqa: E731
+    psnr = lambda se: float(10 * np.log10(255.0 ** 2 / se.mean()))
     return {"mse_model": float(m.mean()), "mse_copy_first_frame": float(c.mean()),
             "mse_ratio": float(m.mean() / c.mean()), "psnr_model": psnr(m),
             "psnr_copy_first_frame": psnr(c),

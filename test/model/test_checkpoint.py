@@ -67,16 +67,16 @@ def test_incomplete_checkpoint_names_missing(tmp_path, clips):
     wm.save_pretrained(tmp_path)
     (tmp_path / "controlnet.safetensors").unlink()
     (tmp_path / "lora" / "adapter_model.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="controlnet.safetensors.*lora/adapter_model"):
+    with pytest.raises(CheckpointError, match=r"controlnet\.safetensors.*lora/adapter_model"):
         WorldModel.from_pretrained(tmp_path)
-    with pytest.raises(CheckpointError, match="missing vap_config.json"):
+    with pytest.raises(CheckpointError, match=r"missing vap_config\.json"):
         WorldModel.from_pretrained(tmp_path / "nowhere")
 
 
 def test_corrupt_weights_are_a_checkpoint_error(tmp_path):
     WorldModel.from_preset("tiny", seed=0).save_pretrained(tmp_path)
     (tmp_path / "controlnet.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(CheckpointError, match="controlnet.safetensors"):
+    with pytest.raises(CheckpointError, match=r"controlnet\.safetensors"):
         WorldModel.from_pretrained(tmp_path)
 
 
@@ -97,8 +97,11 @@ def test_base_dir_missing_or_incomplete(tmp_path):
 def fake_t2v_base(tmp_path_factory):
     """A miniature CogVideoX-2b-shaped diffusers directory: T2V transformer (16 in-channels),
     a small CogVideoX VAE and a scheduler config."""
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, \
-        CogVideoXTransformer3DModel
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXTransformer3DModel,
+    )
 
     root = tmp_path_factory.mktemp("base")
     torch.manual_seed(0)
@@ -147,3 +150,13 @@ def test_latent_base_loads_widens_and_round_trips(tmp_path, fake_t2v_base):
     assert not (ckpt / "transformer").exists() and not (ckpt / "vae").exists()
     loaded = WorldModel.from_pretrained(ckpt)
     assert np.array_equal(out, loaded.predict(first, prompts, steps=2))
+
+
+def test_checkpoint_module_does_not_import_the_world_model():
+    """checkpoint.py reads and writes parts; WorldModel assembles them (no import cycle)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vap_ros.model.checkpoint; "
+            "assert 'vap_ros.model.world_model' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

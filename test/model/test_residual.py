@@ -54,7 +54,7 @@ def test_residual_scale_sets_the_target_and_the_inverse_at_prediction():
         # first frame 128 -> 0.0039 in [-1, 1]; + 0.5 -> 191.75 -> 192 in uint8
         assert out[0, 2, 0, 0, 0] == 192 and out[0, 2, 20, 20, 0] == 128
         seen = {}
-        wm._target = lambda x0, noise, t: seen.setdefault("x0", x0)
+        wm._target = lambda x0, noise, t, _seen=seen: _seen.setdefault("x0", x0)
         wm.training_loss({"video": video}, torch.Generator().manual_seed(0))
         assert torch.allclose(seen["x0"][0, 1:, :, :8, :8], torch.tensor(s * 0.5))
         assert seen["x0"][0, 0].abs().max() == 0 and seen["x0"][0, :, :, 8:, 8:].abs().max() == 0

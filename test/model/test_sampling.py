@@ -72,7 +72,7 @@ def test_raw_action_and_none_baselines(clips):
 
 
 def test_loss_weight(wm, batch):
-    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    g = lambda: torch.Generator().manual_seed(3)
     plain = wm.training_loss(batch, g())
     ones = wm.training_loss({**batch, "loss_weight": torch.ones(2, 2, 1, 5, 32, 32)}, g())
     assert torch.allclose(plain["loss"], ones["loss"])

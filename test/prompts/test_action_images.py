@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-
-from vap_ros.camera import look_at
 from scipy.spatial.transform import Rotation
 
-from vap_ros.errors import CalibrationError, ImageError
+from vap_ros.camera import look_at
+from vap_ros.errors import CalibrationError, ImageError, TrajectoryError
 from vap_ros.prompts import ActionImageCodec
 
 
@@ -18,8 +17,9 @@ def _random_poses(n, seed):
 
 @pytest.mark.parametrize("n_views", [2, 3])
 def test_round_trip(n_views):
-    cams = [look_at("a", (1.6, 0.0, 0.8), (0.45, 0.0, 0.35)), look_at("b", (0.6, 1.4, 0.7), (0.45, 0.0, 0.35)),
-            look_at("c", (0.6, -1.4, 0.9), (0.45, 0.0, 0.35))][:n_views]
+    target = (0.45, 0.0, 0.35)
+    cams = [look_at("a", (1.6, 0.0, 0.8), target), look_at("b", (0.6, 1.4, 0.7), target),
+            look_at("c", (0.6, -1.4, 0.9), target)][:n_views]
     codec = ActionImageCodec()
     T, grip = _random_poses(40, n_views)
     imgs = codec.encode(T, grip, cams)
@@ -47,12 +47,20 @@ def test_encoding_layout():
     assert opened[0, 0].tolist() == [0, 0, 64]         # 0.25 background in B when open
 
 
+def test_encode_refuses_non_finite_poses():
+    cam = look_at("a", (1.6, 0.0, 0.8), (0.45, 0.0, 0.35))
+    T = np.stack([np.eye(4)] * 3)
+    T[1, 0, 3] = np.nan
+    with pytest.raises(TrajectoryError, match=r"poses \[1\] \(of 3\) contain NaN"):
+        ActionImageCodec().encode(T, False, [cam])
+
+
 def test_decode_errors():
     cam = look_at("a", (1.6, 0.0, 0.8), (0.45, 0.0, 0.35))
     codec = ActionImageCodec()
     with pytest.raises(CalibrationError, match="at least 2"):
         codec.decode(np.zeros((1, 1, 16, 16, 3), np.uint8), [cam])
-    with pytest.raises(ImageError, match="2 views .* 1 cameras"):
+    with pytest.raises(ImageError, match=r"2 views .* 1 cameras"):
         codec.decode(np.zeros((2, 1, 16, 16, 3), np.uint8), [cam])
     blank = codec.decode(np.zeros((2, 1, 32, 32, 3), np.uint8), [cam, cam])
     assert np.isnan(blank.T_base_ee).all() and blank.views_used.max() == 0

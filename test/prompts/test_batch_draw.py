@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from vap_ros.camera import look_at
-from vap_ros.prompts import SkeletonRenderer, SkeletonStyle
-from vap_ros.prompts import batch_draw
+from vap_ros.prompts import SkeletonRenderer, SkeletonStyle, batch_draw
 
 HOME = np.array([0.0, -0.3, 0.0, -2.2, 0.0, 2.0, 0.8])
 

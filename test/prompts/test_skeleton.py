@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from vap_ros.camera import look_at
-
 from vap_ros.errors import ConfigError
 from vap_ros.prompts import SkeletonRenderer, SkeletonStyle
 

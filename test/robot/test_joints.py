@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vap_ros.errors import JointStateError
+from vap_ros.errors import ConfigError, JointStateError
 from vap_ros.robot import JointStateMapper
 
 ARM = tuple(f"panda_joint{i}" for i in range(1, 8))
@@ -44,6 +44,11 @@ def test_extra_names_can_be_ignored():
     m = JointStateMapper(ARM, GRIP, extra="ignore")
     arm, _ = m.map(ARM + ("other_robot_joint",), list(range(8)))
     np.testing.assert_array_equal(arm, np.arange(7))
+
+
+def test_extra_must_be_error_or_ignore():
+    with pytest.raises(ConfigError, match="extra='warn': expected 'error' or 'ignore'"):
+        JointStateMapper(ARM, GRIP, extra="warn")
 
 
 def test_map_many(mapper):

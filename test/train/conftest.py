@@ -18,9 +18,9 @@ STEPS, EVERY = 6, 3
 def straight_run(tmp_path_factory) -> Path:
     """A tiny run trained straight to 6 steps on 8 synthetic clips, checkpoints at 3 and 6."""
     import torch
-
     from synthetic import SyntheticClips
     from train_script import config
+
     from vap_ros.train.trainer import Trainer
 
     torch.set_num_threads(1)

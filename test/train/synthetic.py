@@ -7,6 +7,8 @@ at the square (gripper keypoints 7, 13, 14, 15 at its centre). Deterministic per
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 
@@ -18,7 +20,7 @@ class SyntheticClips(torch.utils.data.Dataset):
     """Items: video/prompts (V, 3, T, H, W) in [-1, 1], actions (T, D), keypoints_uv
     (V, T, K, 2), ee_poses (T, 4, 4), camera_K (V, 3, 3), camera_T_cam_base (V, 4, 4), meta."""
 
-    gripper_keypoints = list(GRIPPER)
+    gripper_keypoints: ClassVar[list[int]] = list(GRIPPER)
 
     def __init__(self, n: int = 8, views: int = 1, frames: int = 5, size: int = 32,
                  action_dim: int = 8, seed: int = 0):

@@ -16,8 +16,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from synthetic import SyntheticClips  # noqa: E402
-from train_script import config  # noqa: E402
+from synthetic import SyntheticClips
+from train_script import config
 
 STEPS = 4
 

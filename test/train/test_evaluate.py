@@ -7,11 +7,17 @@ import math
 
 import numpy as np
 import pytest
-
 from synthetic import SyntheticClips
+
 from vap_ros.errors import ConfigError
-from vap_ros.train.evaluate import (COPY_FIRST_FRAME, EvalSettings, clip_uint8, evaluate,
-                                    format_table, load_models)
+from vap_ros.train.evaluate import (
+    COPY_FIRST_FRAME,
+    EvalSettings,
+    clip_uint8,
+    evaluate,
+    format_table,
+    load_models,
+)
 
 
 def test_evaluate_checkpoint_against_baselines(straight_run, tmp_path):

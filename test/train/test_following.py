@@ -10,10 +10,15 @@ import torch
 
 from vap_ros.errors import ConfigError
 from vap_ros.model import WorldModel
-from vap_ros.model.synthetic import synthetic_clips
+from vap_ros.testing.clips import synthetic_clips
 from vap_ros.train.evaluate import COPY_FIRST_FRAME
-from vap_ros.train.following import (FollowSettings, evaluate_following, find_pairs,
-                                     follow_pair, format_following)
+from vap_ros.train.following import (
+    FollowSettings,
+    evaluate_following,
+    find_pairs,
+    follow_pair,
+    format_following,
+)
 
 
 class Branching(torch.utils.data.Dataset):
@@ -93,7 +98,7 @@ def test_pairs_must_share_the_first_frame(data):
 def _train_tiny(data, conditioning: str, steps: int = 150):
     wm = WorldModel.from_preset("tiny", seed=0, cond_dropout=0.0, conditioning=conditioning,
                                 prompt_injection="concat", lora_rank=0, residual=True)
-    to = lambda v: torch.from_numpy(v).permute(0, 1, 5, 2, 3, 4).float() / 127.5 - 1.0  # noqa
+    to = lambda v: torch.from_numpy(v).permute(0, 1, 5, 2, 3, 4).float() / 127.5 - 1.0
     batch = {"video": to(data["video"]), "prompts": to(data["prompts"])}
     opt = torch.optim.AdamW(wm.parameter_groups(3e-3), weight_decay=0.0)
     g = torch.Generator().manual_seed(0)

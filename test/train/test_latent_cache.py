@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from synthetic import SyntheticClips
 from train_script import config
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from vap_ros.errors import ConfigError, ImageError, ModelError
 from vap_ros.train import metrics
 from vap_ros.train.interaction import loss_weight, region_mask
 
@@ -98,10 +99,45 @@ def test_region_psnr_only_counts_the_region():
 
 def test_shape_and_dtype_errors():
     v = _video()
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(ImageError, match="differ in shape"):
         metrics.psnr(v, v[:, :16])
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(ImageError, match="uint8"):
         metrics.psnr(v, v.astype(np.float32) / 255)
+    with pytest.raises(ImageError, match="at least 2 frames"):
+        metrics.st_iou(v[:1], v[:1])
+
+
+def test_bad_inputs_raise_vap_errors_naming_them():
+    from vap_ros.train.data import StepBatches
+    from vap_ros.train.interaction import motion_region
+    from vap_ros.train.video import side_by_side
+
+    with pytest.raises(ConfigError, match="shape='square'"):
+        region_mask(torch.zeros(1, 2, 2), 8, 8, radius_px=2.0, shape="square")
+    with pytest.raises(ModelError, match=r"keypoints_uv shape \(1, 2, 2\)"):
+        loss_weight(torch.zeros(1, 2, 2), 8, 8, factor=2.0, radius=0.1)
+    with pytest.raises(ModelError, match="video shape"):
+        motion_region(torch.zeros(1, 3, 2, 8, 8))
+    with pytest.raises(ImageError, match="video 1 has 2 frames: expected 3"):
+        side_by_side(np.zeros((3, 4, 4, 3), np.uint8), np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(ConfigError, match="0 clips"):
+        StepBatches(0, seed=0, batch_size=1, grad_accum=1, world_size=1, rank=0,
+                    start_step=0, steps=1)
+
+
+def test_score_is_the_capped_metrics_in_the_asked_order():
+    v = _video()
+    region = np.zeros(v.shape[:3], bool)
+    region[:, :8, :8] = True
+    got = metrics.score(v, v, region, names=("ssim", "gripper_psnr", "psnr"))
+    assert list(got) == ["ssim", "gripper_psnr", "psnr"]
+    assert got["psnr"] == got["gripper_psnr"] == metrics.UINT8_PSNR_CEILING_DB  # inf, capped
+    assert got["ssim"] == pytest.approx(1.0)
+    assert list(metrics.score(v, v, region)) == list(metrics.METRICS)
+    with pytest.raises(ConfigError, match="metrics="):
+        metrics.score(v, v, region, names=("lpips",))
+    assert metrics.finite_mean([1.0, None, math.nan, math.inf, 3.0]) == 2.0
+    assert math.isnan(metrics.finite_mean([math.nan, None]))
 
 
 def test_region_mask_and_loss_weight():

@@ -19,8 +19,8 @@ from vap_ros.train import checkpoint as ckpt_io
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from synthetic import SyntheticClips  # noqa: E402
-from train_script import config  # noqa: E402
+from synthetic import SyntheticClips
+from train_script import config
 
 STEPS, EVERY = 6, 3
 
@@ -77,7 +77,7 @@ def test_existing_run_folder_is_not_overwritten(straight):
 
     with pytest.raises(ConfigError, match="not empty"):
         Trainer(config(STEPS, EVERY), SyntheticClips(8), straight)
-    with pytest.raises(ConfigError, match="different settings.*optim.lr"):
+    with pytest.raises(ConfigError, match=r"different settings.*optim\.lr"):
         Trainer(config(STEPS, EVERY, **{"optim.lr": 1e-2}), SyntheticClips(8), straight,
                 resume=True)
 
@@ -118,7 +118,7 @@ def test_corrupt_checkpoint_is_detected_and_the_previous_one_resumes(straight, t
         ckpt_io.resolve_model_dir(newest)
 
     with caplog.at_level(logging.INFO):
-        trainer, summary = _train(run, resume=True)
+        _, summary = _train(run, resume=True)
     text = caplog.text
     assert "000006 is corrupt" in text and "falling back to the previous checkpoint" in text
     assert f"resuming from {run / 'checkpoints' / '000003'}" in text

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from synthetic import SyntheticClips
 from train_script import config
+
 from vap_ros.errors import ConfigError
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(1)
 
-from synthetic import SyntheticClips  # noqa: E402
+from synthetic import SyntheticClips
 
-from vap_ros.train.config import load_train_config  # noqa: E402
-from vap_ros.train.trainer import Trainer  # noqa: E402
+from vap_ros.train.config import load_train_config
+from vap_ros.train.trainer import Trainer
 
 
 def config(steps: int, every: int, batch: int = 2, accum: int = 1, seed: int = 0, **extra):

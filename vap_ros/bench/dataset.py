@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def _read_deser(bag: Path) -> None:
 
     with AnyReader([bag]) as r:
         for conn, _, raw in r.messages():
-            msg = r.deserialize(raw, conn.msgtype)
+            msg: Any = r.deserialize(raw, conn.msgtype)  # the class of conn.msgtype
             if conn.msgtype == "sensor_msgs/msg/Image":
                 np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, -1)
 
@@ -76,8 +77,11 @@ def run(args) -> dict:
 
     from vap_ros.data import BagReader, load_rig_config, process_bag
     from vap_ros.data.messages import IMAGE_TYPES
+    from vap_ros.errors import ConfigError
     from vap_ros.testing.bags import SyntheticRig, default_cameras, write_synthetic_bag
 
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats {args.repeats}: expected at least 1")
     cv2.setNumThreads(1)
     tmp = Path(tempfile.mkdtemp(prefix="vap_bench_dataset_"))
     try:
@@ -104,7 +108,7 @@ def run(args) -> dict:
         with BagReader(bag) as r:
             images = sum(i.count for i in r.topics.values() if i.msgtype in IMAGE_TYPES)
         raw_t, deser_t, build_t = [], [], []
-        report = None
+        report: dict[str, Any] = {}
         for k in range(args.repeats):
             (n_msgs, _), *t = _timed(_raw_read, bag)
             raw_t.append(t)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from vap_ros.calib.frames import load_frames
+from vap_ros.calib.frames import CalibrationFrames, load_frames
 from vap_ros.calib.refine import RefineResult, refine_camera
 from vap_ros.calib.report import mesh_renderer, recorded_geometry
 from vap_ros.calib.score import AlignmentScore, alignment_score
@@ -25,7 +25,7 @@ def _geometry(bag, geometry: str | None) -> str:
 
 def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path | None = None,
                frames: int = 60, intrinsics: bool = False, geometry: str | None = None,
-               progress: bool = True) -> tuple[RefineResult, object]:
+               progress: bool = True) -> tuple[RefineResult, CalibrationFrames]:
     """Refine camera ``camera`` of ``bag`` from its own images and joint states.
 
     Args:

@@ -16,6 +16,14 @@ __all__ = ["ContourObjective", "ContourSet", "EdgeObjective", "EdgeSet", "Projec
            "apply_correction", "contour_points", "edge_targets", "project_points", "residuals"]
 
 
+def _rows_of(frame: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Indices of the points whose ``frame`` is in ``frames``, frame by frame in that order
+    (a repeated frame repeats its points)."""
+    if not len(frames):
+        return np.zeros(0, np.intp)
+    return np.concatenate([np.flatnonzero(frame == f) for f in frames])
+
+
 @dataclass
 class ContourSet:
     """Silhouette contour points of T frames.
@@ -43,8 +51,7 @@ class ContourSet:
 
     def subset(self, frames: np.ndarray) -> "ContourSet":
         """The points of the given frames (repeats allowed: a bootstrap sample)."""
-        idx = np.concatenate([np.flatnonzero(self.frame == f) for f in frames]) \
-            if len(frames) else np.zeros(0, np.intp)
+        idx = _rows_of(self.frame, frames)
         return replace(self, points_base=self.points_base[idx], frame=self.frame[idx],
                        offset=self.offset[idx])
 
@@ -92,9 +99,11 @@ class Projector:
         self.cam, self.n = cam, int(n_params)
         T = cam.T_cam_base
         self.points_cam = (points_base @ T[:3, :3].T + T[:3, 3]).reshape(-1, 1, 3)
-        self._key = None
+        self._key: bytes | None = None  # the x of the cached projection
+        self._cached: tuple[np.ndarray, np.ndarray, np.ndarray] = (
+            np.zeros((0, 2)), np.zeros((0, 2, self.n)), np.zeros(0, bool))
 
-    def __call__(self, x: np.ndarray):
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(uv (N, 2), d uv / d x (N, 2, n), in front of the camera (N,))."""
         x = np.asarray(x, np.float64)[: self.n]
         key = x.tobytes()
@@ -270,8 +279,7 @@ class EdgeSet:
 
     def subset(self, frames: np.ndarray) -> "EdgeSet":
         """The points of the given frames (repeats allowed: a bootstrap sample)."""
-        idx = np.concatenate([np.flatnonzero(self.frame == f) for f in frames]) \
-            if len(frames) else np.zeros(0, np.intp)
+        idx = _rows_of(self.frame, frames)
         return replace(self, points_base=self.points_base[idx], offset=self.offset[idx],
                        normal=self.normal[idx], target=self.target[idx], frame=self.frame[idx])
 
@@ -324,7 +332,7 @@ class EdgeObjective:
         return np.clip(r, -self.cap, self.cap)
 
     def jacobian(self, x: np.ndarray) -> np.ndarray:
-        uv, J_uv, front = self._project(x)
+        _, J_uv, front = self._project(x)
         J = np.einsum("ij,ijk->ik", self.es.normal, J_uv)
         r = self.residuals(x)
         J[~front | (np.abs(r) >= self.cap)] = 0.0

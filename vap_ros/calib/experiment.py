@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,8 +21,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from vap_ros.calib.errors import RefinementRefused
-from vap_ros.calib.frames import load_frames
-from vap_ros.calib.refine import camera_change, refine_camera
+from vap_ros.calib.frames import CalibrationFrames, load_frames
+from vap_ros.calib.refine import RefineResult, camera_change, refine_camera
 from vap_ros.calib.report import mesh_renderer, outline_sheet
 from vap_ros.calib.score import alignment_score
 from vap_ros.camera import Camera
@@ -83,28 +82,18 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
         start = perturb_camera(truth, np.random.default_rng([seed, index, k]))
         row = {"episode": index, "task": ep.get("task"), "camera": cam_name,
                "frames": len(fr), "distinct_poses": fr.distinct_poses}
-        row["perturbation_mm"], row["perturbation_deg"] = camera_change(start, truth)
-        row["score_true"] = alignment_score(fr, renderer).error_px256
-        row["score_perturbed"] = alignment_score(fr, renderer, start).error_px256
-        try:
-            res = refine_camera(replace(fr, camera=start), renderer, progress=False)
-        except RefinementRefused as err:
-            row["refused"] = str(err)
-            rows.append(row)
+        res = _trial(fr, renderer, start, truth, row)
+        rows.append(row)
+        if res is None:
             continue
-        row["error_mm"], row["error_deg"] = camera_change(res.camera, truth)
         origins = renderer.robot.frame_poses(fr.arm_q, list(JOINT_FRAMES))[..., :3, 3]
         ref = truth.project(origins)
         row["start_px"] = _px(start, origins, ref)
         row["joint_px"] = _px(res.camera, origins, ref)
-        row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
-                   confidence=res.confidence, score_after=res.score_after.error_px256,
-                   seconds=res.seconds)
         if index == 0:
             outline_sheet(fr, renderer, [("perturbed start", start, (255, 60, 60)),
                                          ("refined", res.camera, (60, 255, 60))],
                           out / "overlays" / f"{bag.name}_{cam_name}.png")
-        rows.append(row)
     return _finish(out, rows, {"which": "sim", "trials": trials, "seed": seed, "frames": frames,
                                "randomize_cameras": randomize_cameras, "size": size})
 
@@ -132,30 +121,41 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
     rows = []
     for i in tqdm(range(trials), desc="refine", unit="trial", disable=not progress):
         start = perturb_camera(published, np.random.default_rng([seed, i]))
-        row = {"trial": i, "frames": len(fr), "distinct_poses": fr.distinct_poses}
-        row["perturbation_mm"], row["perturbation_deg"] = camera_change(start, published)
-        row["score_true"] = alignment_score(fr, renderer).error_px256
-        row["score_perturbed"] = alignment_score(fr, renderer, start).error_px256
-        row["start_px"] = _px(start, origins, ref)
-        try:
-            res = refine_camera(replace(fr, camera=start), renderer, progress=False)
-        except RefinementRefused as err:
-            row["refused"] = str(err)
-            rows.append(row)
+        row = {"trial": i, "frames": len(fr), "distinct_poses": fr.distinct_poses,
+               "start_px": _px(start, origins, ref)}
+        res = _trial(fr, renderer, start, published, row)
+        rows.append(row)
+        if res is None:
             continue
         row["joint_px"] = _px(res.camera, origins, ref)
-        row["error_mm"], row["error_deg"] = camera_change(res.camera, published)
-        row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
-                   confidence=res.confidence, score_after=res.score_after.error_px256,
-                   seconds=res.seconds)
         if i == 0:
             outline_sheet(fr, renderer, [("published", published, (60, 160, 255)),
                                          ("perturbed start", start, (255, 60, 60)),
                                          ("refined", res.camera, (60, 255, 60))],
                           out / "overlays" / "trial_0000.png", n=6)
-        rows.append(row)
     return _finish(out, rows, {"which": "real", "trials": trials, "seed": seed,
                                "frames": frames, "episode": str(src)})
+
+
+def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
+           row: dict) -> RefineResult | None:
+    """One trial: score ``truth`` and the perturbed ``start``, refine from ``start`` and
+    measure the result against ``truth``, all into ``row``; None (and ``row["refused"]``)
+    when the refinement refuses."""
+    row["perturbation_mm"], row["perturbation_deg"] = camera_change(start, truth)
+    row["score_true"] = alignment_score(fr, renderer).error_px256
+    row["score_perturbed"] = alignment_score(fr, renderer, start).error_px256
+    try:
+        res = refine_camera(replace(fr, camera=start), renderer, progress=False)
+    except RefinementRefused as err:
+        row["refused"] = str(err)
+        return None
+    row["error_mm"], row["error_deg"] = camera_change(res.camera, truth)
+    row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg, confidence=res.confidence,
+               score_after=(res.score_after.error_px256 if res.score_after is not None
+                            else float("nan")),
+               seconds=res.seconds)
+    return res
 
 
 def _px(cam: Camera, origins: np.ndarray, ref) -> float:

@@ -93,7 +93,7 @@ def read_images(reader, stream, indices: np.ndarray) -> dict[int, np.ndarray]:
             out[i] = image_to_rgb(reader.deserialize(raw, stream.msgtype), stream.msgtype)
         except ImageError:
             continue
-        except Exception:  # a corrupt message: rosbags serde errors
+        except Exception:  # noqa: BLE001 - a corrupt message: rosbags serde errors
             continue
     return out
 
@@ -141,10 +141,10 @@ def camera_mount(reader, tf_topics, frame: str, robot: RobotModel) -> str | None
 
     parent: dict[str, str] = {}
     topics = [t for t in tf_topics if t in reader.topics and reader.topics[t].msgtype == TF_TYPE]
-    for topic, _, raw in reader.messages(topics):
+    for _, _, raw in reader.messages(topics):
         try:
             msg = reader.deserialize(raw, TF_TYPE)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a corrupt message: rosbags serde errors
             continue
         for p, c, _ in tf_transforms(msg):
             parent.setdefault(c, p)

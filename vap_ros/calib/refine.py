@@ -24,7 +24,7 @@ worse than the start, or moved implausibly far, is refused.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -45,10 +45,16 @@ from vap_ros.calib.contours import (
 from vap_ros.calib.errors import NotConvergedError
 from vap_ros.calib.frames import CalibrationFrames
 from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
-from vap_ros.calib.score import AlignmentScore, alignment_score, check_frames
+from vap_ros.calib.score import (
+    AlignmentScore,
+    alignment_score,
+    check_frames,
+    resize_images,
+    work_size,
+)
 from vap_ros.camera import Camera
 
-__all__ = ["RefineResult", "Stage", "camera_change", "refine_camera", "DEFAULT_STAGES"]
+__all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "refine_camera"]
 
 
 @dataclass(frozen=True)
@@ -150,21 +156,9 @@ def camera_change(a: Camera, b: Camera) -> tuple[float, float]:
     return float(d), float(np.degrees(Rotation.from_matrix(R).magnitude()))
 
 
-def _stage_size(cam: Camera, long_side: int) -> tuple[int, int]:
-    s = min(1.0, long_side / max(cam.width, cam.height))
-    return max(16, int(round(cam.height * s))), max(16, int(round(cam.width * s)))
-
-
-def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    H, W = size
-    if images.shape[1:3] == (H, W):
-        return images
-    return np.stack([cv2.resize(im, (W, H), interpolation=cv2.INTER_AREA) for im in images])
-
-
 def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): the region any frame's silhouette touches, grown by ``margin``."""
-    T, H, W = silhouettes.shape
+    _, H, W = silhouettes.shape
     any_sil = silhouettes.any(axis=0)
     if not any_sil.any():
         return 0, 0, W, H
@@ -231,7 +225,8 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
 def _solve(cam: Camera, cs: ContourSet, stage: Stage, n_params: int,
            es: EdgeSet | None = None) -> np.ndarray:
     scale = np.array([1e-3] * 3 + [1e-3] * 3 + [1e-3, 0.5, 0.5])[:n_params]
-    objs = [ContourObjective(cam, cs, stage.cap, n_params)]
+    objs: list[ContourObjective | EdgeObjective] = [
+        ContourObjective(cam, cs, stage.cap, n_params)]
     if es is not None and es.points_base.shape[0]:
         objs.append(EdgeObjective(cam, es, stage.cap, n_params))
 
@@ -281,11 +276,11 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
     stage = stages[-1]
     done: set[tuple[int, int]] = set()
     for si, stage in enumerate(stages):
-        size = _stage_size(cam0, stage.long_side)
+        size = work_size(cam0, stage.long_side)
         if size in done and si < len(stages) - 1:
             continue  # the image is smaller than this level: the next level covers it
         done.add(size)
-        images = _resize(frames.images, size)
+        images = resize_images(frames.images, size)
         for it in range(stage.iterations):
             c = cam.scaled(size[1], size[0])
             depth, cover = render_depth(renderer, poses, cam, size, stage.supersample)

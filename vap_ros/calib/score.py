@@ -23,8 +23,16 @@ from vap_ros.calib.frames import CalibrationFrames
 from vap_ros.calib.observe import Observation, observe, subpixel_sdt
 from vap_ros.camera import Camera
 
-__all__ = ["AlignmentScore", "MIN_DISTINCT_POSES", "THRESHOLD_PX", "alignment_score",
-           "check_frames", "check_view"]
+__all__ = [
+    "MIN_DISTINCT_POSES",
+    "THRESHOLD_PX",
+    "AlignmentScore",
+    "alignment_score",
+    "check_frames",
+    "check_view",
+    "resize_images",
+    "work_size",
+]
 
 #: Fewest distinct robot poses (link origins >= 1 cm apart) a camera needs.
 MIN_DISTINCT_POSES = 10
@@ -74,12 +82,15 @@ class AlignmentScore:
                 f"{self.frames} frames: {verdict}")
 
 
-def _work_size(cam: Camera) -> tuple[int, int]:
-    s = min(1.0, SCORE_SIDE / max(cam.width, cam.height))
+def work_size(cam: Camera, long_side: int = SCORE_SIDE) -> tuple[int, int]:
+    """(H, W) of the camera's images scaled down so the longer side is ``long_side`` (never
+    up, at least 16 px)."""
+    s = min(1.0, long_side / max(cam.width, cam.height))
     return max(16, int(round(cam.height * s))), max(16, int(round(cam.width * s)))
 
 
-def _resize(images: np.ndarray, size) -> np.ndarray:
+def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(T, H, W, 3) images at ``size`` (H, W) (INTER_AREA; the same array when they are)."""
     H, W = size
     if images.shape[1:3] == (H, W):
         return images
@@ -114,9 +125,9 @@ def background_motion(images: np.ndarray, near: np.ndarray, background: np.ndarr
             continue  # the robot fills the view: nothing to register
         warp = np.eye(2, 3, dtype=np.float32)
         try:
-            _, warp = cv2.findTransformECC(bg, cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), warp,
-                                           cv2.MOTION_TRANSLATION, crit, mask, 5)
-            shift[t] = float(np.hypot(warp[0, 2], warp[1, 2]))
+            _, found = cv2.findTransformECC(bg, cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), warp,
+                                            cv2.MOTION_TRANSLATION, crit, mask, 5)
+            shift[t] = float(np.hypot(found[0, 2], found[1, 2]))
         except cv2.error:
             shift[t] = np.inf
     return shift
@@ -185,10 +196,10 @@ def alignment_score(frames: CalibrationFrames, renderer, cam: Camera | None = No
         obs: a precomputed plain-median observation at the score's working size.
     """
     cam = cam or frames.camera
-    size = _work_size(cam)
+    size = work_size(cam)
     H, W = size
     c = cam.scaled(W, H)
-    images = _resize(frames.images, size)
+    images = resize_images(frames.images, size)
     if obs is None:
         obs = observe(images)
     depth = renderer.render(frames.arm_q, [c], frames.gripper_width_m, size).depth[0]

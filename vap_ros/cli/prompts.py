@@ -45,9 +45,8 @@ def run_episode(args) -> int:
 
 
 def run_render(args) -> int:
-    from vap_ros.data import render_bag_prompts
-
     from vap_ros.calib.report import format_alignment
+    from vap_ros.data import render_bag_prompts
 
     s = render_bag_prompts(args.bag, args.out, args.config, calibration=args.calibration,
                            every=max(1, args.every), refine_calibration=args.refine_calibration)

@@ -11,9 +11,20 @@ import struct
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
+from vap_ros.data.mcap_scan import typestore_from_definitions
 from vap_ros.errors import BagError
+
+if TYPE_CHECKING:
+    from rosbags.highlevel import AnyReader
+    from rosbags.interfaces import Connection
+    from rosbags.rosbag2.storage_mcap import McapReader
+    from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
+    from rosbags.typesys.store import Typestore
+
+    from vap_ros.data.mcap_index import McapIndex
+    from vap_ros.data.mcap_scan import TruncatedMcap
 
 __all__ = ["BagReader", "TopicInfo", "bag_paths"]
 
@@ -52,27 +63,15 @@ def bag_paths(inputs: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def _typestore_from_connections(connections, fallback):
+def _typestore_from_connections(connections: Iterable[Connection],
+                                fallback: Typestore) -> Typestore:
     """A typestore with the message definitions embedded in the bag (as AnyReader does)."""
     from rosbags.interfaces import MessageDefinitionFormat
-    from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 
-    typs: dict = {}
-    for c in connections:
-        if c.msgdef.format == MessageDefinitionFormat.MSG:
-            typs.update(get_types_from_msg(c.msgdef.data, c.msgtype))
-        elif c.msgdef.format == MessageDefinitionFormat.IDL:
-            sep = "=" * 80 + "\n"
-            data = c.msgdef.data
-            parts = data.split(sep)[1:] if data.startswith(f"{sep}IDL: ") else [None]
-            for part in parts:
-                idl = data if part is None else part.split("\n", 1)[1]
-                typs.update(get_types_from_idl(idl))
-    store = get_typestore(Stores.EMPTY)
-    if not typs:
-        return fallback
-    store.register(typs)
-    return store
+    kinds = {MessageDefinitionFormat.MSG: "msg", MessageDefinitionFormat.IDL: "idl"}
+    return typestore_from_definitions(
+        ((c.msgtype, kinds.get(c.msgdef.format, ""), c.msgdef.data) for c in connections),
+        fallback)
 
 
 class BagReader:
@@ -97,12 +96,12 @@ class BagReader:
         self.warnings: list[str] = []
         self.is_ros2 = True
         self._stack: ExitStack | None = None
-        self._any = None  # rosbags AnyReader
-        self._storage = None  # bare storage plugin (McapReader / Sqlite3Reader)
-        self._scan = None  # truncated MCAP: record scanner
-        self._conns: dict[str, object] = {}
-        self._index = None  # McapIndex for selective reads of uncompressed MCAP
-        self.typestore = None
+        self._any: AnyReader | None = None
+        self._storage: McapReader | Sqlite3Reader | None = None  # a bare storage plugin
+        self._scan: TruncatedMcap | None = None  # truncated MCAP: record scanner
+        self._conns: dict[str, list[Connection]] = {}
+        self._index: McapIndex | None = None  # selective reads of uncompressed MCAP
+        self.typestore: Typestore | None = None
 
     # ------------------------------------------------------------------ open / close
     def __enter__(self) -> "BagReader":
@@ -122,11 +121,11 @@ class BagReader:
         if (p.is_file() and p.suffix in (".mcap", ".db3")
                 and (p.parent / "metadata.yaml").is_file()):
             p = p.parent
-        self._stack = ExitStack()
+        self._stack = stack = ExitStack()
         ros2_default = get_typestore(Stores.ROS2_HUMBLE)
         try:
             if p.is_file() and p.suffix in (".mcap", ".db3"):
-                self._open_storage(p, ros2_default)
+                self._open_storage(p, ros2_default, stack)
             elif p.is_file() and p.suffix != ".bag":
                 raise BagError(f"{str(p)!r} is not a bag: expected a rosbag2 folder, .mcap, "
                                ".db3 or ROS 1 .bag file")
@@ -140,7 +139,7 @@ class BagReader:
                         self._open_truncated(mcaps[0], str(err))
                         return
                     raise
-                self._stack.callback(reader.close)
+                stack.callback(reader.close)
                 self._any = reader
                 self.is_ros2 = reader.is2
                 self.typestore = reader.typestore
@@ -155,12 +154,13 @@ class BagReader:
             raise BagError(f"cannot open bag {str(self.path)!r}: {err}") from err
         self._fill_topics()
 
-    def _open_storage(self, p: Path, fallback) -> None:
+    def _open_storage(self, p: Path, fallback: Typestore, stack: ExitStack) -> None:
         from rosbags.rosbag2.errors import ReaderError
         from rosbags.rosbag2.storage_mcap import McapReader
         from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 
-        storage = (McapReader if p.suffix == ".mcap" else Sqlite3Reader)(p)
+        storage: McapReader | Sqlite3Reader = (
+            McapReader(p) if p.suffix == ".mcap" else Sqlite3Reader(p))
         try:
             storage.open()
         except ReaderError as err:
@@ -168,7 +168,7 @@ class BagReader:
                 self._open_truncated(p, str(err))
                 return
             raise
-        self._stack.callback(storage.close)
+        stack.callback(storage.close)
         self._storage = storage
         self.typestore = _typestore_from_connections(storage.connections, fallback)
         for c in storage.connections:
@@ -231,8 +231,10 @@ class BagReader:
         try:
             if self._any is not None:
                 gen = self._any.messages(connections=conns)
-            else:
+            elif self._storage is not None:
                 gen = self._storage.messages(conns)
+            else:  # not reached: checked above
+                raise BagError(f"bag {str(self.path)!r} is not open")
             for conn, stamp, raw in gen:
                 n += 1
                 last = stamp
@@ -272,6 +274,8 @@ class BagReader:
 
     def deserialize(self, raw: bytes, msgtype: str):
         """A message object; raises whatever rosbags raises (callers count it as corrupt)."""
+        if self.typestore is None:
+            raise BagError(f"bag {str(self.path)!r} is not open")
         if self.is_ros2:
             return self.typestore.deserialize_cdr(raw, msgtype)
         return self.typestore.deserialize_ros1(raw, msgtype)

@@ -13,13 +13,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Sequence, TypeVar
 
 import numpy as np
 
 from vap_ros.camera import Camera, pose_from_transform
 from vap_ros.errors import ConfigError
 from vap_ros.robot import JointTrajectory
+
+_W = TypeVar("_W", bound="BagWriter")
 
 __all__ = ["BagWriter", "plan_joint_positions", "typestore"]
 
@@ -61,7 +63,7 @@ class BagWriter:
     """
 
     def __init__(self, path: str | Path, *, storage: Literal["mcap", "sqlite3"] = "mcap",
-                 version: int = 8, custom_data: dict[str, Any] | None = None) -> None:
+                 version: Literal[8, 9] = 8, custom_data: dict[str, Any] | None = None) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         self.path = Path(path)
@@ -207,7 +209,7 @@ class BagWriter:
         finally:
             shutil.rmtree(self.path, ignore_errors=True)
 
-    def __enter__(self) -> BagWriter:
+    def __enter__(self: _W) -> _W:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -199,7 +199,7 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
     check_cache_out(out, overwrite)
     staged = staging_dir(out)
     try:
-        manifest = _build(paths, cfg, staged, workers, progress)
+        manifest = _build(paths, cfg, staged, workers, progress, alignment)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -211,7 +211,7 @@ def build_dataset(bags: Sequence[str | Path], out: str | Path, config=None, *,
 
 
 def _build(paths: list[Path], cfg: RigConfig, out: Path, workers: int,
-           progress: bool) -> dict[str, Any]:
+           progress: bool, alignment: bool) -> dict[str, Any]:
     """Process every bag into ``out`` and write its manifest; returns the manifest."""
     from tqdm import tqdm
 

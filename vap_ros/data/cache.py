@@ -110,7 +110,7 @@ class NpyAppender:
         if row.shape != self.row_shape:
             raise ConfigError(f"{self.path.name}: row shape {row.shape} differs from "
                               f"{self.row_shape}")
-        data = memoryview(row).cast("B")
+        data = row.data.cast("B")  # the row's own buffer, as bytes
         start = _HEADER_LEN + self.rows * data.nbytes
         if self.sparse and data.nbytes >= 4 * _PAGE:
             self._write_sparse(start, data)
@@ -264,12 +264,17 @@ def _shard_value(key: str, clip: dict, video: np.ndarray) -> np.ndarray:
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
     p = Path(out) / "manifest.json"
     tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, default=_json_default))
+    try:
+        text = json.dumps(manifest, indent=1, default=_json_default)
+    except TypeError as err:  # json's own refusal, or _json_default's
+        raise CacheError(f"{p}: {err}; expected a manifest of JSON values, numpy numbers and "
+                         "arrays, and paths", path=p) from err
+    tmp.write_text(text)
     os.replace(tmp, p)
     return p
 
 
-def _json_default(o):
+def _json_default(o):  # json.dumps's hook: TypeError is its protocol for "cannot"
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):

@@ -31,7 +31,7 @@ def clip_size(rec: Recording, cfg: RigConfig) -> tuple[int, int]:
     """(H, W) of the clip frames: the config's, else the cameras' common size."""
     if cfg.clip.size is not None:
         return cfg.clip.size
-    sizes = {(c.camera.height, c.camera.width) for c in rec.cameras}
+    sizes = {(cam.height, cam.width) for cam in (c.calibrated() for c in rec.cameras)}
     if len(sizes) != 1:
         from vap_ros.errors import ConfigError
 
@@ -181,6 +181,7 @@ def _clip_videos(reader: BagReader, rec: Recording, plan: ClipPlan, size: tuple[
                 if video is None:
                     video = videos[c] = np.empty((V, F, *size, 3), np.uint8)
                 if first is None:
+                    assert img is not None  # decoded: err is None
                     first = resize_frame(img, size, out=video[sv, f])
                 else:
                     video[sv, f] = first
@@ -237,8 +238,8 @@ def make_clip(rec: Recording, plan: ClipPlan, c: int, video: np.ndarray, cfg: Ri
     V, F = len(rec.cameras), len(clip)
     stamps = plan.frame_stamps[clip].T  # (V, F)
     index = plan.frame_index[clip].T
-    cams = [cs.camera.scaled(W, H) if (cs.camera.height, cs.camera.width) != (H, W)
-            else cs.camera for cs in rec.cameras]
+    native = [cs.calibrated() for cs in rec.cameras]
+    cams = [c.scaled(W, H) if (c.height, c.width) != (H, W) else c for c in native]
     robot = renderer.robot
     sources = ["logged"]
     has_cmd = bool(plan.commanded_ok[clip].all()) and bool(rec.plans)
@@ -287,8 +288,10 @@ def make_clip(rec: Recording, plan: ClipPlan, c: int, video: np.ndarray, cfg: Ri
 
 def _joints(rec: Recording, stamps: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
     logged = rec.logged.sample(stamps)
+    w_logged = logged.gripper_width_m
+    assert w_logged is not None  # pass 1 gives the logged series a width (read_recording)
     if source == "logged":
-        return logged.positions, logged.gripper_width_m
+        return logged.positions, w_logged
     q, w, _ = rec.commanded(stamps)
-    w = np.where(np.isnan(w), logged.gripper_width_m, w)  # plans rarely carry the gripper
+    w = np.where(np.isnan(w), w_logged, w)  # plans rarely carry the gripper
     return q, w

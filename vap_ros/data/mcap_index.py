@@ -10,10 +10,13 @@ later pass only the images it needs. Compressed chunks: not used (``McapIndex.us
 from __future__ import annotations
 
 import struct
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Iterator
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rosbags.interfaces.typing import RPath
+    from rosbags.rosbag2.storage_mcap import ChunkInfo, McapReader
 
 __all__ = ["McapIndex"]
 
@@ -28,9 +31,9 @@ class McapIndex:
         usable: every chunk is uncompressed and indexed.
     """
 
-    def __init__(self, storages) -> None:
-        self.files: list[Path] = []
-        self._chunks = []  # (file index, ChunkInfo)
+    def __init__(self, storages: list[McapReader]) -> None:
+        self.files: list[RPath] = []  # the storages' own paths (pathlib.Path for files)
+        self._chunks: list[tuple[int, ChunkInfo]] = []  # (file index, chunk)
         self._topic_ids: dict[str, list[tuple[int, int]]] = {}  # topic -> [(file, channel)]
         usable = bool(storages)
         for k, st in enumerate(storages):
@@ -38,7 +41,7 @@ class McapIndex:
             if not chunks or any(c.compression for c in chunks):
                 usable = False
                 break
-            self.files.append(Path(st.path))
+            self.files.append(st.path)
             self._chunks.extend((k, c) for c in chunks)
             for conn in st.connections:
                 self._topic_ids.setdefault(conn.topic, []).append((k, conn.id))
@@ -52,7 +55,7 @@ class McapIndex:
         if cached is not None:
             return cached
         logs, files, offs = [], [], []
-        handles: dict[int, object] = {}
+        handles: dict[int, BinaryIO] = {}
         try:
             for k, ch in self._chunks:
                 f = handles.get(k) or handles.setdefault(k, self.files[k].open("rb"))

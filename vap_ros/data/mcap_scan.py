@@ -7,9 +7,39 @@ first incomplete record. Everything before it is readable; the rest is reported 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-__all__ = ["TruncatedMcap"]
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
+
+__all__ = ["TruncatedMcap", "typestore_from_definitions"]
+
+
+def typestore_from_definitions(definitions: Iterable[tuple[str, str, str]],
+                               fallback: Typestore) -> Typestore:
+    """A rosbags typestore with the message definitions a bag embeds (as AnyReader builds it).
+
+    Args:
+        definitions: (msgtype, "msg" or "idl", text) per definition; other kinds are skipped.
+        fallback: returned when there is no definition to register.
+    """
+    from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+
+    typs: dict = {}
+    for name, kind, text in definitions:
+        if kind == "msg":
+            typs.update(get_types_from_msg(text, name))
+        elif kind == "idl":
+            sep = "=" * 80 + "\n"
+            parts = text.split(sep)[1:] if text.startswith(f"{sep}IDL: ") else [None]
+            for part in parts:
+                typs.update(get_types_from_idl(text if part is None
+                                               else part.split("\n", 1)[1]))
+    if not typs:
+        return fallback
+    store = get_typestore(Stores.EMPTY)
+    store.register(typs)
+    return store
 
 
 class TruncatedMcap:
@@ -67,24 +97,13 @@ class TruncatedMcap:
                     elif ch[0] in topics:
                         yield ch[0], int(rec.log_time), bytes(rec.data)
 
-    def _build_typestore(self):
-        from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
+    def _build_typestore(self) -> Typestore:
+        from rosbags.typesys import Stores, get_typestore
 
-        typs: dict = {}
-        for name, enc, text in self._schemas.values():
-            if enc == "ros2msg":
-                typs.update(get_types_from_msg(text, name))
-            elif enc == "ros2idl":
-                sep = "=" * 80 + "\n"
-                parts = text.split(sep)[1:] if text.startswith(f"{sep}IDL: ") else [None]
-                for part in parts:
-                    typs.update(get_types_from_idl(text if part is None
-                                                   else part.split("\n", 1)[1]))
-        if not typs:
-            return get_typestore(Stores.ROS2_HUMBLE)
-        store = get_typestore(Stores.EMPTY)
-        store.register(typs)
-        return store
+        kinds = {"ros2msg": "msg", "ros2idl": "idl"}
+        return typestore_from_definitions(
+            ((name, kinds.get(enc, ""), text) for name, enc, text in self._schemas.values()),
+            get_typestore(Stores.ROS2_HUMBLE))
 
     def messages(self, topics: set[str]) -> Iterator[tuple[str, int, bytes]]:
         """(topic, log time ns, raw) of the intact messages, in file order."""

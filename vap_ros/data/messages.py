@@ -284,7 +284,7 @@ def display_trajectory_to_trajectory(msg, log_time_ns: int, mapper, *,
     jt = first.joint_trajectory
     multi = getattr(first, "multi_dof_joint_trajectory", None)
     n_multi = len(getattr(multi, "points", ()))
-    if n_multi:
+    if multi is not None and n_multi:
         notes.append(f"multi-DOF trajectory of joints {list(multi.joint_names)} "
                      f"({n_multi} points) ignored: only joint trajectories are predicted")
     names = [str(n) for n in jt.joint_names]

@@ -59,6 +59,16 @@ class CameraStream:
     stamps_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     camera: Camera | None = None
 
+    def calibrated(self) -> Camera:
+        """``camera`` (pass 1 calibrates every camera of a ``Recording``).
+
+        Raises:
+            CalibrationError: the stream has no calibration yet.
+        """
+        if self.camera is None:
+            raise CalibrationError(f"camera {self.name!r} ({self.topic}) is not calibrated")
+        return self.camera
+
 
 @dataclass
 class Recording:
@@ -246,11 +256,12 @@ def read_recording(reader: BagReader, cfg: RigConfig, robot: RobotModel, *,
                 continue
             try:
                 if topic == grip_topic:
-                    names = list(mapper.model_names(msg.name))
-                    idx = [names.index(n) for n in grip_names if n in names]
-                    if len(idx) != len(grip_names) or len(msg.position) < len(names):
+                    model_names = list(mapper.model_names(msg.name))
+                    idx = [model_names.index(n) for n in grip_names if n in model_names]
+                    if len(idx) != len(grip_names) or len(msg.position) < len(model_names):
                         raise JointStateError(f"gripper joints {list(grip_names)} not in "
-                                              f"{names}", names=names, expected=grip_names)
+                                              f"{model_names}", names=model_names,
+                                              expected=grip_names)
                     gr_t.append(header_stamp_ns(msg) or log_ns)
                     gr_w.append(float(np.sum(np.asarray(msg.position, float)[idx])))
                 elif topic == plan_topic:

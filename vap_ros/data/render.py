@@ -58,11 +58,12 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
 
             summary["refined"] = refine_recording(reader, rec, renderer.robot, cfg.robot,
                                                   progress=progress)
-            save_calibration([c.camera for c in rec.cameras], out / "calibration.yaml")
+            save_calibration([c.calibrated() for c in rec.cameras], out / "calibration.yaml")
         summary["alignment"] = alignment_report(reader, rec, renderer.robot, cfg.robot)
         by_topic = {c.topic: c for c in rec.cameras}
-        stats = {c.name: {"topic": c.topic, "images": int(c.stamps_ns.size), "written": 0,
-                          "skipped": Counter()} for c in rec.cameras}
+        stats: dict[str, dict[str, Any]] = {
+            c.name: {"topic": c.topic, "images": int(c.stamps_ns.size), "written": 0,
+                     "skipped": Counter()} for c in rec.cameras}
         for c in rec.cameras:
             (out / c.name).mkdir(parents=True, exist_ok=True)
         total = sum(int(c.stamps_ns.size) for c in rec.cameras)
@@ -89,7 +90,7 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
                 except Exception as err:  # noqa: BLE001 - serde errors: a corrupt message
                     st["skipped"][f"corrupt image message ({type(err).__name__})"] += 1
                     continue
-                cam = cs.camera
+                cam = cs.calibrated()
                 if img.shape[:2] != (cam.height, cam.width):
                     note = (f"{cs.name}: images are {img.shape[1]}x{img.shape[0]}, the "
                             f"calibration {cam.width}x{cam.height}: intrinsics scaled")

@@ -8,11 +8,20 @@ those norm modules, so the diffusers transformer stays unmodified and saves in i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vap_ros.model.prompt_encoder import fold_time
+
+if TYPE_CHECKING:
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXBlock,
+        CogVideoXTransformer3DModel,
+    )
 
 __all__ = ["ActionAdapter"]
 
@@ -33,11 +42,11 @@ class ActionAdapter(nn.Module):
         self.encoder = nn.Sequential(nn.Linear(action_dim * temporal_ratio, embed_dim), nn.SiLU(),
                                      nn.Linear(embed_dim, embed_dim))
         self.null = nn.Parameter(torch.zeros(embed_dim))
-        self.mods = nn.ModuleList(nn.Linear(embed_dim, 3 * inner_dim)
-                                  for _ in range(2 * num_layers))
-        for mod in self.mods:
+        mods = [nn.Linear(embed_dim, 3 * inner_dim) for _ in range(2 * num_layers)]
+        for mod in mods:
             nn.init.zeros_(mod.weight)
             nn.init.zeros_(mod.bias)
+        self.mods = nn.ModuleList(mods)
         self.frame_emb: torch.Tensor | None = None  # (B, F, E) set before each forward
         self._handles: list = []
 
@@ -56,10 +65,12 @@ class ActionAdapter(nn.Module):
     def null_embedding(self, batch: int, frames: int) -> torch.Tensor:
         return self.null.expand(batch, frames, -1)
 
-    def attach(self, transformer: nn.Module) -> None:
+    def attach(self, transformer: CogVideoXTransformer3DModel) -> None:
         """Register the per-frame modulation hooks on every block's norm1 and norm2."""
         self.detach()
-        for i, block in enumerate(transformer.transformer_blocks):
+        # an nn.ModuleList's items are typed Module: these are CogVideoXBlocks
+        blocks = cast("Iterable[CogVideoXBlock]", transformer.transformer_blocks)
+        for i, block in enumerate(blocks):
             for j, norm in enumerate((block.norm1, block.norm2)):
                 self._handles.append(norm.register_forward_hook(self._hook(2 * i + j)))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import torch
 from torch import nn
@@ -15,13 +16,33 @@ from torch import nn
 from vap_ros.errors import CheckpointError
 from vap_ros.model.config import WorldModelConfig
 
+if TYPE_CHECKING:
+    # Named from their own modules: to a type checker, diffusers' package __init__ exports the
+    # placeholder classes it uses when torch is missing (utils/dummy_pt_objects.py).
+    from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXTransformer3DModel,
+    )
+
+_M = TypeVar("_M", bound=nn.Module)
+
 PROMPT_EMBEDS = "prompt_embeds.safetensors"
 
-__all__ = ["PROMPT_EMBEDS", "Codec", "load_prompt_embeds", "build_scheduler", "build_transformer", "check_base_dir", "load_base",
-           "materialise", "rotary_embedding", "widen_patch_embed"]
+__all__ = [
+    "PROMPT_EMBEDS",
+    "Codec",
+    "build_scheduler",
+    "build_transformer",
+    "check_base_dir",
+    "load_base",
+    "load_prompt_embeds",
+    "materialise",
+    "rotary_embedding",
+    "widen_patch_embed",
+]
 
 
-def materialise(module: nn.Module) -> nn.Module:
+def materialise(module: _M) -> _M:
     """Give every parameter and buffer its own freshly allocated (64-byte aligned) storage.
 
     diffusers' ``from_pretrained`` leaves weights as views into the loaded safetensors buffer
@@ -39,21 +60,23 @@ def materialise(module: nn.Module) -> nn.Module:
     return module
 
 
-def build_transformer(config: WorldModelConfig) -> nn.Module:
+def build_transformer(config: WorldModelConfig) -> CogVideoXTransformer3DModel:
     """A randomly initialised ``CogVideoXTransformer3DModel`` from ``config.transformer``; its
     ``in_channels`` is set to ``config.input_groups`` x ``out_channels`` (noisy latents, image
     condition and, with ``prompt_injection: concat``, the prompt)."""
-    from diffusers import CogVideoXTransformer3DModel
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXTransformer3DModel,
+    )
 
     kw = dict(config.transformer)
     kw["in_channels"] = config.input_groups * int(kw.get("out_channels", 16))
     return CogVideoXTransformer3DModel(**kw)
 
 
-def build_vae(config: WorldModelConfig) -> nn.Module:
+def build_vae(config: WorldModelConfig) -> AutoencoderKLCogVideoX:
     """A randomly initialised ``AutoencoderKLCogVideoX`` (benchmarks only: random VAEs are
     useless)."""
-    from diffusers import AutoencoderKLCogVideoX
+    from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
 
     vae = dict(config.vae or {})
     blocks = len(vae.get("block_out_channels", (128, 256, 256, 512)))
@@ -107,25 +130,38 @@ def check_base_dir(base: str | Path, need_vae: bool = True) -> Path:
     return base
 
 
-def load_base(base: str | Path, need_vae: bool) -> tuple[nn.Module, nn.Module | None]:
+def load_base(base: str | Path, need_vae: bool
+              ) -> tuple[CogVideoXTransformer3DModel, AutoencoderKLCogVideoX | None]:
     """Load (transformer, vae) from a checked local diffusers directory.
 
     Raises:
         CheckpointError: missing files or weights that do not load.
     """
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
-
     base = check_base_dir(base, need_vae)
     try:
-        transformer = materialise(CogVideoXTransformer3DModel.from_pretrained(
-            base, subfolder="transformer", use_safetensors=True, local_files_only=True))
-        vae = None
-        if need_vae:
-            vae = materialise(AutoencoderKLCogVideoX.from_pretrained(
-                base, subfolder="vae", use_safetensors=True, local_files_only=True))
+        transformer = load_transformer(base, subfolder="transformer")
+        vae = load_vae(base, subfolder="vae") if need_vae else None
     except (OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"cannot load the base model from {base}: {err}") from err
     return transformer, vae
+
+
+def load_transformer(folder: Path, subfolder: str | None = None) -> CogVideoXTransformer3DModel:
+    """A diffusers transformer directory's model, safetensors only, in its own storage."""
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXTransformer3DModel,
+    )
+
+    return materialise(CogVideoXTransformer3DModel.from_pretrained(
+        folder, subfolder=subfolder, use_safetensors=True, local_files_only=True))
+
+
+def load_vae(folder: Path, subfolder: str | None = None) -> AutoencoderKLCogVideoX:
+    """A diffusers VAE directory's model, safetensors only, in its own storage."""
+    from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
+
+    return materialise(AutoencoderKLCogVideoX.from_pretrained(
+        folder, subfolder=subfolder, use_safetensors=True, local_files_only=True))
 
 
 def load_prompt_embeds(path: Path) -> torch.Tensor:
@@ -142,7 +178,7 @@ def load_prompt_embeds(path: Path) -> torch.Tensor:
         raise CheckpointError(f"cannot read prompt_embeds from {path}: {err!r}") from err
 
 
-def widen_patch_embed(transformer: nn.Module, in_channels: int) -> bool:
+def widen_patch_embed(transformer: CogVideoXTransformer3DModel, in_channels: int) -> bool:
     """Widen a T2V patch embedding to ``in_channels`` (I2V layout) with zero weights.
 
     The new input channels (the image condition) start at zero, so the output is unchanged.
@@ -155,43 +191,48 @@ def widen_patch_embed(transformer: nn.Module, in_channels: int) -> bool:
     if old > in_channels:
         raise CheckpointError(f"base transformer takes {old} input channels, expected at most "
                               f"{in_channels}")
-    new = nn.Conv2d(in_channels, proj.out_channels, proj.kernel_size, proj.stride,
+    (kh, kw), (sh, sw) = proj.kernel_size, proj.stride  # a Conv2d's are pairs
+    new = nn.Conv2d(in_channels, proj.out_channels, (kh, kw), (sh, sw),
                     bias=proj.bias is not None).to(proj.weight.device, proj.weight.dtype)
     with torch.no_grad():
         new.weight.zero_()
         new.weight[:, :old] = proj.weight
-        if proj.bias is not None:
+        if proj.bias is not None and new.bias is not None:
             new.bias.copy_(proj.bias)
     transformer.patch_embed.proj = new
     transformer.register_to_config(in_channels=in_channels)
     return True
 
 
-def rotary_embedding(transformer: nn.Module, latent_frames: int, latent_h: int, latent_w: int,
+def rotary_embedding(transformer: CogVideoXTransformer3DModel, latent_frames: int,
+                     latent_h: int, latent_w: int,
                      device) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Rotary position embeddings for rotary (5b-style) transformers, else None.
 
     Uses diffusers' own helpers exactly as ``CogVideoXImageToVideoPipeline`` does.
     """
     cfg = transformer.config
-    if not cfg.use_rotary_positional_embeddings:
+    if not cfg["use_rotary_positional_embeddings"]:
         return None
     from diffusers.models.embeddings import get_3d_rotary_pos_embed
     from diffusers.pipelines.cogvideo.pipeline_cogvideox import get_resize_crop_region_for_grid
 
-    p = cfg.patch_size
+    p: int = cfg["patch_size"]
+    p_t: int | None = cfg["patch_size_t"]
     gh, gw = latent_h // p, latent_w // p
-    if cfg.patch_size_t is None:
-        crops = get_resize_crop_region_for_grid((gh, gw), cfg.sample_width // p,
-                                                cfg.sample_height // p)
-        return get_3d_rotary_pos_embed(embed_dim=cfg.attention_head_dim, crops_coords=crops,
-                                       grid_size=(gh, gw), temporal_size=latent_frames,
-                                       device=device)
-    frames = (latent_frames + cfg.patch_size_t - 1) // cfg.patch_size_t
-    return get_3d_rotary_pos_embed(embed_dim=cfg.attention_head_dim, crops_coords=None,
-                                   grid_size=(gh, gw), temporal_size=frames, grid_type="slice",
-                                   max_size=(cfg.sample_height // p, cfg.sample_width // p),
-                                   device=device)
+    width, height = cfg["sample_width"] // p, cfg["sample_height"] // p
+    if p_t is None:
+        crops = get_resize_crop_region_for_grid((gh, gw), width, height)
+        emb = get_3d_rotary_pos_embed(embed_dim=cfg["attention_head_dim"], crops_coords=crops,
+                                      grid_size=(gh, gw), temporal_size=latent_frames,
+                                      device=device)
+    else:
+        emb = get_3d_rotary_pos_embed(embed_dim=cfg["attention_head_dim"], crops_coords=None,
+                                      grid_size=(gh, gw),
+                                      temporal_size=(latent_frames + p_t - 1) // p_t,
+                                      grid_type="slice", max_size=(height, width), device=device)
+    # (cos, sin): diffusers' annotation also allows the tensor of use_real=False (not used here)
+    return cast("tuple[torch.Tensor, torch.Tensor]", emb)
 
 
 class Codec(nn.Module):
@@ -201,13 +242,13 @@ class Codec(nn.Module):
     (F = (T - 1) / 4 + 1, C = 16, h, w = H / 8, W / 8), latents times ``scaling_factor``.
     """
 
-    def __init__(self, vae: nn.Module | None):
+    def __init__(self, vae: AutoencoderKLCogVideoX | None):
         super().__init__()
         self.vae = vae
 
     @property
     def channels(self) -> int:
-        return 3 if self.vae is None else int(self.vae.config.latent_channels)
+        return 3 if self.vae is None else int(self.vae.config["latent_channels"])
 
     def encode(self, video: torch.Tensor, generator: torch.Generator | None = None,
                sample: bool = False) -> torch.Tensor:
@@ -216,17 +257,18 @@ class Codec(nn.Module):
             return video.permute(0, 2, 1, 3, 4)
         dist = self.vae.encode(video.to(self.vae.dtype)).latent_dist
         z = dist.sample(generator) if sample else dist.mode()
-        return (z * self.vae.config.scaling_factor).permute(0, 2, 1, 3, 4)
+        return (z * self.vae.config["scaling_factor"]).permute(0, 2, 1, 3, 4)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """(B, F, C, h, w) -> (B, 3, T, H, W), clamped to [-1, 1]."""
         if self.vae is None:
             return latents.permute(0, 2, 1, 3, 4).clamp(-1, 1)
-        z = latents.permute(0, 2, 1, 3, 4) / self.vae.config.scaling_factor
+        z = latents.permute(0, 2, 1, 3, 4) / self.vae.config["scaling_factor"]
         return self.vae.decode(z.to(self.vae.dtype)).sample.clamp(-1, 1)
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: Path) -> Any:
+    """A JSON file's value; CheckpointError naming the file when it cannot be read."""
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:

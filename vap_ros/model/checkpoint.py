@@ -31,27 +31,85 @@ Loading reads JSON and safetensors only; nothing is ever unpickled.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from vap_ros import __version__
 from vap_ros.errors import CheckpointError
 from vap_ros.model import backbone
 from vap_ros.model.config import WorldModelConfig
+from vap_ros.model.denoiser import Denoiser
 
-__all__ = ["load", "save"]
+if TYPE_CHECKING:
+    from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXTransformer3DModel,
+    )
+
+__all__ = ["CheckpointParts", "SavedModel", "load", "restore", "save"]
 
 FORMAT = "vap_ros.world_model/1"
 PEFT_PREFIX = "base_model.model."  # PeftModel's key prefix in adapter_model.safetensors
 DIFFUSERS_LORA_FILE = "pytorch_lora_weights.safetensors"
 
 
-def _cpu(state: dict) -> dict:
+class SavedModel(Protocol):
+    """What ``save`` reads of a model (``WorldModel`` has it)."""
+
+    config: WorldModelConfig
+    base_path: str | None
+    train_patch_embed: bool
+    card: dict[str, Any]
+    codec: backbone.Codec
+    denoiser: Denoiser
+    scheduler: Any
+
+    @property
+    def transformer(self) -> CogVideoXTransformer3DModel: ...
+
+    def num_parameters(self) -> dict[str, int]: ...
+
+
+@dataclass
+class CheckpointParts:
+    """What ``load`` reads: the parts a ``WorldModel`` is built from and its trained state.
+
+    Attributes:
+        path: the checkpoint directory.
+        config: the architecture (``vap_config.json``).
+        transformer, vae, scheduler: the diffusers parts (the base, widened and with the
+            checkpoint's patch embedding where it holds one; no LoRA yet).
+        base_path: the base directory recorded in the model card (or passed to ``load``).
+        train_patch_embed: the model trains its patch embedding.
+        card: the model card's ``training_data`` and ``metrics``.
+        text_embedding: (1, L, text_embed_dim).
+        action_adapter, controlnet, lora: state dicts (empty when the model has no such part;
+            ``lora`` under the transformer's module names).
+    """
+
+    path: Path
+    config: WorldModelConfig
+    transformer: CogVideoXTransformer3DModel
+    vae: AutoencoderKLCogVideoX | None
+    scheduler: Any
+    base_path: str | None
+    train_patch_embed: bool
+    card: dict[str, Any]
+    text_embedding: torch.Tensor
+    action_adapter: dict[str, torch.Tensor]
+    controlnet: dict[str, torch.Tensor]
+    lora: dict[str, torch.Tensor]
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
 
 
-def _base_state(transformer) -> dict:
+def _base_state(transformer: CogVideoXTransformer3DModel) -> dict[str, torch.Tensor]:
     """The transformer's own weights (LoRA layers stripped) under diffusers' names."""
     state = {}
     for key, value in transformer.state_dict().items():
@@ -61,7 +119,8 @@ def _base_state(transformer) -> dict:
     return state
 
 
-def save(wm, path: str | Path, include_base: bool | None = None, card: dict | None = None) -> Path:
+def save(wm: SavedModel, path: str | Path, include_base: bool | None = None,
+         card: dict | None = None) -> Path:
     """Write ``wm`` to ``path`` (created; existing files are overwritten).
 
     Args:
@@ -79,10 +138,8 @@ def save(wm, path: str | Path, include_base: bool | None = None, card: dict | No
     if not include_base and wm.base_path is None:
         raise CheckpointError("include_base=False needs a model loaded from a base directory")
     (path / "vap_config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    from vap_ros import __version__ as version  # noqa: PLC0415
-
     model_card = {"format": FORMAT, "preset": cfg.preset, "conditioning": cfg.conditioning,
-                  "space": cfg.space, "vap_ros_version": version, "base": wm.base_path,
+                  "space": cfg.space, "vap_ros_version": __version__, "base": wm.base_path,
                   "base_included": bool(include_base),
                   "train_patch_embed": wm.train_patch_embed,
                   "parameters": wm.num_parameters(), "training_data": None, "metrics": {}}
@@ -100,7 +157,7 @@ def save(wm, path: str | Path, include_base: bool | None = None, card: dict | No
     d = wm.denoiser
     if d.controlnet is not None:
         save_file(_cpu(d.controlnet.state_dict()), path / "controlnet.safetensors")
-    extra = {"text_embedding": d.text_embedding}
+    extra: dict[str, torch.Tensor] = {"text_embedding": d.text_embedding}
     if d.action_adapter is not None:
         extra.update({f"action_adapter.{k}": v for k, v in d.action_adapter.state_dict().items()})
     if not include_base and wm.train_patch_embed:
@@ -112,7 +169,7 @@ def save(wm, path: str | Path, include_base: bool | None = None, card: dict | No
     return path
 
 
-def _save_lora(transformer, lora_dir: Path) -> None:
+def _save_lora(transformer: CogVideoXTransformer3DModel, lora_dir: Path) -> None:
     """The adapter in peft's and in diffusers' standard layouts (see the module docstring)."""
     from diffusers import CogVideoXImageToVideoPipeline
     from peft.utils import get_peft_model_state_dict
@@ -128,14 +185,7 @@ def _save_lora(transformer, lora_dir: Path) -> None:
         transformer_lora_adapter_metadata=peft_config.to_dict())
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"cannot read {path}: {err}") from err
-
-
-def _load_st(path: Path) -> dict:
+def _load_st(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(path)
     except Exception as err:  # safetensors raises its own SafetensorError
@@ -158,8 +208,9 @@ def _check(path: Path, cfg: WorldModelConfig, card: dict) -> None:
                               f"{', '.join(missing)}")
 
 
-def load(path: str | Path, base: str | Path | None = None):
-    """Load a checkpoint written by ``save``.
+def load(path: str | Path, base: str | Path | None = None) -> CheckpointParts:
+    """Read a checkpoint written by ``save``: the parts ``WorldModel.from_pretrained``
+    assembles (and fills with ``restore``).
 
     Args:
         base: the local base directory when the checkpoint only references its base
@@ -169,31 +220,23 @@ def load(path: str | Path, base: str | Path | None = None):
         ConfigError: a ``vap_config.json`` with unknown keys or wrong types (key and value
             named, ``source`` the file).
     """
-    from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
-    from peft import LoraConfig
-    from peft.utils import set_peft_model_state_dict
-
-    from vap_ros.model.world_model import WorldModel
-
     path = Path(path).expanduser()
     for name in ("vap_config.json", "model_card.json"):
         if not (path / name).is_file():
             raise CheckpointError(f"{path} is not a world model checkpoint: missing {name}")
-    cfg = WorldModelConfig.from_dict(_read_json(path / "vap_config.json"),
+    cfg = WorldModelConfig.from_dict(backbone.read_json(path / "vap_config.json"),
                                      source=str(path / "vap_config.json"))
-    card = _read_json(path / "model_card.json")
+    card = backbone.read_json(path / "model_card.json")
     if not isinstance(card, dict):
         raise CheckpointError(f"{path / 'model_card.json'}: expected a JSON object, got "
                               f"{type(card).__name__}")
     _check(path, cfg, card)
+    vae: AutoencoderKLCogVideoX | None = None
     try:
         if card.get("base_included", True):
-            transformer = backbone.materialise(CogVideoXTransformer3DModel.from_pretrained(
-                path / "transformer", use_safetensors=True, local_files_only=True))
-            vae = None
+            transformer = backbone.load_transformer(path / "transformer")
             if cfg.space == "latent":
-                vae = backbone.materialise(AutoencoderKLCogVideoX.from_pretrained(
-                    path / "vae", use_safetensors=True, local_files_only=True))
+                vae = backbone.load_vae(path / "vae")
             base_path = card.get("base")
         else:
             base_path = str(base or card.get("base") or "")
@@ -209,37 +252,63 @@ def load(path: str | Path, base: str | Path | None = None):
     if patch:
         backbone.widen_patch_embed(transformer, patch["patch_embed.proj.weight"].shape[1])
         transformer.load_state_dict(patch, strict=False)
-    with torch.random.fork_rng(devices=[]):
-        wm = WorldModel(cfg, transformer, vae, scheduler, base_path=base_path,
-                        train_patch_embed=bool(card.get("train_patch_embed", False)))
-    wm.card = {k: v for k, v in card.items() if k in ("training_data", "metrics")}
-    d = wm.denoiser
+    if "text_embedding" not in extra:
+        raise CheckpointError(f"world model checkpoint {path} does not fit its config: "
+                              "conditioning.safetensors has no 'text_embedding'")
+    return CheckpointParts(
+        path=path, config=cfg, transformer=transformer, vae=vae, scheduler=scheduler,
+        base_path=base_path, train_patch_embed=bool(card.get("train_patch_embed", False)),
+        card={k: v for k, v in card.items() if k in ("training_data", "metrics")},
+        text_embedding=extra["text_embedding"],
+        action_adapter={k[len("action_adapter."):]: v for k, v in extra.items()
+                        if k.startswith("action_adapter.")},
+        controlnet=(_load_st(path / "controlnet.safetensors") if cfg.uses_controlnet else {}),
+        lora=_read_lora(path, cfg) if cfg.lora_rank > 0 else {})
+
+
+def _read_lora(path: Path, cfg: WorldModelConfig) -> dict[str, torch.Tensor]:
+    """lora/: the adapter's weights under the transformer's module names (rank checked)."""
+    from peft import LoraConfig
+
+    try:
+        saved = LoraConfig.from_pretrained(str(path / "lora"))
+    except (KeyError, RuntimeError) as err:
+        raise CheckpointError(f"world model checkpoint {path} does not fit its config: "
+                              f"{err}") from err
+    if saved.r != cfg.lora_rank:
+        raise CheckpointError(f"lora/adapter_config.json has rank {saved.r}, the config "
+                              f"says {cfg.lora_rank}")
+    lora = _load_st(path / "lora" / "adapter_model.safetensors")
+    return {k[len(PEFT_PREFIX):] if k.startswith(PEFT_PREFIX) else k: v
+            for k, v in lora.items()}  # peft's layout, or the older unprefixed one
+
+
+def restore(denoiser: Denoiser, parts: CheckpointParts) -> None:
+    """Fill a denoiser built from ``parts`` with the checkpoint's trained state.
+
+    Raises:
+        CheckpointError: weights that do not fit the model (names and shapes).
+    """
+    from peft.utils import set_peft_model_state_dict
+
+    d = denoiser
     try:
         with torch.no_grad():
-            d.text_embedding.copy_(extra["text_embedding"])
+            d.text_embedding.copy_(parts.text_embedding)
         if d.action_adapter is not None:
-            d.action_adapter.load_state_dict(
-                {k[len("action_adapter."):]: v for k, v in extra.items()
-                 if k.startswith("action_adapter.")}, strict=True)
+            d.action_adapter.load_state_dict(parts.action_adapter, strict=True)
         if d.controlnet is not None:
-            d.controlnet.load_state_dict(_load_st(path / "controlnet.safetensors"), strict=True)
-        if cfg.lora_rank > 0:
-            saved = LoraConfig.from_pretrained(path / "lora")
-            if saved.r != cfg.lora_rank:
-                raise CheckpointError(f"lora/adapter_config.json has rank {saved.r}, the config "
-                                      f"says {cfg.lora_rank}")
-            lora = _load_st(path / "lora" / "adapter_model.safetensors")
-            lora = {k[len(PEFT_PREFIX):] if k.startswith(PEFT_PREFIX) else k: v
-                    for k, v in lora.items()}  # peft's layout, or the older unprefixed one
-            result = set_peft_model_state_dict(d.transformer, lora, adapter_name="default")
-            if getattr(result, "unexpected_keys", None):
+            d.controlnet.load_state_dict(parts.controlnet, strict=True)
+        if parts.config.lora_rank > 0:
+            result = set_peft_model_state_dict(d.transformer, parts.lora, adapter_name="default")
+            unexpected = list(getattr(result, "unexpected_keys", None) or [])
+            if unexpected:
                 raise CheckpointError(f"lora weights do not fit the model: unexpected keys "
-                                      f"{result.unexpected_keys[:4]}")
+                                      f"{unexpected[:4]}")
             unset = [k for k in getattr(result, "missing_keys", ()) if "lora_" in k]
             if unset:  # a LoRA layer left at its initialisation would silently do nothing
                 raise CheckpointError(f"lora/adapter_model.safetensors lacks {len(unset)} LoRA "
                                       f"weights of the model, e.g. {unset[:2]}")
     except (KeyError, RuntimeError) as err:
-        raise CheckpointError(f"world model checkpoint {path} does not fit its config: "
+        raise CheckpointError(f"world model checkpoint {parts.path} does not fit its config: "
                               f"{err}") from err
-    return wm

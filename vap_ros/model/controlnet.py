@@ -33,10 +33,11 @@ class ControlNet(nn.Module):
         self.blocks = nn.ModuleList(copy.deepcopy(blocks[i]) for i in range(num_blocks))
         for block in self.blocks:
             block.requires_grad_(True)
-        self.zero_projs = nn.ModuleList(nn.Linear(inner_dim, inner_dim) for _ in range(num_blocks))
-        for proj in self.zero_projs:
+        projs = [nn.Linear(inner_dim, inner_dim) for _ in range(num_blocks)]
+        for proj in projs:
             nn.init.zeros_(proj.weight)
             nn.init.zeros_(proj.bias)
+        self.zero_projs = nn.ModuleList(projs)
 
     @property
     def num_blocks(self) -> int:

@@ -9,12 +9,19 @@ bit-identical to the plain ``transformer(...)`` call (test/model/test_controlnet
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from vap_ros.model.action_adapter import ActionAdapter
 from vap_ros.model.controlnet import ControlNet
+
+if TYPE_CHECKING:
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXTransformer3DModel,
+    )
 
 __all__ = ["Denoiser"]
 
@@ -28,7 +35,7 @@ class Denoiser(nn.Module):
         action_adapter: the raw-action adaptive norms or None (hooks attached here).
     """
 
-    def __init__(self, transformer: nn.Module, text_embedding: torch.Tensor,
+    def __init__(self, transformer: CogVideoXTransformer3DModel, text_embedding: torch.Tensor,
                  controlnet: ControlNet | None = None,
                  action_adapter: ActionAdapter | None = None):
         super().__init__()
@@ -67,7 +74,9 @@ class Denoiser(nn.Module):
         temb = t.time_embedding(temb, None)
         if t.ofs_embedding is not None:
             ofs = latents.new_full((1,), 2.0)
-            temb = temb + t.ofs_embedding(t.ofs_proj(ofs).to(dtype=latents.dtype))
+            # diffusers' __init__ sets ofs_proj to None first, which is all a type checker sees
+            ofs_emb = t.ofs_proj(ofs)  # type: ignore[misc]
+            temb = temb + t.ofs_embedding(ofs_emb.to(dtype=latents.dtype))
         text = self.text_embedding.to(latents.dtype).expand(b, -1, -1)
         hidden = t.embedding_dropout(t.patch_embed(text, latents))
         text_len = text.shape[1]
@@ -76,8 +85,9 @@ class Denoiser(nn.Module):
         if self.action_adapter is not None:
             self.action_adapter.frame_emb = frame_emb
         cn = self.controlnet if control is not None else None
-        if cn is not None:
-            c_hidden, c_enc = hidden + control.to(hidden.dtype), enc
+        c_hidden, c_enc = hidden, enc
+        if cn is not None and control is not None:
+            c_hidden = hidden + control.to(hidden.dtype)
         for i, block in enumerate(t.transformer_blocks):
             hidden, enc = self._block(block, hidden, enc, temb, rotary)
             if cn is not None and i < cn.num_blocks:
@@ -89,7 +99,8 @@ class Denoiser(nn.Module):
         hidden = t.norm_final(hidden)
         hidden = t.norm_out(hidden, temb=temb)
         hidden = t.proj_out(hidden)
-        p, p_t = t.config.patch_size, t.config.patch_size_t
+        p: int = t.config["patch_size"]
+        p_t: int | None = t.config["patch_size_t"]
         if p_t is None:
             out = hidden.reshape(b, frames, height // p, width // p, -1, p, p)
             return out.permute(0, 1, 4, 2, 5, 3, 6).flatten(5, 6).flatten(3, 4)

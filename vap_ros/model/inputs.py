@@ -6,6 +6,7 @@ expects, so a ROS node can log it and carry on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,20 @@ import torch
 from vap_ros.errors import ModelError
 from vap_ros.model.config import WorldModelConfig
 
-__all__ = ["check_actions", "check_batch", "check_first_frames", "check_prompts", "from_uint8",
-           "to_uint8"]
+__all__ = ["Batch", "check_actions", "check_batch", "check_first_frames", "check_prompts",
+           "from_uint8", "to_uint8"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A checked training batch, views folded into the batch dimension: ``video`` and
+    ``prompts`` (B*V, 3, T, H, W), ``actions`` (B*V, T, D), ``loss_weight`` (B*V, 1, T, H, W);
+    an entry the model's conditioning does not use (or an absent loss weight) is None."""
+
+    video: torch.Tensor
+    prompts: torch.Tensor | None = None
+    actions: torch.Tensor | None = None
+    loss_weight: torch.Tensor | None = None
 
 
 def _shape(x: Any) -> str:
@@ -98,7 +111,7 @@ def _tensor(batch: dict, key: str, ndim: int, layout: str) -> torch.Tensor:
     return x
 
 
-def check_batch(batch: dict, cfg: WorldModelConfig) -> dict[str, torch.Tensor | None]:
+def check_batch(batch: dict, cfg: WorldModelConfig) -> Batch:
     """Validate a training batch and fold views into the batch dimension.
 
     Input layout: ``video`` (B, V, 3, T, H, W) in [-1, 1] (frame 0 = the conditioning frame),
@@ -106,8 +119,7 @@ def check_batch(batch: dict, cfg: WorldModelConfig) -> dict[str, torch.Tensor | 
     optional ``loss_weight`` (B, V, 1, T, H, W).
 
     Returns:
-        dict with ``video``/``prompts`` (B*V, 3, T, H, W), ``actions`` (B*V, T, D) and
-        ``loss_weight`` (B*V, 1, T, H, W); absent entries are None.
+        The ``Batch``: ``prompts`` set for skeleton conditioning, ``actions`` for raw_action.
     Raises:
         ModelError: a missing entry or any shape that does not fit the model.
     """
@@ -119,8 +131,7 @@ def check_batch(batch: dict, cfg: WorldModelConfig) -> dict[str, torch.Tensor | 
     if (c, t, h, w) != want:
         raise ModelError(f"batch['video'] shape {tuple(video.shape)}: expected (B, V, "
                          f"{', '.join(map(str, want))})")
-    out: dict[str, torch.Tensor | None] = {"video": video.flatten(0, 1), "prompts": None,
-                                           "actions": None, "loss_weight": None}
+    out: dict[str, torch.Tensor] = {"video": video.flatten(0, 1)}
     if cfg.conditioning == "skeleton":
         prompts = _tensor(batch, "prompts", 6, "(B, V, 3, T, H, W)")
         if prompts.shape != video.shape:
@@ -139,4 +150,4 @@ def check_batch(batch: dict, cfg: WorldModelConfig) -> dict[str, torch.Tensor | 
             raise ModelError(f"batch['loss_weight'] shape {tuple(weight.shape)}: expected "
                              f"({b}, {v}, 1, {t}, {h}, {w})")
         out["loss_weight"] = weight.flatten(0, 1)
-    return out
+    return Batch(**out)

@@ -23,7 +23,7 @@ def fold_time(video: torch.Tensor, ratio: int) -> torch.Tensor:
     """
     if ratio == 1:
         return video
-    b, c, t, h, w = video.shape
+    b, c, _, h, w = video.shape
     pad = video[:, :, :1].expand(b, c, ratio - 1, h, w)
     x = torch.cat([pad, video], dim=2)
     frames = x.shape[2] // ratio

@@ -58,8 +58,14 @@ def sample_latents(denoiser: Denoiser, scheduler, image_cond: torch.Tensor, *, c
         uncond = image_cond if image_cond_uncond is None else image_cond_uncond
         image_cond = torch.cat([image_cond, uncond])
         if control is not None:
+            if control_uncond is None:
+                raise ModelError("guidance_scale != 1 with ControlNet tokens needs "
+                                 "control_uncond")
             control = torch.cat([control, control_uncond])
         if frame_emb is not None:
+            if frame_emb_uncond is None:
+                raise ModelError("guidance_scale != 1 with action embeddings needs "
+                                 "frame_emb_uncond")
             frame_emb = torch.cat([frame_emb, frame_emb_uncond])
     is_ddim = type(sched).__name__ == "CogVideoXDDIMScheduler"
     old_pred = None

@@ -10,7 +10,7 @@ parameter groups and gradient checkpointing so the trainer needs no model intern
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -18,13 +18,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from vap_ros.errors import CheckpointError, ModelError
-from vap_ros.model import backbone, inputs
+from vap_ros.model import backbone, checkpoint, inputs
 from vap_ros.model.action_adapter import ActionAdapter
 from vap_ros.model.config import WorldModelConfig, load_preset
 from vap_ros.model.controlnet import ControlNet
 from vap_ros.model.denoiser import Denoiser
 from vap_ros.model.prompt_encoder import fold_time
 from vap_ros.model.sampler import sample_latents
+
+if TYPE_CHECKING:
+    from diffusers.models.autoencoders.autoencoder_kl_cogvideox import AutoencoderKLCogVideoX
+    from diffusers.models.transformers.cogvideox_transformer_3d import (
+        CogVideoXTransformer3DModel,
+    )
 
 __all__ = ["WorldModel"]
 
@@ -41,8 +47,9 @@ class WorldModel(nn.Module):
         ModelError: the transformer does not fit the config (channels, text length, size).
     """
 
-    def __init__(self, config: WorldModelConfig, transformer: nn.Module, vae: nn.Module | None,
-                 scheduler=None, base_path: str | None = None, train_patch_embed: bool = False):
+    def __init__(self, config: WorldModelConfig, transformer: CogVideoXTransformer3DModel,
+                 vae: AutoencoderKLCogVideoX | None, scheduler=None, base_path: str | None = None,
+                 train_patch_embed: bool = False):
         super().__init__()
         self.config = config
         self.base_path = base_path
@@ -53,28 +60,31 @@ class WorldModel(nn.Module):
         n_in = config.input_groups * c
         widened = backbone.widen_patch_embed(transformer, n_in)
         self.train_patch_embed = bool(train_patch_embed or widened)
-        tcfg = transformer.config
-        if tcfg.in_channels != n_in or tcfg.out_channels != c:
-            raise ModelError(f"transformer has in/out channels {tcfg.in_channels}/"
-                             f"{tcfg.out_channels}; expected {n_in}/{c} for {config.space} space "
-                             f"and prompt_injection {config.prompt_injection!r}")
-        inner = tcfg.num_attention_heads * tcfg.attention_head_dim
+        tcfg = transformer.config  # diffusers' FrozenDict
+        if tcfg["in_channels"] != n_in or tcfg["out_channels"] != c:
+            raise ModelError(f"transformer has in/out channels {tcfg['in_channels']}/"
+                             f"{tcfg['out_channels']}; expected {n_in}/{c} for {config.space} "
+                             f"space and prompt_injection {config.prompt_injection!r}")
+        inner: int = tcfg["num_attention_heads"] * tcfg["attention_head_dim"]
         controlnet = None
         if config.uses_controlnet:  # copy blocks BEFORE LoRA is attached
             controlnet = ControlNet(transformer.transformer_blocks, config.controlnet_blocks,
                                     inner, config.prompt_channels,
-                                    config.spatial_ratio * tcfg.patch_size, config.temporal_ratio)
+                                    config.spatial_ratio * tcfg["patch_size"],
+                                    config.temporal_ratio)
         if config.lora_rank > 0:
             from peft import LoraConfig
 
             transformer.add_adapter(LoraConfig(
-                r=config.lora_rank, lora_alpha=config.lora_alpha or config.lora_rank,
+                r=config.lora_rank,
+                # peft annotates lora_alpha as int; it only divides it by r (a float works)
+                lora_alpha=config.lora_alpha or config.lora_rank,  # type: ignore[arg-type]
                 target_modules=list(config.lora_targets), init_lora_weights=True))
         adapter = None
         if config.conditioning == "raw_action":
             adapter = ActionAdapter(config.action_dim, config.action_embed_dim, inner,
-                                    tcfg.num_layers, config.temporal_ratio)
-        text = torch.zeros(1, tcfg.max_text_seq_length, tcfg.text_embed_dim)
+                                    tcfg["num_layers"], config.temporal_ratio)
+        text = torch.zeros(1, tcfg["max_text_seq_length"], tcfg["text_embed_dim"])
         self.denoiser = Denoiser(transformer, text, controlnet, adapter)
         self.scheduler = scheduler or backbone.build_scheduler(config)
         self._set_trainable()
@@ -140,21 +150,29 @@ class WorldModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, base: str | Path | None = None) -> WorldModel:
-        """Load a checkpoint written by ``save_pretrained`` (safetensors/JSON only)."""
-        from vap_ros.model.checkpoint import load
+        """Load a checkpoint written by ``save_pretrained`` (safetensors/JSON only): the parts
+        ``checkpoint.load`` reads, assembled here and filled with their trained state.
 
-        return load(path, base)
+        Raises:
+            CheckpointError: missing, unreadable or mismatched files. ConfigError: a bad
+            ``vap_config.json``.
+        """
+        parts = checkpoint.load(path, base)
+        with torch.random.fork_rng(devices=[]):
+            wm = cls(parts.config, parts.transformer, parts.vae, parts.scheduler,
+                     base_path=parts.base_path, train_patch_embed=parts.train_patch_embed)
+        wm.card = parts.card
+        checkpoint.restore(wm.denoiser, parts)
+        return wm
 
     def save_pretrained(self, path: str | Path, include_base: bool | None = None,
                         card: dict | None = None) -> Path:
         """Write the checkpoint (see ``vap_ros.model.checkpoint``); returns the directory."""
-        from vap_ros.model.checkpoint import save
-
-        return save(self, path, include_base, card)
+        return checkpoint.save(self, path, include_base, card)
 
     # ------------------------------------------------------------------ parameters
     @property
-    def transformer(self) -> nn.Module:
+    def transformer(self) -> CogVideoXTransformer3DModel:
         return self.denoiser.transformer
 
     @property
@@ -227,10 +245,24 @@ class WorldModel(nn.Module):
         f, _, h, w = latents.shape[1:]
         return backbone.rotary_embedding(self.transformer, f, h, w, latents.device)
 
+    def _controlnet(self) -> ControlNet:
+        cn = self.denoiser.controlnet
+        if cn is None:
+            raise ModelError(f"prompt_injection {self.config.prompt_injection!r}: this model has "
+                             "no ControlNet")
+        return cn
+
+    def _action_adapter(self) -> ActionAdapter:
+        ad = self.denoiser.action_adapter
+        if ad is None:
+            raise ModelError(f"conditioning {self.config.conditioning!r}: this model has no "
+                             "action adapter (expected 'raw_action')")
+        return ad
+
     def _weight_map(self, weight: torch.Tensor) -> torch.Tensor:
         """Pixel loss weight (B, 1, T, H, W) -> latent weight (B, F, 1, h, w) (mean pooled)."""
         w = fold_time(weight, self.config.temporal_ratio)
-        b, r, f, h, wd = w.shape
+        b, _, f, h, wd = w.shape
         w = w.mean(1, keepdim=True)
         s = self.config.spatial_ratio
         if s > 1:
@@ -257,7 +289,7 @@ class WorldModel(nn.Module):
         cfg = self.config
         b = inputs.check_batch(batch, cfg)
         dev, dtype = self.device, self.dtype
-        video = b["video"].to(dev, dtype)
+        video = b.video.to(dev, dtype)
         n = video.shape[0]
         gdev = generator.device if generator is not None else dev
         with torch.no_grad():
@@ -273,21 +305,23 @@ class WorldModel(nn.Module):
         target = self._target(x0, noise, t)
         control = frame_emb = None
         if cfg.conditioning == "skeleton":
-            prompts = b["prompts"].to(dev, dtype)
+            assert b.prompts is not None  # check_batch requires them for this conditioning
+            prompts = b.prompts.to(dev, dtype)
             prompts = torch.where(drop[:, None, None, None, None], -torch.ones_like(prompts),
                                   prompts)
             if cfg.uses_controlnet:
-                control = self.denoiser.controlnet.encode(prompts)
+                control = self._controlnet().encode(prompts)
             else:
                 with torch.no_grad():
                     cond = torch.cat([cond, self.prompt_condition(prompts)], dim=2)
         elif cfg.conditioning == "raw_action":
-            frame_emb = self.denoiser.action_adapter.embed(b["actions"].to(dev, dtype), drop)
+            assert b.actions is not None  # check_batch requires them for this conditioning
+            frame_emb = self._action_adapter().embed(b.actions.to(dev, dtype), drop)
         x = torch.cat([xt.to(dtype), cond], dim=2)
         pred = self.denoiser(x, t, control, frame_emb, self.rotary(x)).float()
         se = (pred - target) ** 2
-        if b["loss_weight"] is not None:
-            w = self._weight_map(b["loss_weight"].to(dev, torch.float32))
+        if b.loss_weight is not None:
+            w = self._weight_map(b.loss_weight.to(dev, torch.float32))
             loss = (se * w).mean() / w.mean().clamp_min(1e-8)
         else:
             loss = se.mean()
@@ -335,7 +369,7 @@ class WorldModel(nn.Module):
         if cfg.conditioning == "skeleton":
             p = inputs.from_uint8(inputs.check_prompts(prompts, views, cfg), dev, dtype)
             if cfg.uses_controlnet:
-                cn = self.denoiser.controlnet
+                cn = self._controlnet()
                 kw["control"] = cn.encode(p)  # once per sample, not per step
                 if guidance_scale != 1.0:
                     kw["control_uncond"] = cn.encode(-torch.ones_like(p))
@@ -346,7 +380,7 @@ class WorldModel(nn.Module):
                 cond = torch.cat([cond, self.prompt_condition(p)], dim=2)
         elif cfg.conditioning == "raw_action":
             a = torch.from_numpy(inputs.check_actions(actions, cfg)).to(dev, dtype)
-            ad = self.denoiser.action_adapter
+            ad = self._action_adapter()
             kw["frame_emb"] = ad.embed(a[None].expand(views, -1, -1))
             kw["frame_emb_uncond"] = ad.null_embedding(views, cfg.latent_frames).to(dtype)
         elif guidance_scale != 1.0:

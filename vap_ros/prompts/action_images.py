@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from vap_ros.camera import Camera
-from vap_ros.errors import CalibrationError, ImageError
+from vap_ros.errors import CalibrationError, ImageError, TrajectoryError
 
 __all__ = ["ActionImageCodec", "DecodedActions"]
 
@@ -69,7 +69,9 @@ class ActionImageCodec:
         """Encode poses (T, 4, 4) and gripper states (T,) → (V, T, H, W, 3) uint8 images."""
         T_base_ee = np.asarray(T_base_ee, np.float64).reshape(-1, 4, 4)
         if not np.all(np.isfinite(T_base_ee)):
-            raise ValueError("end-effector poses contain NaN or inf")
+            bad = np.flatnonzero(~np.isfinite(T_base_ee).all(axis=(1, 2))).tolist()
+            raise TrajectoryError(f"end-effector poses {bad[:5]} (of {T_base_ee.shape[0]}) "
+                                  "contain NaN or inf: expected finite poses")
         n = T_base_ee.shape[0]
         grip = np.broadcast_to(np.asarray(gripper_open, bool), (n,))
         pts = (np.einsum("tij,kj->tki", T_base_ee[:, :3, :3], self.model_points())

@@ -60,12 +60,12 @@ def draw_batched(frames: np.ndarray, ends: np.ndarray, order: np.ndarray, n_ok: 
 
 def _draw(frames, ends, order, n_ok, colors, n_edges, lw, rad, antialias) -> None:
     N, H, W = frames.shape[:3]
-    I = order.shape[1]
+    n_items = order.shape[1]
     M = int(n_ok.sum())
     if not M:
         return
     line_type = cv2.LINE_AA if antialias else cv2.LINE_8
-    disc = np.arange(I) >= n_edges
+    disc = np.arange(n_items) >= n_edges
     # label = colour and kind; the same label in the same round shares one call
     rgb = np.asarray(colors, np.int64)
     key = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2] | (disc.astype(np.int64) << 24)
@@ -83,12 +83,12 @@ def _draw(frames, ends, order, n_ok, colors, n_edges, lw, rad, antialias) -> Non
     if not antialias:
         inside &= ~disc  # a LINE_8 disc is not a LINE_8 line cap
     alone = len(keys)
-    j = np.arange(I)
+    j = np.arange(n_items)
     grid = j * (alone + 1) + np.where(np.take_along_axis(inside, order, axis=1), label, alone)
     grid[j >= n_ok[:, None]] = np.iinfo(np.int64).max  # not drawn: sorted last
     o = np.argsort(grid, axis=None, kind="stable")[:M]  # round by round, then by label
     g = grid.reshape(-1)[o]
-    f_idx = o // I
+    f_idx = o // n_items
     item = order.reshape(-1)[o]
     P = ends[f_idx, item]  # (M, 2, 2)
     tall = P.copy()

@@ -23,7 +23,7 @@ def render_episode_overlays(episode, out_dir: str | Path, renderer: SkeletonRend
     out = Path(out_dir) / episode.camera.name
     out.mkdir(parents=True, exist_ok=True)
     prompts = renderer.render(episode.joint_positions, [episode.camera])[0]
-    sheet = []
+    sheet: list[np.ndarray] = []
     step = max(1, len(episode) // 12)
     for i in tqdm(range(len(episode)), desc="overlays", disable=not progress, unit="frame"):
         img = episode.image(i)

@@ -24,12 +24,13 @@ import numpy as np
 
 from vap_ros.camera import Camera
 from vap_ros.errors import ConfigError
+from vap_ros.prompts.skeleton import render_size
 from vap_ros.robot import RobotModel
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless; must be set before mujoco is imported
-import mujoco  # noqa: E402
+import mujoco
 
-__all__ = ["MeshRender", "MeshRenderer", "GEOMETRY_TYPES"]
+__all__ = ["GEOMETRY_TYPES", "MeshRender", "MeshRenderer"]
 
 GEOMETRY_TYPES = ("visual", "collision")
 _FLIP = np.diag([1.0, -1.0, -1.0])  # OpenCV optical frame <-> MuJoCo camera frame
@@ -81,8 +82,12 @@ class MeshRenderer:
 
         if geometry not in GEOMETRY_TYPES:
             raise ConfigError(f"geometry must be one of {GEOMETRY_TYPES}, got {geometry!r}")
+        if robot.urdf_path is None:
+            raise ConfigError(f"robot {robot.name!r} was built from URDF text; the mesh "
+                              "renderer loads its meshes through a URDF file")
         self.robot = robot
         self.geometry = geometry
+        self._urdf_name = robot.urdf_path.name  # for messages
         kind = pin.GeometryType.VISUAL if geometry == "visual" else pin.GeometryType.COLLISION
         try:
             self._gmodel = pin.buildGeomFromUrdf(
@@ -95,14 +100,14 @@ class MeshRenderer:
         unknown = set(exclude_links) - {f.name for f in frames}
         if unknown:
             raise ConfigError(f"exclude_links {sorted(unknown)} are not links of "
-                              f"{robot.urdf_path.name}")
+                              f"{self._urdf_name}")
         drop = [str(o.name) for o in self._gmodel.geometryObjects
                 if frames[o.parentFrame].name in exclude_links]
         for name in drop:
             self._gmodel.removeGeometryObject(name)
         if not self._gmodel.ngeoms:
             other = "collision" if geometry == "visual" else "visual"
-            raise ConfigError(f"{robot.urdf_path.name} has no {geometry} geometry; try "
+            raise ConfigError(f"{self._urdf_name} has no {geometry} geometry; try "
                               f"geometry={other!r}")
         self._gdata = pin.GeometryData(self._gmodel)
         self._pdata = robot.model.createData()
@@ -153,7 +158,7 @@ class MeshRenderer:
             elif kind in ("Cylinder", "Capsule"):
                 body.add_geom(type=shapes[kind], size=[g.radius, g.halfLength, 0], **common)
             else:
-                raise ConfigError(f"geometry {obj.name!r} of {self.robot.urdf_path.name} is a "
+                raise ConfigError(f"geometry {obj.name!r} of {self._urdf_name} is a "
                                   f"{kind}, which the mesh renderer cannot draw")
         cam = spec.worldbody.add_camera(name="view", pos=[0, 0, 0])
         q = np.zeros(4)
@@ -166,10 +171,11 @@ class MeshRenderer:
             self._model = spec.compile()
         except Exception as err:
             raise ConfigError(f"MuJoCo cannot build the robot mesh scene of "
-                              f"{self.robot.urdf_path.name}: {err}") from err
+                              f"{self._urdf_name}: {err}") from err
         self._data = mujoco.MjData(self._model)
         self._renderers: dict[tuple[int, int, bool], mujoco.Renderer] = {}
-        self._maps: dict[tuple, tuple[np.ndarray, np.ndarray, int]] = {}
+        # undistortion remaps by camera: ((map_x, map_y), padding px)
+        self._maps: dict[tuple, tuple[tuple[np.ndarray, np.ndarray], int]] = {}
         self._geom_ids = np.arange(self._model.ngeom)
 
     def _renderer(self, H: int, W: int, seg: bool) -> "mujoco.Renderer":
@@ -196,7 +202,7 @@ class MeshRenderer:
     def __del__(self):  # pragma: no cover - best effort release of GL contexts
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - at interpreter exit GL may already be gone
             pass
 
     # ------------------------------------------------------------------ kinematics
@@ -238,14 +244,7 @@ class MeshRenderer:
         if poses.ndim != 4 or poses.shape[1:] != (self._gmodel.ngeoms, 4, 4):
             raise ConfigError(f"geometry poses must be (T, {self._gmodel.ngeoms}, 4, 4), "
                               f"got {poses.shape}")
-        if not cameras:
-            raise ConfigError("render needs at least one camera")
-        if size is None:
-            sizes = {(c.height, c.width) for c in cameras}
-            if len(sizes) != 1:
-                raise ConfigError(f"cameras have different sizes {sorted(sizes)}: pass size=")
-            size = sizes.pop()
-        H, W = int(size[0]), int(size[1])
+        H, W = render_size(cameras, size)
         V, T = len(cameras), poses.shape[0]
         depth = np.zeros((V, T, H, W), np.float32)
         link = np.full((V, T, H, W), -1, np.int16) if links else None
@@ -261,7 +260,7 @@ class MeshRenderer:
                 d = np.where(d < _ZFAR * 0.99, d, 0.0).astype(np.float32)
                 depth[v, t] = d if remap is None else cv2.remap(
                     d, remap[0], remap[1], cv2.INTER_NEAREST)
-                if links:
+                if link is not None:
                     s = self._draw(h, w, seg=True)[..., 0]
                     ids = np.where(s >= 0, self._geom_link[np.clip(s, 0, None)], -1)
                     ids = ids.astype(np.int16)
@@ -292,7 +291,8 @@ class MeshRenderer:
         m.cam_intrinsic[0] = [K[0, 0], K[1, 1], w / 2.0 - (K[0, 2] + 0.5),
                               h / 2.0 - (K[1, 2] + 0.5)]
 
-    def _pinhole(self, cam: Camera) -> tuple[np.ndarray, int, tuple | None]:
+    def _pinhole(self, cam: Camera
+                 ) -> tuple[np.ndarray, int, tuple[np.ndarray, np.ndarray] | None]:
         """(pinhole K to render, padding px, remap (map_x, map_y) or None)."""
         if not np.any(cam.dist) or cam.distortion_model == "none":
             return cam.K, 0, None

@@ -16,7 +16,7 @@ from vap_ros.errors import ConfigError
 from vap_ros.prompts.batch_draw import SHIFT, draw_batched
 from vap_ros.robot import RobotModel, SkeletonSpec
 
-__all__ = ["SkeletonRenderer", "SkeletonStyle"]
+__all__ = ["SkeletonRenderer", "SkeletonStyle", "render_size"]
 
 _SCALE = 1 << SHIFT  # sub-pixel bits for cv2 drawing
 
@@ -42,6 +42,22 @@ class SkeletonStyle:
     def pixels(self, height: int, width: int) -> tuple[int, int]:
         s = min(height, width)
         return max(1, int(round(self.line_width * s))), max(1, int(round(self.disc_radius * s)))
+
+
+def render_size(cameras: Sequence[Camera], size: tuple[int, int] | None) -> tuple[int, int]:
+    """(H, W) of a render: ``size``, else the cameras' common image size.
+
+    Raises:
+        ConfigError: no camera, or cameras of different sizes and no ``size``.
+    """
+    if not cameras:
+        raise ConfigError("render needs at least one camera")
+    if size is None:
+        sizes = {(c.height, c.width) for c in cameras}
+        if len(sizes) != 1:
+            raise ConfigError(f"cameras have different sizes {sorted(sizes)}: pass size=")
+        size = sizes.pop()
+    return int(size[0]), int(size[1])
 
 
 class SkeletonRenderer:
@@ -95,7 +111,7 @@ class SkeletonRenderer:
                          size: tuple[int, int] | None = None) -> np.ndarray:
         """Prompt videos (V, T, H, W, 3) for precomputed base-frame keypoints: (T, K, 3) seen
         by every camera, or (V, T, K, 3), one set per camera (each view at its own stamps)."""
-        size = self._size(cameras, size)
+        size = render_size(cameras, size)
         uv, depth = self.project(keypoints_base, cameras, size)
         return self.draw_projected(uv, depth, size)
 
@@ -115,7 +131,7 @@ class SkeletonRenderer:
                 kps.ndim == 4 and kps.shape[0] != len(cameras)):
             raise ConfigError(f"keypoints must be (T, {K}, 3) or ({len(cameras)}, T, {K}, 3) "
                               f"for {len(cameras)} camera(s), got {kps.shape}")
-        H, W = self._size(cameras, size)
+        H, W = render_size(cameras, size)
         V, T = len(cameras), kps.shape[-3]
         uv = np.empty((V, T, K, 2))
         depth = np.empty((V, T, K))
@@ -151,17 +167,6 @@ class SkeletonRenderer:
         self._draw_video(canvas[None], uv[None], depth[None])
         return canvas
 
-    @staticmethod
-    def _size(cameras: Sequence[Camera], size) -> tuple[int, int]:
-        if not cameras:
-            raise ConfigError("render needs at least one camera")
-        if size is None:
-            sizes = {(c.height, c.width) for c in cameras}
-            if len(sizes) != 1:
-                raise ConfigError(f"cameras have different sizes {sorted(sizes)}: pass size=")
-            size = sizes.pop()
-        return int(size[0]), int(size[1])
-
     def _draw_video(self, frames: np.ndarray, uv: np.ndarray, depth: np.ndarray,
                     skip: np.ndarray | None = None) -> None:
         """Draw N frames in place: ``uv`` (N, K, 2), ``depth`` (N, K); ``skip`` (N,) frames
@@ -172,7 +177,7 @@ class SkeletonRenderer:
         ``cv2.line`` / ``cv2.circle`` call per item and frame in that order; the calls are
         batched (``batch_draw``).
         """
-        N, H, W = frames.shape[:3]
+        H, W = frames.shape[1:3]
         if not frames.flags.c_contiguous:  # the batch draws into a (N*H, W, 3) view
             tmp = np.ascontiguousarray(frames)
             self._draw_video(tmp, uv, depth, skip)

@@ -112,7 +112,7 @@ class JointStateMapper:
         name_map=None,
     ) -> None:
         if extra not in ("error", "ignore"):
-            raise ValueError(f"extra must be 'error' or 'ignore', got {extra!r}")
+            raise ConfigError(key="extra", value=extra, expected="'error' or 'ignore'")
         self.arm_joint_names = tuple(arm_joint_names)
         self.gripper_joint_names = tuple(gripper_joint_names)
         self.extra = extra

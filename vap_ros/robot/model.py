@@ -199,7 +199,12 @@ class RobotModel:
         found. Kinematics never needs them; renderers and simulators do."""
         from vap_ros.robot.description import mesh_files
 
-        xml = self.urdf_xml if self.urdf_xml is not None else self.urdf_path.read_text()
+        if self.urdf_xml is not None:
+            xml = self.urdf_xml
+        elif self.urdf_path is not None:
+            xml = self.urdf_path.read_text()
+        else:  # not reached: a model is built from a URDF file or from URDF text
+            raise ConfigError(f"robot {self.name!r} has neither a URDF file nor URDF text")
         return mesh_files(xml, relative_to=self.urdf_path.parent if self.urdf_path else None)
 
     # ------------------------------------------------------------------ kinematics

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -57,7 +57,7 @@ class DemoSettings:
 class _Recorder:
     """Driver node: records images, joint states and rollouts; publishes the plan."""
 
-    def __init__(self, context, cameras):
+    def __init__(self, context, cameras: Sequence[str]) -> None:
         from rclpy.node import Node
         from sensor_msgs.msg import Image, JointState
         from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg

@@ -13,7 +13,7 @@ from vap_ros.robot import JointStateMapper, SkeletonSpec
 __all__ = ["score_and_write"]
 
 NS = 1_000_000_000
-METRICS = ("psnr", "ssim", "gripper_psnr")
+METRICS = ("psnr", "ssim", "gripper_psnr")  # of vap_ros.train.metrics.score (no ST-IoU)
 
 
 def _nearest(records: list[tuple[int, np.ndarray]], t_ns: int) -> tuple[np.ndarray, int]:
@@ -56,8 +56,9 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
     no scored rollout is listed in ``unscored`` with the reason (and the lookahead node's
     recent error lines about it)."""
     from vap_ros.data.messages import duration_ns, image_from_msg, stamp_ns
-    from vap_ros.train import metrics
+    from vap_ros.train.evaluate import COPY_FIRST_FRAME, predict_clip
     from vap_ros.train.interaction import region_mask
+    from vap_ros.train.metrics import finite_mean, score
     from vap_ros.train.video import side_by_side, write_gif, write_mp4
 
     spec = SkeletonSpec.from_preset("panda")
@@ -94,13 +95,9 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
             cam = cams[cam_name].scaled(W, H)
             uv = cam.project(kps).uv
             region = region_mask(uv, H, W, radius_px=max(3.0, 0.08 * W), shape="disc").numpy()
-            copy = np.repeat(real[:1], len(real), axis=0)
-            scores = {}
-            for label, v in (("model", pred), ("copy_first_frame", copy)):
-                scores[label] = {
-                    "psnr": metrics.capped(metrics.psnr(real, v)),
-                    "ssim": metrics.ssim(real, v),
-                    "gripper_psnr": metrics.capped(metrics.region_psnr(real, v, region > 0.5))}
+            copy = predict_clip(COPY_FIRST_FRAME, {"video": real[None]})[0]
+            scores = {label: score(real, v, region > 0.5, names=METRICS)
+                      for label, v in (("model", pred), ("copy_first_frame", copy))}
             lat = m.inference_time.sec + m.inference_time.nanosec / NS
             latencies.append(lat)
             rows.append({"t_s": (t0 - js_t[0]) / NS, "inference_s": lat, **scores})
@@ -114,7 +111,7 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
                 unscored[cam_name] = ("no rollout received"
                                       + (": " + " | ".join(related) if related else ""))
             continue
-        agg = {label: {k: _mean([r[label][k] for r in rows]) for k in METRICS}
+        agg = {label: {k: finite_mean([r[label][k] for r in rows]) for k in METRICS}
                for label in ("model", "copy_first_frame")}
         per_cam[cam_name] = {"rollouts": len(rows), **agg, "per_rollout": rows}
         frames = np.concatenate(video)
@@ -124,7 +121,7 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
         write_gif(out / f"{cam_name}_side_by_side.gif", frames, fps)
         cv2.imwrite(str(out / f"{cam_name}_side_by_side_last.png"),
                     cv2.cvtColor(frames[-1], cv2.COLOR_RGB2BGR))
-    mean = {label: {k: _mean([c[label][k] for c in per_cam.values()]) for k in METRICS}
+    mean = {label: {k: finite_mean([c[label][k] for c in per_cam.values()]) for k in METRICS}
             for label in ("model", "copy_first_frame")}
     first = min(first_arrivals) if first_arrivals else math.nan
     return {
@@ -133,14 +130,9 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
         "plan_duration_s": plan.duration_ns / NS,
         "per_camera": per_cam, "mean": mean,
         "gain_psnr_db": mean["model"]["psnr"] - mean["copy_first_frame"]["psnr"],
-        "latency": {"inference_s_mean": _mean(latencies),
+        "latency": {"inference_s_mean": finite_mean(latencies),
                     "inference_s_max": max(latencies) if latencies else math.nan,
                     "plan_to_first_rollout_s": first,
                     "first_rollout_during_plan": bool(first < plan.duration_ns / NS)},
         "files": sorted(p.name for p in out.iterdir() if p.suffix in (".mp4", ".gif")),
     }
-
-
-def _mean(values) -> float:
-    vals = [v for v in values if v is not None and math.isfinite(v)]
-    return float(np.mean(vals)) if vals else math.nan

@@ -109,7 +109,7 @@ def _camera(spec: CameraSpec, cfg: SceneConfig, rng: np.random.Generator | None)
         u = lambda h: float(rng.uniform(-h, h))
         target = target + np.array([u(j.target_m), u(j.target_m), u(j.target_m)])
         rel = eye - np.asarray(spec.target, np.float64)
-        dist = np.linalg.norm(rel)
+        dist = float(np.linalg.norm(rel))
         az = np.arctan2(rel[1], rel[0]) + np.radians(u(j.azimuth_deg))
         el = np.arcsin(np.clip(rel[2] / dist, -1, 1)) + np.radians(u(j.elevation_deg))
         el = float(np.clip(el, np.radians(8.0), np.radians(75.0)))
@@ -137,6 +137,7 @@ def _objects(cfg: SceneConfig, rng: np.random.Generator) -> tuple[ObjectSpec, ..
     out = []
     for i in range(n):
         shape = str(rng.choice(["box", "box", "cylinder", "sphere"]))
+        size: tuple[float, ...]
         if shape == "box":
             size = (float(rng.uniform(0.018, 0.03)), float(rng.uniform(0.018, 0.028)),
                     float(rng.uniform(0.02, 0.035)))
@@ -166,7 +167,7 @@ def _light(cfg: SceneConfig, rng: np.random.Generator) -> LightSpec:
     az = rng.uniform(-np.pi, np.pi)
     el = rng.uniform(np.radians(45), np.radians(80))
     d = -np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    return LightSpec(tuple(float(x) for x in d), float(rng.uniform(0.5, 0.85)),
+    return LightSpec((float(d[0]), float(d[1]), float(d[2])), float(rng.uniform(0.5, 0.85)),
                      float(rng.uniform(0.2, 0.4)))
 
 

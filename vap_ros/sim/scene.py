@@ -58,6 +58,9 @@ def _set_damping(joint, value: float) -> None:
 
 def robot_spec_from_urdf(robot: RobotModel) -> "mujoco.MjSpec":
     """An ``MjSpec`` of the robot's URDF with collision meshes as the rendered geometry."""
+    if robot.urdf_path is None:
+        raise ConfigError(f"robot {robot.name!r} was built from URDF text; the simulator loads "
+                          "a URDF file (RobotModel(path) or a preset)")
     root = ET.parse(robot.urdf_path).getroot()
     for link in root.findall("link"):
         for visual in link.findall("visual"):
@@ -240,14 +243,14 @@ def build_scene(cfg: SceneConfig, layout: SceneLayout, robot: RobotModel | None 
 
     # Cameras: fixed ones in the world (= base frame: the robot stands at the origin).
     for cam in layout.cameras:
-        pos, quat, fovy = mujoco_camera_params(cam)
-        world.add_camera(name=cam.name, pos=list(pos), quat=list(quat), fovy=fovy)
+        cam_pos, quat, fovy = mujoco_camera_params(cam)
+        world.add_camera(name=cam.name, pos=list(cam_pos), quat=list(quat), fovy=fovy)
     T_hand_wrist = None
     if cfg.wrist_camera:
         wrist = _wrist_camera(cfg)
-        pos, quat, fovy = mujoco_camera_params(wrist)
+        cam_pos, quat, fovy = mujoco_camera_params(wrist)
         hand = next(b for b in spec.bodies if b.name == "panda_hand")
-        hand.add_camera(name="wrist", pos=list(pos), quat=list(quat), fovy=fovy)
+        hand.add_camera(name="wrist", pos=list(cam_pos), quat=list(quat), fovy=fovy)
         T_hand_wrist = wrist.T_base_cam
 
     try:

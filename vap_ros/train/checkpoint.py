@@ -25,15 +25,25 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from vap_ros.errors import CheckpointError
 
-__all__ = ["CHECKPOINTS", "capture_rng", "checkpoint_dirs", "latest_valid", "load_state",
-           "read_manifest", "restore_rng", "resolve_model_dir", "verify", "write_manifest"]
+__all__ = [
+    "CHECKPOINTS",
+    "capture_rng",
+    "checkpoint_dirs",
+    "latest_valid",
+    "load_state",
+    "read_manifest",
+    "resolve_model_dir",
+    "restore_rng",
+    "verify",
+    "write_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +180,8 @@ def resolve_model_dir(path: str | Path) -> Path:
 # ---------------------------------------------------------------------------- RNG
 def capture_rng() -> dict[str, Any]:
     """Every RNG the training loop touches, as tensors/ints only (loadable with weights_only)."""
-    np_state = np.random.get_state()
+    # the global RandomState is an MT19937: get_state() gives its legacy 5-tuple
+    np_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
     py_state = random.getstate()
     state = {
         "torch": torch.get_rng_state(),
@@ -199,7 +210,7 @@ def load_state(path: Path) -> Any:
     """``torch.load(weights_only=True)`` with a CheckpointError naming the file."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many kinds on damaged files
+    except Exception as err:  # torch raises many kinds on damaged files
         raise CheckpointError(f"cannot read {path}: {err}") from err
 
 

@@ -15,6 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
+from vap_ros.errors import ConfigError
+
 __all__ = ["StepBatches", "micro_seed"]
 
 
@@ -34,12 +36,13 @@ class StepBatches:
     def __init__(self, num_clips: int, *, seed: int, batch_size: int, grad_accum: int,
                  world_size: int, rank: int, start_step: int, steps: int):
         if num_clips < 1:
-            raise ValueError("the dataset has no clips")
+            raise ConfigError(f"the dataset has {num_clips} clips: expected at least one")
         self.n, self.seed = int(num_clips), int(seed)
         self.batch_size, self.grad_accum = int(batch_size), int(grad_accum)
         self.world_size, self.rank = int(world_size), int(rank)
         self.start_step, self.steps = int(start_step), int(steps)
-        self._perm_epoch, self._perm = -1, None
+        self._perm_epoch = -1
+        self._perm = np.zeros(0, np.int64)  # the permutation of epoch _perm_epoch
 
     @property
     def global_batch(self) -> int:

@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -28,7 +28,7 @@ __all__ = ["COPY_FIRST_FRAME", "EvalSettings", "clip_uint8", "evaluate", "format
            "load_models", "predict_clip"]
 
 COPY_FIRST_FRAME = "copy-first-frame"
-METRICS = ("psnr", "ssim", "st_iou", "gripper_psnr")
+METRICS = metrics.METRICS
 HEADERS = {"psnr": "PSNR dB ↑", "ssim": "SSIM ↑", "st_iou": "ST-IoU ↑",
            "gripper_psnr": "gripper PSNR dB ↑"}
 
@@ -92,7 +92,7 @@ def predict_clip(model, clip: dict, *, steps: int | None = None, seed: int = 0,
                          guidance_scale=guidance_scale if cond != "none" else 1.0)
 
 
-def load_models(checkpoint: str | Path, baselines: list[str | Path] = (), *,
+def load_models(checkpoint: str | Path, baselines: Sequence[str | Path] = (), *,
                 device: str = "cpu", dtype: str = "float32") -> dict[str, Any]:
     """``{label: model}``: the checkpoint, copy-first-frame, then each baseline path.
 
@@ -138,22 +138,9 @@ def _gripper_indices(dataset) -> list[int]:
 def _score(real: np.ndarray, pred: np.ndarray, region: np.ndarray,
            s: EvalSettings) -> dict[str, float]:
     """Metrics of one clip: per view, then the mean over views."""
-    rows = []
-    for v in range(real.shape[0]):
-        rows.append({
-            "psnr": metrics.capped(metrics.psnr(real[v], pred[v])),
-            "ssim": metrics.ssim(real[v], pred[v]),
-            "st_iou": metrics.st_iou(real[v], pred[v], threshold=s.motion_threshold),
-            "gripper_psnr": metrics.capped(metrics.region_psnr(real[v], pred[v], region[v])),
-        })
-    return {k: _mean([r[k] for r in rows]) for k in METRICS}
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    if not finite:
-        return math.nan
-    return float(np.mean(finite))
+    rows = [metrics.score(real[v], pred[v], region[v], motion_threshold=s.motion_threshold)
+            for v in range(real.shape[0])]
+    return {k: metrics.finite_mean([r[k] for r in rows]) for k in METRICS}
 
 
 def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
@@ -216,9 +203,9 @@ def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
                     fps = float(getattr(m.config, "fps", 8.0))
                     write_mp4(stem.with_suffix(".mp4"), frames, fps)
                     write_gif(stem.with_suffix(".gif"), frames, fps)
-    for label, entry in report["models"].items():
+    for entry in report["models"].values():
         rows = entry["clips"]
-        agg = {k: _mean([r[k] for r in rows]) for k in METRICS}
+        agg = {k: metrics.finite_mean([r[k] for r in rows]) for k in METRICS}
         agg["gripper_psnr_clips"] = sum(not math.isnan(r["gripper_psnr"]) for r in rows)
         agg["clips"] = len(rows)
         agg["seconds_per_clip"] = entry["seconds"] / len(rows)

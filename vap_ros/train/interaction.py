@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from vap_ros.errors import ConfigError, ModelError
+
 __all__ = ["loss_weight", "motion_region", "region_mask"]
 
 
@@ -32,7 +34,7 @@ def region_mask(keypoints_uv: torch.Tensor, height: int, width: int, *, radius_p
         (..., T, H, W) float32 mask in [0, 1].
     """
     if shape not in ("disc", "gaussian"):
-        raise ValueError(f"region shape {shape!r}: expected 'disc' or 'gaussian'")
+        raise ConfigError(key="shape", value=shape, expected="'disc' or 'gaussian'")
     kp = torch.as_tensor(keypoints_uv, dtype=torch.float32)
     valid = torch.isfinite(kp).all(dim=-1)  # (..., T, K)
     kp = torch.where(valid[..., None], kp, torch.zeros_like(kp))
@@ -67,7 +69,7 @@ def loss_weight(keypoints_uv: torch.Tensor, height: int, width: int, *, factor: 
     """
     kp = torch.as_tensor(keypoints_uv, dtype=torch.float32)
     if kp.ndim != 5 or kp.shape[-1] != 2:
-        raise ValueError(f"keypoints_uv: expected (B, V, T, K, 2), got {tuple(kp.shape)}")
+        raise ModelError(f"keypoints_uv shape {tuple(kp.shape)}: expected (B, V, T, K, 2)")
     if keypoint_indices is not None:
         kp = kp[..., list(keypoint_indices), :]
     region = region_mask(kp, height, width, radius_px=radius * min(height, width), shape=shape)
@@ -89,7 +91,7 @@ def motion_region(video: torch.Tensor, *, threshold: float = 0.1, dilate: int = 
     """
     v = torch.as_tensor(video, dtype=torch.float32)
     if v.ndim != 6:
-        raise ValueError(f"video: expected (B, V, 3, T, H, W), got {tuple(v.shape)}")
+        raise ModelError(f"video shape {tuple(v.shape)}: expected (B, V, 3, T, H, W)")
     diff = (v - v[:, :, :, :1]).abs().amax(dim=2) > 2.0 * threshold  # (B, V, T, H, W)
     m = diff.to(torch.float32)
     if dilate > 0:

@@ -78,8 +78,14 @@ class LatentCache:
         if sample:
             return self._encode(video, generator, sample)
         keys = [self.key(v) for v in video]
-        found = [self._load(k) for k in keys]
-        miss = [i for i, z in enumerate(found) if z is None]
+        found: dict[int, torch.Tensor] = {}
+        miss: list[int] = []
+        for i, k in enumerate(keys):
+            z = self._load(k)
+            if z is None:
+                miss.append(i)
+            else:
+                found[i] = z
         self.hits += len(keys) - len(miss)
         self.misses += len(miss)
         if miss:
@@ -87,4 +93,4 @@ class LatentCache:
             for j, i in enumerate(miss):
                 self._store(keys[i], fresh[j])
                 found[i] = self.memory[keys[i]]
-        return torch.stack(found).to(video.device)
+        return torch.stack([found[i] for i in range(len(keys))]).to(video.device)

@@ -25,12 +25,19 @@ Definitions (also in docs/train.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["motion_masks", "psnr", "region_psnr", "ssim", "st_iou"]
+from vap_ros.errors import ConfigError, ImageError
+
+__all__ = ["METRICS", "capped", "finite_mean", "motion_masks", "psnr", "region_psnr", "score",
+           "ssim", "st_iou"]
+
+#: The scores of one predicted video, in report order (see ``score``).
+METRICS = ("psnr", "ssim", "st_iou", "gripper_psnr")
 
 
 def _as_float(video, data_range: float | None) -> tuple[torch.Tensor, float]:
@@ -47,21 +54,27 @@ def _as_float(video, data_range: float | None) -> tuple[torch.Tensor, float]:
     if t.ndim == 3:  # (T, H, W) grey
         t = t[..., None]
     if t.ndim != 4:
-        raise ValueError(f"expected a video (T, H, W, C) or (T, H, W), got shape {tuple(t.shape)}")
+        raise ImageError(f"video shape {tuple(t.shape)}: expected (T, H, W, C) or (T, H, W)")
     return t, float(data_range)
 
 
 def _pair(real, pred, data_range, skip_first: int):
     if _is_uint8(real) != _is_uint8(pred):
-        raise ValueError("real and predicted videos must both be uint8 or both be float")
+        raise ImageError(f"real video is {_dtype(real)}, predicted {_dtype(pred)}: expected "
+                         "both uint8 or both float")
     a, r = _as_float(real, data_range)
     b, _ = _as_float(pred, r)
     if a.shape != b.shape:
-        raise ValueError(f"real {tuple(a.shape)} and predicted {tuple(b.shape)} videos differ "
-                         "in shape")
+        raise ImageError(f"real {tuple(a.shape)} and predicted {tuple(b.shape)} videos differ "
+                         "in shape: expected the same")
     if skip_first >= a.shape[0]:
-        raise ValueError(f"skip_first={skip_first} leaves no frame of a {a.shape[0]}-frame video")
+        raise ImageError(f"skip_first={skip_first} leaves no frame of a {a.shape[0]}-frame "
+                         f"video: expected more than {skip_first} frames")
     return a[skip_first:], b[skip_first:], r
+
+
+def _dtype(v) -> str:
+    return str(getattr(v, "dtype", type(v).__name__))
 
 
 def _is_uint8(v) -> bool:
@@ -94,7 +107,8 @@ def region_psnr(real, pred, mask, *, data_range: float | None = None,
     m = torch.as_tensor(np.asarray(mask) if not isinstance(mask, torch.Tensor) else mask)
     m = m.to(torch.bool)[skip_first:]
     if m.shape != a.shape[:3]:
-        raise ValueError(f"region mask {tuple(m.shape)} does not match video {tuple(a.shape)}")
+        raise ImageError(f"region mask {tuple(m.shape)}: expected {tuple(a.shape[:3])} (the "
+                         f"scored frames of video {tuple(a.shape)})")
     n = int(m.sum()) * a.shape[-1]
     if n == 0:
         return math.nan
@@ -151,10 +165,39 @@ def st_iou(real, pred, *, threshold: float = 0.1, data_range: float | None = Non
     """
     a, b, r = _pair(real, pred, data_range, 0)
     if a.shape[0] < 2:
-        raise ValueError("ST-IoU needs at least 2 frames")
+        raise ImageError(f"ST-IoU of {a.shape[0]}-frame videos: expected at least 2 frames")
     ma = motion_masks(a, threshold=threshold, data_range=r)
     mb = motion_masks(b, threshold=threshold, data_range=r)
     union = np.logical_or(ma, mb).sum()
     if union == 0:
         return 1.0
     return float(np.logical_and(ma, mb).sum() / union)
+
+
+def score(real, pred, region, *, names: Sequence[str] = METRICS,
+          motion_threshold: float = 0.1) -> dict[str, float]:
+    """The scores of one predicted video against the real one, as evaluation reports them:
+    ``psnr`` and ``gripper_psnr`` (PSNR inside ``region`` (T, H, W) bool) capped at
+    ``UINT8_PSNR_CEILING_DB``, ``ssim``, and ``st_iou`` at ``motion_threshold``.
+
+    Args:
+        names: which of ``METRICS`` to compute, in the order of the returned dict.
+    """
+    scorers = {
+        "psnr": lambda: capped(psnr(real, pred)),
+        "ssim": lambda: ssim(real, pred),
+        "st_iou": lambda: st_iou(real, pred, threshold=motion_threshold),
+        "gripper_psnr": lambda: capped(region_psnr(real, pred, region)),
+    }
+    unknown = [n for n in names if n not in scorers]
+    if unknown:
+        raise ConfigError(key="metrics", value=list(names), expected=f"names from {METRICS}")
+    return {n: scorers[n]() for n in names}
+
+
+def finite_mean(values: Iterable[float | None]) -> float:
+    """The mean of the finite values (None, NaN and inf left out); NaN when none is left.
+    Aggregates over clips, views and cameras use it: a gripper out of view (NaN) does not
+    count."""
+    vals = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(vals)) if vals else math.nan

@@ -21,7 +21,7 @@ import torch
 from vap_ros.errors import ConfigError
 from vap_ros.train.config import ModelConfig
 
-__all__ = ["build_model", "add_control_branch"]
+__all__ = ["add_control_branch", "build_model"]
 
 
 def build_model(mc: ModelConfig, seed: int):

@@ -17,7 +17,7 @@ import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -30,6 +30,9 @@ from vap_ros.train.interaction import loss_weight, motion_region
 from vap_ros.train.run import prepare_run_dir, record_start
 from vap_ros.train.run_logger import RunLogger
 
+if TYPE_CHECKING:
+    from vap_ros.model.world_model import WorldModel
+
 __all__ = ["Trainer", "load_jsonl", "train"]
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ Callback = Callable[["Trainer", int, Path], None]
 class _LossModule(nn.Module):
     """Puts ``WorldModel.training_loss`` behind ``forward`` so DDP/FSDP see the call."""
 
-    def __init__(self, wm: nn.Module):
+    def __init__(self, wm: WorldModel):
         super().__init__()
         self.wm = wm
 
@@ -237,7 +240,7 @@ class Trainer:
 
         try:
             state = load_file(str(path / "trainable.safetensors"))
-        except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
+        except Exception as err:  # safetensors raises its own error types
             raise CheckpointError(f"cannot read {path / 'trainable.safetensors'}: {err}") from err
         named = dict(self.model.named_parameters())
         expected = {n for n, p in named.items() if p.requires_grad}
@@ -312,7 +315,7 @@ class Trainer:
                                            or self.step == cfg.steps):
                     logger.scalars(self.step, {
                         "train/loss": last_loss, "train/mse": float(losses[1]),
-                        "train/lr": self.lr_scheduler.get_last_lr()[0],
+                        "train/lr": float(self.lr_scheduler.get_last_lr()[0]),
                         "train/grad_norm": float(grad_norm) if grad_norm is not None
                         else math.nan,
                         "throughput/clips_per_s": self.global_batch / dt,

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vap_ros.errors import ImageError
+
 __all__ = ["add_gif", "gif_bytes", "side_by_side", "write_gif", "write_mp4"]
 
 
@@ -17,7 +19,7 @@ def side_by_side(*videos: np.ndarray, scale: int = 1, gap: int = 2) -> np.ndarra
     parts = []
     for i, v in enumerate(videos):
         if v.shape[0] != T:
-            raise ValueError(f"video {i} has {v.shape[0]} frames, video 0 has {T}")
+            raise ImageError(f"video {i} has {v.shape[0]} frames: expected {T}, as video 0")
         v = np.repeat(np.repeat(v, scale, axis=1), scale, axis=2) if scale > 1 else v
         if i:
             parts.append(np.full((T, v.shape[1], gap, 3), 255, np.uint8))
