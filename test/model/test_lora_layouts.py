@@ -5,6 +5,7 @@ exactly the vap_ros-loaded model's outputs; checkpoints in the older layout stil
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,21 +81,30 @@ def test_lora_round_trip_through_peft_and_diffusers_loaders(tmp_path, lora_alpha
     _check_library_loaders(tmp_path, _forward(loaded.denoiser.transformer))
 
 
-def test_shipped_model_loads_as_before_and_resaves_in_the_standard_layouts(tmp_path):
-    """models/vap_small_sim predates the layout: unprefixed keys, no diffusers file."""
-    old = load_file(SHIPPED / "lora" / "adapter_model.safetensors")
-    assert not any(k.startswith("base_model.") for k in old)
-    assert not (SHIPPED / "lora" / "pytorch_lora_weights.safetensors").exists()
-    wm = WorldModel.from_pretrained(SHIPPED).eval()
+def test_shipped_model_is_in_the_standard_layouts():
+    ref = WorldModel.from_pretrained(SHIPPED).eval()
+    _check_library_loaders(SHIPPED, _forward(ref.denoiser.transformer))
+
+
+def test_older_layout_loads_as_before_and_resaves_in_the_standard_layouts(tmp_path):
+    """Checkpoints written before the standard layouts (the shipped model up to Nov 2026):
+    unprefixed peft keys, no diffusers file. Made here from the shipped model."""
+    legacy = tmp_path / "legacy"
+    shutil.copytree(SHIPPED, legacy)
+    (legacy / "lora" / "pytorch_lora_weights.safetensors").unlink()
+    path = legacy / "lora" / "adapter_model.safetensors"
+    old = {k.removeprefix("base_model.model."): v for k, v in load_file(path).items()}
+    save_file(old, path)
+    wm = WorldModel.from_pretrained(legacy).eval()
     state = wm.denoiser.transformer.state_dict()
     for key, value in old.items():  # every stored tensor, bit for bit, none left at zero
         module, ab = key.rsplit(".lora_", 1)
         assert torch.equal(state[f"{module}.lora_{ab[0]}.default.weight"], value), key
     assert all(v.abs().sum() > 0 for k, v in old.items() if "lora_B" in k)
     reference = _forward(wm.denoiser.transformer)
-    wm.save_pretrained(tmp_path)
-    _check_library_loaders(tmp_path, reference)
-    again = WorldModel.from_pretrained(tmp_path).eval()
+    wm.save_pretrained(tmp_path / "resaved")
+    _check_library_loaders(tmp_path / "resaved", reference)
+    again = WorldModel.from_pretrained(tmp_path / "resaved").eval()
     assert torch.equal(_forward(again.denoiser.transformer), reference)
 
 
