@@ -29,5 +29,12 @@ def test_demo_writes_videos_and_metrics(tmp_path):
         for label in ("model", "copy_first_frame"):
             for k in ("psnr", "ssim", "gripper_psnr"):
                 assert np.isfinite(per[label][k]) or per[label][k] == float("inf")
+        rows = per["per_rollout"]
+        # the first rollout starts while the plan runs; the split is counted per camera
+        assert rows[0]["during_plan"] and per["rollouts_during_plan"] == sum(
+            r["during_plan"] for r in rows)
+    d = saved["during_plan"]
+    assert np.isfinite(d["mean"]["model"]["psnr"])
+    assert d["gain_psnr_db"] == d["mean"]["model"]["psnr"] - d["mean"]["copy_first_frame"]["psnr"]
     assert report["latency"]["inference_s_mean"] > 0
     assert report["plan_duration_s"] > 1.0

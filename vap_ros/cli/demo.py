@@ -40,6 +40,9 @@ def run(args) -> int:
           f"gripper PSNR {m['gripper_psnr']:.2f} dB")
     print(f"  copy-first-frame  PSNR {c['psnr']:.2f} dB  SSIM {c['ssim']:.3f}  "
           f"gripper PSNR {c['gripper_psnr']:.2f} dB")
+    d = r["during_plan"]
+    print(f"  gain over copy-first-frame: {r['gain_psnr_db']:+.2f} dB over all rollouts, "
+          f"{d['gain_psnr_db']:+.2f} dB over those started while the plan runs")
     print(f"  latency: {r['latency']['inference_s_mean']:.2f} s per rollout (model); first "
           f"rollout {r['latency']['plan_to_first_rollout_s']:.2f} s after the plan")
     for cam, why in r.get("unscored", {}).items():

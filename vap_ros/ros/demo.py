@@ -264,7 +264,7 @@ def run_demo(settings: DemoSettings, progress=print) -> dict:
     from vap_ros.ros.demo_report import score_and_write
 
     report = score_and_write(rec, settings, robot, layout.cameras, plan, t_pub, fps, out,
-                             node_errors=node_errors)
+                             node_errors=node_errors, plan_start_ns=js0)
     report["model"] = model_dir
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     return report

@@ -50,11 +50,14 @@ def _title(frames: np.ndarray, labels: list[str], tile_w: int, gap: int) -> np.n
 
 
 def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: float,
-                    out: Path, node_errors=()) -> dict:
+                    out: Path, node_errors=(), plan_start_ns: int | None = None) -> dict:
     """Per camera and rollout: PSNR / SSIM / gripper-region PSNR of the prediction and of
-    copy-first-frame against the real frames at the predicted frames' stamps. A camera with
-    no scored rollout is listed in ``unscored`` with the reason (and the lookahead node's
-    recent error lines about it)."""
+    copy-first-frame against the real frames at the predicted frames' stamps. Rollouts that
+    start while the plan runs (``plan_start_ns`` in joint-state time, + its duration) are also
+    averaged on their own (``during_plan``): a rollout after the plan predicts a still scene,
+    where copy-first-frame is exact and its capped PSNR outweighs every moving rollout. A
+    camera with no scored rollout is listed in ``unscored`` with the reason (and the lookahead
+    node's recent error lines about it)."""
     from vap_ros.data.messages import duration_ns, image_from_msg, stamp_ns
     from vap_ros.train.evaluate import COPY_FIRST_FRAME, predict_clip
     from vap_ros.train.interaction import region_mask
@@ -100,7 +103,9 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
                       for label, v in (("model", pred), ("copy_first_frame", copy))}
             lat = m.inference_time.sec + m.inference_time.nanosec / NS
             latencies.append(lat)
-            rows.append({"t_s": (t0 - js_t[0]) / NS, "inference_s": lat, **scores})
+            during = plan_start_ns is None or t0 < plan_start_ns + plan.duration_ns
+            rows.append({"t_s": (t0 - js_t[0]) / NS, "inference_s": lat,
+                         "during_plan": bool(during), **scores})
             video.append(side_by_side(pred, real, prompt, scale=settings.scale))
         if not rows:
             if msgs:
@@ -113,7 +118,11 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
             continue
         agg = {label: {k: finite_mean([r[label][k] for r in rows]) for k in METRICS}
                for label in ("model", "copy_first_frame")}
-        per_cam[cam_name] = {"rollouts": len(rows), **agg, "per_rollout": rows}
+        moving = [r for r in rows if r["during_plan"]]
+        agg_plan = {label: {k: finite_mean([r[label][k] for r in moving]) for k in METRICS}
+                    for label in ("model", "copy_first_frame")}
+        per_cam[cam_name] = {"rollouts": len(rows), **agg, "during_plan": agg_plan,
+                             "rollouts_during_plan": len(moving), "per_rollout": rows}
         frames = np.concatenate(video)
         tile_w = video[0].shape[2] // 3
         frames = _title(frames, ["predicted", "real", "prompt"], tile_w, 2)
@@ -123,6 +132,8 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
                     cv2.cvtColor(frames[-1], cv2.COLOR_RGB2BGR))
     mean = {label: {k: finite_mean([c[label][k] for c in per_cam.values()]) for k in METRICS}
             for label in ("model", "copy_first_frame")}
+    during = {label: {k: finite_mean([c["during_plan"][label][k] for c in per_cam.values()])
+                      for k in METRICS} for label in ("model", "copy_first_frame")}
     first = min(first_arrivals) if first_arrivals else math.nan
     return {
         "task": settings.task, "seed": settings.seed, "cameras": list(per_cam),
@@ -130,6 +141,8 @@ def score_and_write(rec, settings, robot, cameras, plan, t_pub: float, fps: floa
         "plan_duration_s": plan.duration_ns / NS,
         "per_camera": per_cam, "mean": mean,
         "gain_psnr_db": mean["model"]["psnr"] - mean["copy_first_frame"]["psnr"],
+        "during_plan": {"mean": during, "gain_psnr_db": during["model"]["psnr"]
+                        - during["copy_first_frame"]["psnr"]},
         "latency": {"inference_s_mean": finite_mean(latencies),
                     "inference_s_max": max(latencies) if latencies else math.nan,
                     "plan_to_first_rollout_s": first,
