@@ -401,3 +401,21 @@ def test_compressed_images_and_hold_still_horizon(ros, tiny_model, rig):
     finally:
         ros.remove(node)
         ros.remove(cprobe)
+
+
+def test_a_new_plan_preempts_a_running_horizon_rollout(rig):
+    """A horizon rollout ("continue the plan / hold still") stops between denoising steps when
+    a new plan is waiting, so the plan's own rollout does not wait a whole rollout."""
+    probe, node, _ = rig
+    before, n0 = node.preempted, len(rollouts(probe))
+    node.set_parameters([Parameter("steps", value=900)])  # a horizon rollout that takes long
+    try:
+        node._on_horizon()
+        wait_for(lambda: not node.worker.idle and node.worker.pending is None,
+                 what="the horizon rollout running")
+    finally:
+        node.set_parameters([Parameter("steps", value=STEPS)])  # read when a rollout starts
+    plan, front, _side = send_plan_and_wait(probe, node)
+    assert node.preempted == before + 1
+    assert len(rollouts(probe)) == n0 + 1  # the plan's; the horizon one was never published
+    assert len(front.plan.points) == len(plan.points)

@@ -43,7 +43,7 @@ from vap_ros.data.messages import (
     plan_to_trajectory,
     stamp_ns,
 )
-from vap_ros.errors import ConfigError, StaleInputError, TimeJump, VapError
+from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJump, VapError
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
@@ -151,6 +151,7 @@ class LookaheadNode(Node):
         self._replay: dict[str, VideoRollout] = {}
         self._replay_index = 0
         self.stats = LookaheadStats()
+        self.preempted = 0  # horizon rollouts stopped for a new plan
         self.worker = RequestWorker(self._run_request, self.missing, self._refuse,
                                     lambda: self.params.startup_wait_s, name="lookahead-model")
         if p.replay:
@@ -315,6 +316,8 @@ class LookaheadNode(Node):
     def _run_request(self, req: RolloutRequest) -> None:
         try:
             self._run_and_publish(req)
+        except RolloutCancelled:  # a horizon rollout gave way to a new plan
+            self.preempted += 1
         except StaleInputError as err:
             self.stats.refused_stale += 1
             self.errors.error(f"{req.source} rollout", str(err), kind="stale")
@@ -366,7 +369,7 @@ class LookaheadNode(Node):
         timings: dict = {}
         cpu0 = time.thread_time()
         msgs = self.rollout(req, self.camera_names, self.params.seed, self.params.steps,
-                             timings)
+                             timings, callback=self._yield_to_plans(req))
         t_pub = time.monotonic()
         for m in msgs:
             self._rollout_pubs[m.camera_name].publish(m)
@@ -384,6 +387,19 @@ class LookaheadNode(Node):
                           timings["model_s"],
                           (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
 
+    def _yield_to_plans(self, req: RolloutRequest):
+        """A horizon rollout stops between denoising steps when a new plan is waiting: the
+        plan's own rollout goes first (else it waits a whole rollout and can land after the
+        plan's end)."""
+        if req.source != "horizon":
+            return None
+
+        def check(_step: int) -> None:
+            waiting = self.worker.pending
+            if waiting is not None and waiting.source == "plan":
+                raise RolloutCancelled("a new plan is waiting")
+        return check
+
     # ------------------------------------------------------------ timers
     def _on_replay(self) -> None:
         with self._state_lock:
@@ -397,7 +413,8 @@ class LookaheadNode(Node):
     def _publish_diagnostics(self) -> None:
         s, w = self.stats, self.worker
         level, message = level_for(self.errors, ok_message=f"{s.rollouts.total} rollouts")
-        values = {**s.values(), "dropped_requests": w.dropped, "held_for_inputs": w.held,
+        values = {**s.values(), "dropped_requests": w.dropped,
+                  "preempted_horizon": self.preempted, "held_for_inputs": w.held,
                   "input_errors": self.errors.counts["input"],
                   "last_error": self.errors.last_error, "model_id": self.model_id}
         self._diag_pub.publish(diagnostic_array(f"{self.get_name()}: lookahead",

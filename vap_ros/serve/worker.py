@@ -148,6 +148,12 @@ class RequestWorker:
             self._thread.join(timeout_s)
 
     @property
+    def pending(self) -> Any | None:
+        """The request waiting to run next (queued or held for inputs), or None."""
+        with self._cond:
+            return None if self._pending is None else self._pending[0]
+
+    @property
     def idle(self) -> bool:
         """Nothing queued, held or running."""
         with self._cond:
