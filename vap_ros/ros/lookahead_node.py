@@ -287,6 +287,9 @@ class LookaheadNode(Node):
         self.worker.submit(req, t)
 
     def _on_horizon(self) -> None:
+        waiting = self.worker.pending
+        if waiting is not None and waiting.source == "plan":
+            return  # the plan's own rollout is next: a horizon request must not replace it
         with self._state_lock:
             active = self._active_plan
         t = time.monotonic()
@@ -388,9 +391,8 @@ class LookaheadNode(Node):
                           (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
 
     def _yield_to_plans(self, req: RolloutRequest):
-        """A horizon rollout stops between denoising steps when a new plan is waiting: the
-        plan's own rollout goes first (else it waits a whole rollout and can land after the
-        plan's end)."""
+        """A horizon rollout stops between denoising steps when a new plan waits: the plan's
+        rollout goes first (else it waits a whole rollout, and can land after the plan's end)."""
         if req.source != "horizon":
             return None
 
