@@ -71,6 +71,8 @@ def main() -> int:
     from vap_ros.ros.runtime import NodeRunner
     from vap_ros_msgs.msg import VideoRollout
 
+    # a killed soak still stops its children (the probe, the node and its model process)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cams = args.cameras.split(",")
     robot = subprocess.Popen(
         [sys.executable, "-m", "vap_ros.ros.probe", "--cameras", args.cameras, "--size",
@@ -171,7 +173,9 @@ def main() -> int:
           f"{len(rollouts)} rollouts on /lookahead/{cams[0]}/rollout; {len(first)} plans' first "
           f"rollouts: {len(late)} after their plan's end, worst margin "
           f"{-max(lateness) if lateness else float('nan'):.2f} s before it; {later_late} later "
-          f"continue-the-plan rollouts after their plan's end; model "
+          f"continue-the-plan rollouts after their plan's end; "
+          f"{diag.get('superseded_plans', '?')} plans superseded by a newer one before their "
+          f"rollout, {diag.get('preempted_horizon', '?')} horizon rollouts preempted; model "
           f"{np.median(latency) if latency else float('nan'):.2f} s per rollout (median); node "
           f"alive at the end: {alive}")
     ok = ok and alive and bool(recent) and growth < args.max_growth_mb and not late

@@ -407,7 +407,7 @@ def test_a_new_plan_preempts_a_running_horizon_rollout(rig):
     """A horizon rollout ("continue the plan / hold still") stops between denoising steps when
     a new plan is waiting, so the plan's own rollout does not wait a whole rollout."""
     probe, node, _ = rig
-    before, n0 = node.preempted, len(rollouts(probe))
+    before, n0 = node.preempted["horizon"], len(rollouts(probe))
     node.set_parameters([Parameter("steps", value=900)])  # a horizon rollout that takes long
     try:
         node._on_horizon()
@@ -416,6 +416,24 @@ def test_a_new_plan_preempts_a_running_horizon_rollout(rig):
     finally:
         node.set_parameters([Parameter("steps", value=STEPS)])  # read when a rollout starts
     plan, front, _side = send_plan_and_wait(probe, node)
-    assert node.preempted == before + 1
+    assert node.preempted["horizon"] == before + 1
     assert len(rollouts(probe)) == n0 + 1  # the plan's; the horizon one was never published
     assert len(front.plan.points) == len(plan.points)
+
+
+def test_a_newer_plan_supersedes_an_older_plans_running_rollout(rig):
+    """A controller replaces a trajectory with a newer one: an older plan's rollout that is
+    still running stops between denoising steps, and only the newer plan's is published."""
+    probe, node, _ = rig
+    before, n0, plans0 = node.preempted["plan"], len(rollouts(probe)), node.stats.plans
+    node.set_parameters([Parameter("steps", value=900)])  # an old plan's rollout that takes long
+    try:
+        probe.pub_plan.publish(probe.plan(points=5))
+        wait_for(lambda: not node.worker.idle and node.worker.pending is None
+                 and node.stats.plans > plans0, what="the older plan's rollout running")
+    finally:
+        node.set_parameters([Parameter("steps", value=STEPS)])  # read when a rollout starts
+    plan, front, side = send_plan_and_wait(probe, node, points=7)
+    assert node.preempted["plan"] == before + 1
+    assert len(rollouts(probe)) == n0 + 1  # the newer plan's only
+    assert len(front.plan.points) == len(side.plan.points) == len(plan.points) == 7

@@ -151,7 +151,7 @@ class LookaheadNode(Node):
         self._replay: dict[str, VideoRollout] = {}
         self._replay_index = 0
         self.stats = LookaheadStats()
-        self.preempted = 0  # horizon rollouts stopped for a new plan
+        self.preempted = {"horizon": 0, "plan": 0}  # rollouts stopped for a newer plan
         self.worker = RequestWorker(self._run_request, self.missing, self._refuse,
                                     lambda: self.params.startup_wait_s, name="lookahead-model")
         if p.replay:
@@ -319,8 +319,8 @@ class LookaheadNode(Node):
     def _run_request(self, req: RolloutRequest) -> None:
         try:
             self._run_and_publish(req)
-        except RolloutCancelled:  # a horizon rollout gave way to a new plan
-            self.preempted += 1
+        except RolloutCancelled:  # gave way to a newer plan
+            self.preempted[req.source] += 1
         except StaleInputError as err:
             self.stats.refused_stale += 1
             self.errors.error(f"{req.source} rollout", str(err), kind="stale")
@@ -391,15 +391,17 @@ class LookaheadNode(Node):
                           (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
 
     def _yield_to_plans(self, req: RolloutRequest):
-        """A horizon rollout stops between denoising steps when a new plan waits: the plan's
+        """A horizon rollout, or an older plan's, stops between denoising steps when a newer
+        plan waits: a controller replaces a trajectory with a newer one, so the newer plan's
         rollout goes first (else it waits a whole rollout, and can land after the plan's end)."""
-        if req.source != "horizon":
+        if req.source not in ("horizon", "plan"):
             return None
 
         def check(_step: int) -> None:
-            waiting = self.worker.pending
-            if waiting is not None and waiting.source == "plan":
-                raise RolloutCancelled("a new plan is waiting")
+            w = self.worker.pending
+            if w is not None and w.source == "plan" and (
+                    req.source == "horizon" or (w.plan_start_ns or 0) >= (req.plan_start_ns or 0)):
+                raise RolloutCancelled("a newer plan is waiting")
         return check
 
     # ------------------------------------------------------------ timers
@@ -416,7 +418,8 @@ class LookaheadNode(Node):
         s, w = self.stats, self.worker
         level, message = level_for(self.errors, ok_message=f"{s.rollouts.total} rollouts")
         values = {**s.values(), "dropped_requests": w.dropped,
-                  "preempted_horizon": self.preempted, "held_for_inputs": w.held,
+                  "preempted_horizon": self.preempted["horizon"],
+                  "superseded_plans": self.preempted["plan"], "held_for_inputs": w.held,
                   "input_errors": self.errors.counts["input"],
                   "last_error": self.errors.last_error, "model_id": self.model_id}
         self._diag_pub.publish(diagnostic_array(f"{self.get_name()}: lookahead",
