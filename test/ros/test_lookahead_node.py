@@ -421,19 +421,39 @@ def test_a_new_plan_preempts_a_running_horizon_rollout(rig):
     assert len(front.plan.points) == len(plan.points)
 
 
-def test_a_newer_plan_supersedes_an_older_plans_running_rollout(rig):
-    """A controller replaces a trajectory with a newer one: an older plan's rollout that is
-    still running stops between denoising steps, and only the newer plan's is published."""
-    probe, node, _ = rig
-    before, n0, plans0 = node.preempted["plan"], len(rollouts(probe)), node.stats.plans
-    node.set_parameters([Parameter("steps", value=900)])  # an old plan's rollout that takes long
+def _start_slow_plan_rollout(probe, node):
+    """Publish a plan whose rollout takes long (900 steps) and wait until it runs."""
+    plans0 = node.stats.plans
+    node.set_parameters([Parameter("steps", value=900)])
     try:
         probe.pub_plan.publish(probe.plan(points=5))
         wait_for(lambda: not node.worker.idle and node.worker.pending is None
                  and node.stats.plans > plans0, what="the older plan's rollout running")
     finally:
         node.set_parameters([Parameter("steps", value=STEPS)])  # read when a rollout starts
-    plan, front, side = send_plan_and_wait(probe, node, points=7)
+
+
+def test_a_newer_plan_supersedes_an_older_plans_rollout_that_would_make_it_late(rig):
+    """A controller replaces a trajectory with a newer one. An older plan's rollout still
+    running stops between denoising steps when finishing it would land the newer plan's
+    rollout after that plan's end: only the newer plan's is published."""
+    probe, node, _ = rig
+    before, n0 = node.preempted["plan"], len(rollouts(probe))
+    _start_slow_plan_rollout(probe, node)
+    plan, front, side = send_plan_and_wait(probe, node, points=7)  # a 1 s plan
     assert node.preempted["plan"] == before + 1
     assert len(rollouts(probe)) == n0 + 1  # the newer plan's only
     assert len(front.plan.points) == len(side.plan.points) == len(plan.points) == 7
+
+
+def test_an_older_plans_rollout_finishes_when_the_newer_plan_has_time(rig):
+    """When the newer plan's rollout can wait for the older one and still land before the
+    newer plan's end, the older plan's rollout is finished and published too."""
+    probe, node, _ = rig
+    before, n0 = node.preempted["plan"], len(rollouts(probe))
+    _start_slow_plan_rollout(probe, node)
+    probe.pub_plan.publish(probe.plan(duration_s=3600.0, points=7))  # an hour-long plan
+    wait_for(lambda: len(rollouts(probe)) >= n0 + 2 and len(rollouts(probe, "side")) >= n0 + 2,
+             what="both plans' rollouts")
+    assert node.preempted["plan"] == before
+    assert [len(m.plan.points) for m in rollouts(probe)[n0:n0 + 2]] == [5, 7]

@@ -371,8 +371,9 @@ class LookaheadNode(Node):
     def _run_and_publish(self, req: RolloutRequest) -> None:
         timings: dict = {}
         cpu0 = time.thread_time()
-        msgs = self.rollout(req, self.camera_names, self.params.seed, self.params.steps,
-                             timings, callback=self._yield_to_plans(req))
+        steps = self.params.steps
+        msgs = self.rollout(req, self.camera_names, self.params.seed, steps, timings,
+                            callback=self._yield_to_plans(req, steps))
         t_pub = time.monotonic()
         for m in msgs:
             self._rollout_pubs[m.camera_name].publish(m)
@@ -390,18 +391,32 @@ class LookaheadNode(Node):
                           timings["model_s"],
                           (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
 
-    def _yield_to_plans(self, req: RolloutRequest):
-        """A horizon rollout, or an older plan's, stops between denoising steps when a newer
-        plan waits: a controller replaces a trajectory with a newer one, so the newer plan's
-        rollout goes first (else it waits a whole rollout, and can land after the plan's end)."""
+    def _yield_to_plans(self, req: RolloutRequest, steps: int):
+        """A rollout stops between denoising steps for a newer plan that waits: a horizon
+        rollout always (else the plan waits a whole rollout and can land after the plan's end);
+        an older plan's (a controller replaces a trajectory with a newer one) only when
+        finishing it would make the newer plan's rollout late and stopping it would not."""
         if req.source not in ("horizon", "plan"):
             return None
+        t0, default = time.monotonic(), self.core.model.config.steps
+        mine = steps or default
 
-        def check(_step: int) -> None:
+        def check(step: int) -> None:
             w = self.worker.pending
-            if w is not None and w.source == "plan" and (
-                    req.source == "horizon" or (w.plan_start_ns or 0) >= (req.plan_start_ns or 0)):
-                raise RolloutCancelled("a newer plan is waiting")
+            if w is None or w.source != "plan":
+                return
+            if req.source == "plan":
+                if (req.superseding or w.plan is None or w.plan_start_ns is None
+                        or w.plan_start_ns < (req.plan_start_ns or 0)):
+                    return
+                per_step = (time.monotonic() - t0) / (step + 1)  # this rollout's pace
+                left = per_step * max(mine - step - 1, 0)
+                own = per_step * (self.params.steps or default)
+                end_s = (w.plan_start_ns + w.plan.duration_ns - self._robot_now_ns()) / NS
+                if not own <= end_s < left + own:
+                    return
+                w.superseding = True
+            raise RolloutCancelled("a newer plan is waiting")
         return check
 
     # ------------------------------------------------------------ timers

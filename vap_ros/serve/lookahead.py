@@ -69,6 +69,8 @@ class RolloutRequest:
         plan_start_ns: absolute plan start; None = at the conditioning image.
         t_received: time.monotonic() at receipt.
         callback_cpu_s: CPU time spent in the receiving callback.
+        superseding: a plan whose rollout stopped an older plan's (its own is never stopped
+            for a newer one: that could starve every plan when they come faster than rollouts).
     """
 
     source: str
@@ -77,6 +79,7 @@ class RolloutRequest:
     plan_start_ns: int | None
     t_received: float
     callback_cpu_s: float = 0.0
+    superseding: bool = False
 
 
 @dataclass(frozen=True)
