@@ -94,3 +94,46 @@ def test_residual_deadband_needs_a_pixel_residual_model():
         WorldModel.from_preset("tiny", seed=0, residual=False, residual_deadband=0.02)
     with pytest.raises(ConfigError, match="residual_deadband"):
         WorldModel.from_preset("tiny", seed=0, residual=True, residual_deadband=0.7)
+
+
+def test_residual_gate_keeps_change_only_where_the_prompted_arm_has_been():
+    """residual_gate_px r: the predicted change survives only within r px of where the prompt
+    has moved by that frame (cumulative); a hold-still prompt gives the first frame exactly."""
+    first = np.full((1, 32, 32, 3), 128, np.uint8)
+
+    def run(gate, prompts):
+        wm = WorldModel.from_preset("tiny", seed=0, residual=True, residual_gate_px=gate,
+                                    cond_dropout=0.0)
+
+        def fake(x, t, *a, **k):  # the model "predicts" a change of 0.5 everywhere
+            return torch.full((x.shape[0], x.shape[1], 3, 32, 32), 0.5 * 0.5)
+
+        wm.denoiser.forward = fake
+        return wm.predict(first, prompts, steps=2, seed=0)
+
+    still = np.zeros((1, 5, 32, 32, 3), np.uint8)
+    still[:, :, 4:6, 4:6] = 255  # the arm drawn where it is, in every frame
+    held = np.broadcast_to(first[:, None], (1, 5, 32, 32, 3))
+    np.testing.assert_array_equal(run(2, still), held)
+    assert (run(0, still)[0, 1:] == 192).all()  # off: the change passes everywhere
+
+    moving = still.copy()
+    moving[:, 2:, 20:22, 20:22] = 255  # from frame 2 on, part of the arm is also at (20, 20)
+    out = run(2, moving)
+    assert (out[0, 1] == 128).all()  # frame 1: the prompt has not moved yet
+    assert (out[0, 2:, 18:24, 18:24] == 192).all()  # within 2 px of the move, frames 2..4
+    assert (out[0, 2:, 25:, :] == 128).all() and (out[0, 2:, :17, :] == 128).all()  # far away
+
+
+def test_residual_gate_needs_a_pixel_residual_skeleton_model():
+    import pytest
+
+    from vap_ros.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="residual_gate_px"):
+        WorldModel.from_preset("tiny", seed=0, residual=True, residual_gate_px=4,
+                               conditioning="none")
+    with pytest.raises(ConfigError, match="residual_gate_px"):
+        WorldModel.from_preset("tiny", seed=0, residual=False, residual_gate_px=4)
+    with pytest.raises(ConfigError, match="residual_gate_px"):
+        WorldModel.from_preset("tiny", seed=0, residual=True, residual_gate_px=-1)

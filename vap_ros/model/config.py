@@ -76,6 +76,11 @@ class WorldModelConfig(StrictConfig):
             is at most this fraction of the intensity range in every channel keeps the first
             frame's value (pixel-space residual models only; 0 = off). The static scene then
             stays exactly static instead of carrying the sampler's low-level grain.
+        residual_gate_px: at inference, the predicted change is kept only within this many
+            pixels of where the skeleton prompt has moved so far (the arm's swept region, up to
+            each frame); elsewhere the first frame is kept. A robot that holds still then gives
+            a still scene, and nothing changes far from the arm (pixel-space residual skeleton
+            models only; 0 = off).
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -107,6 +112,7 @@ class WorldModelConfig(StrictConfig):
     residual: bool = False
     residual_scale: float = 0.5
     residual_deadband: float = 0.0
+    residual_gate_px: int = 0
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict[str, float] = field(default_factory=dict)
@@ -205,6 +211,12 @@ class WorldModelConfig(StrictConfig):
         require(self.residual_deadband == 0.0 or (self.residual and self.space == "pixel"),
                 "residual_deadband", self.residual_deadband,
                 "0 unless residual is true and space is 'pixel'")
+        require(self.residual_gate_px >= 0, "residual_gate_px", self.residual_gate_px,
+                "a radius in pixels >= 0")
+        require(self.residual_gate_px == 0 or (self.residual and self.space == "pixel"
+                                               and self.conditioning == "skeleton"),
+                "residual_gate_px", self.residual_gate_px,
+                "0 unless residual is true, space is 'pixel' and conditioning is 'skeleton'")
 
     def replace(self, **overrides: Any) -> WorldModelConfig:
         """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""

@@ -151,3 +151,24 @@ def check_batch(batch: dict, cfg: WorldModelConfig) -> Batch:
                              f"({b}, {v}, 1, {t}, {h}, {w})")
         out["loss_weight"] = weight.flatten(0, 1)
     return Batch(**out)
+
+
+def prompt_swept_region(prompts: torch.Tensor, radius: int, threshold: float = 0.1
+                        ) -> torch.Tensor:
+    """Where the robot has been by each frame, as its prompt shows it.
+
+    Args:
+        prompts: float (V, 3, T, H, W) in [-1, 1], frame 0 drawn at the first frame's state.
+        radius: pixels to grow the region by (the skeleton is thinner than the arm).
+        threshold: a pixel counts as moved once it differs from frame 0 by more than this.
+    Returns:
+        bool (V, T, 1, H, W): True within ``radius`` of any pixel the prompt changed in frames
+        0..t (cumulative, so what the arm moved stays in the region after it leaves).
+    """
+    moved = (prompts - prompts[:, :, :1]).abs().amax(dim=1) > threshold  # (V, T, H, W)
+    moved = torch.cummax(moved.to(torch.uint8), dim=1).values.to(prompts.dtype)
+    v, t, h, w = moved.shape
+    k = 2 * radius + 1
+    grown = torch.nn.functional.max_pool2d(moved.reshape(v * t, 1, h, w), k, stride=1,
+                                           padding=radius)
+    return grown.reshape(v, t, 1, h, w) > 0

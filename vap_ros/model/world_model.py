@@ -366,6 +366,7 @@ class WorldModel(nn.Module):
         first = inputs.from_uint8(frames[:, None], dev, dtype)  # (V, 3, 1, H, W)
         kw: dict[str, Any] = {}
         cond = self.image_condition(first)
+        p = None
         if cfg.conditioning == "skeleton":
             p = inputs.from_uint8(inputs.check_prompts(prompts, views, cfg), dev, dtype)
             if cfg.uses_controlnet:
@@ -396,6 +397,9 @@ class WorldModel(nn.Module):
             if cfg.residual_deadband > 0:  # pixel space, (V, T, 3, H, W), 1 = half the range
                 still = change.abs().amax(dim=2, keepdim=True) <= 2.0 * cfg.residual_deadband
                 change = change.masked_fill(still, 0.0)
+            if cfg.residual_gate_px > 0 and p is not None:  # only where the arm has been
+                swept = inputs.prompt_swept_region(p.float(), cfg.residual_gate_px)
+                change = change.masked_fill(~swept, 0.0)
             latents = change + self.codec.encode(first)[:, :1].float()
         video = self.codec.decode(latents.to(dtype)).float()
         video[:, :, :1] = first.float()
