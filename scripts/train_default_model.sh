@@ -99,6 +99,18 @@ else
     --out "$work/run" --time-budget "$((budget_s - budget_s / 3))s"
 fi
 
+# Sampling settings (docs/model.md, "What makes it follow the prompt"): changes of at most 3 %
+# of the range snap back to the first frame, and change is kept only within 3 px of where the
+# prompted arm has been. Written into the model's vap_config.json, so eval and nodes use them.
+"$py" - "$work/run/checkpoints/last/model/vap_config.json" <<'PY'
+import json, sys
+from vap_ros.model.config import WorldModelConfig
+path = sys.argv[1]
+cfg = WorldModelConfig.from_dict(json.load(open(path)), source=path)
+cfg = cfg.replace(residual_deadband=0.03, residual_gate_px=3)
+open(path, "w").write(json.dumps(cfg.to_dict(), indent=2))
+PY
+
 baselines=()
 [ -f "$v3/vap_config.json" ] && baselines=(--baseline "$v3")
 videos=4  # side-by-side MP4s need imageio-ffmpeg (absent on the GPU image)
