@@ -89,7 +89,8 @@ def test_run_folder_that_is_a_file(tmp_path):
     ("steps=2.5", "steps=2.5: expected an integer"),
     ("batch_size=1.5", "batch_size=1.5: expected an integer"),
     ("optim.lr=.nan", "optim.lr=nan: expected a finite number"),
-    ("log.every=yes", "log.every=True: expected an integer"),
+    ("log.every=yes", "log.every='yes': expected an integer"),
+    ("mixed_precision=false", "mixed_precision=False: expected one of"),
     ("optim.lrr=1", "optim.lrr=1: unknown key"),
     ("optimm.lr=1", "unknown key 'optimm'"),
     ("model.overrides.lora_rank='4'", "model.overrides.lora_rank='4': expected an integer"),
@@ -102,6 +103,15 @@ def test_bad_set_is_one_line_before_anything_is_created(tmp_path, capsys, settin
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and words in err, err
     assert not run.exists()
+
+
+def test_set_reads_values_as_yaml_1_2():
+    """Only true/false are bools (``mixed_precision=no`` is the string "no", as scripts pass
+    it); numbers with an exponent and no dot are numbers."""
+    from vap_ros.cli.train import parse_overrides
+
+    assert parse_overrides(["mixed_precision=no", "a=true", "b=Off", "c=1e-4", "d=3"]) == {
+        "mixed_precision": "no", "a": True, "b": "Off", "c": 1e-4, "d": 3}
 
 
 def test_bad_training_files_are_one_line(tmp_path, capsys):

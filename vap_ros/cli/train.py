@@ -48,6 +48,8 @@ def parse_overrides(items: list[str]) -> dict:
         parsed = yaml.safe_load(value)
         if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed.strip()):
             parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
+        if isinstance(parsed, bool) and value.strip().lower() not in ("true", "false"):
+            parsed = value.strip()  # YAML 1.1 reads no/yes/on/off as bools; 1.2 does not
         out[key.strip()] = parsed
     return out
 
