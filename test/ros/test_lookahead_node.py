@@ -100,6 +100,36 @@ def test_plan_to_rollout(rig, tiny_model):
     assert node.stats.overheads_s and node.stats.overhead_s > 0  # measured (bench node reports it)
 
 
+def test_max_rollout_s_publishes_the_whole_plan_as_one_rollout(rig, tiny_model):
+    """With ``max_rollout_s`` set, a plan of about three clips gives one VideoRollout per camera
+    that covers it from the conditioning image to the plan's end (frames, prompt frames and
+    offsets 1/fps apart on one time base); the default stays one clip."""
+    probe, node, _ = rig
+    cfg = tiny_model[0].config
+    T, frame_ns = cfg.num_frames, 1e9 / cfg.fps
+    assert node.set_parameters([Parameter("max_rollout_s", value=10.0)])[0].successful
+    try:
+        plan, front, side = send_plan_and_wait(probe, node, duration_s=2.0, points=9)
+    finally:
+        node.set_parameters([Parameter("max_rollout_s", value=0.0)])
+    t_ref = max(messages.stamp_ns(m.header.stamp) for m in (front, side))
+    end = messages.stamp_ns(front.plan.header.stamp) + 2_000_000_000  # the plan's start + 2 s
+    n = len(front.frames)
+    assert n > 2 * T - 1  # more than two clips (the model sampled at least three)
+    assert (n - 2) * frame_ns < end - t_ref <= (n - 1) * frame_ns + 1  # to the plan's end
+    for m in (front, side):
+        frames, prompts, offsets = messages.video_from_rollout(m)
+        assert frames.shape == prompts.shape == (n, cfg.height, cfg.width, 3)
+        lag = t_ref - messages.stamp_ns(m.header.stamp)
+        np.testing.assert_array_equal(offsets, lag + np.round(np.arange(n) * frame_ns))
+        assert (np.diff(offsets) > 0).all()
+        assert not np.array_equal(prompts[T], prompts[-1])  # the arm still moves after a clip
+        assert len(m.plan.points) == len(plan.points) == 9
+    assert abs(frames[0].astype(int).mean() - probe.image.mean()) < 20
+    _, one, _ = send_plan_and_wait(probe, node, duration_s=2.0, points=9)
+    assert len(one.frames) == T  # back to the default: one clip
+
+
 def test_action_feedback_and_cancel(rig):
     probe, _node, client = rig
     goal = PredictRollout.Goal(plan=probe.plan(), seed=1, steps=STEPS)

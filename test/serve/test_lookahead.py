@@ -1,5 +1,6 @@
 """The ROS-free core of a lookahead rollout: prompt timing, plan sampling, prompts identical to
-the training renderer's (also when repeated poses are rendered once), offsets, model checks."""
+the training renderer's (also when repeated poses are rendered once), offsets, model checks,
+whole plans (``max_rollout_s``)."""
 
 import numpy as np
 import pytest
@@ -22,10 +23,16 @@ def camera(name, size):
 class Instant:
     def __init__(self, config, bad=False):
         self.config, self.bad = config, bad
+        self.calls: list[tuple[str, int]] = []
 
     def predict(self, first, prompts, **kw):
+        self.calls.append(("predict", prompts.shape[1]))
         if self.bad:
             return prompts[:, :-1]
+        return np.repeat(first[:, None], prompts.shape[1], axis=1)
+
+    def predict_long(self, first, prompts, **kw):
+        self.calls.append(("predict_long", prompts.shape[1]))
         return np.repeat(first[:, None], prompts.shape[1], axis=1)
 
 
@@ -72,3 +79,35 @@ def test_hold_still_and_errors(core):
     bad = Lookahead(core.renderer, Instant(load_preset("tiny"), bad=True))
     with pytest.raises(ModelError, match="world model returned"):
         bad.run(RolloutInputs(cams, images, [5], None, HOME))
+
+
+def test_max_rollout_s_predicts_the_whole_plan():
+    """With ``max_rollout_s`` > 0 a plan longer than one clip is rendered from the image's time
+    to its end (at most max_rollout_s) and predicted with ``predict_long``; else one clip."""
+    model = Instant(load_preset("small"))  # 9 frames at 8 fps: one clip is 1 s
+    core = Lookahead(SkeletonRenderer.from_preset("panda"), model)
+    cams, images = [camera("front", (64, 64))], [np.full((64, 64, 3), 90, np.uint8)]
+    q = HOME + np.outer(np.linspace(0, 1, 11), np.full(7, 0.3))
+    long_plan = JointTrajectory(ARM, q, np.arange(11) * 250_000_000)  # 2.5 s from t_ref = 0
+    inputs = RolloutInputs(cams, images, [0], long_plan)
+    one = core.run(inputs)
+    assert one.frames.shape[1] == 9 and model.calls[-1] == ("predict", 9)
+    whole = core.run(inputs, max_rollout_s=10.0)
+    assert model.calls[-1] == ("predict_long", 21)  # 0 .. 2.5 s at 8 fps
+    assert whole.frames.shape == whole.prompts.shape == (1, 21, 64, 64, 3)
+    np.testing.assert_array_equal(whole.offsets_ns[0], prompt_stamps(0, 21, 8.0))
+    s = long_plan.sample(prompt_stamps(0, 21, 8.0))
+    np.testing.assert_allclose(whole.prompt_q, s.positions)
+    np.testing.assert_array_equal(whole.prompts, core.renderer.render(s.positions, cams, None))
+    np.testing.assert_array_equal(whole.prompts[:, :9], one.prompts)
+    assert not np.array_equal(whole.prompts[:, 9], whole.prompts[:, 20])  # still moving
+    assert core.run(inputs, max_rollout_s=1.6).frames.shape[1] == 13  # capped: 12 / 8 s
+    # from a later image: 2 s left of the plan
+    assert core.rollout_frames(500_000_000, 2_500_000_000, 10.0) == 17
+    # a plan that ends within one clip, and holding still, stay one clip
+    short = RolloutInputs(cams, images, [0], plan())
+    assert core.run(short, max_rollout_s=10.0).frames.shape[1] == 9
+    still = RolloutInputs(cams, images, [0], None, HOME)
+    assert core.run(still, max_rollout_s=10.0).frames.shape[1] == 9
+    assert model.calls[-2:] == [("predict", 9), ("predict", 9)]
+    assert [core.model_calls(n) for n in (9, 10, 17, 21)] == [1, 2, 2, 3]

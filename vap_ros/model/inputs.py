@@ -15,8 +15,8 @@ import torch
 from vap_ros.errors import ModelError
 from vap_ros.model.config import WorldModelConfig
 
-__all__ = ["Batch", "check_actions", "check_batch", "check_first_frames", "check_prompts",
-           "from_uint8", "to_uint8"]
+__all__ = ["Batch", "LongInputs", "check_actions", "check_batch", "check_first_frames",
+           "check_prompts", "check_rollout", "check_video", "from_uint8", "to_uint8"]
 
 
 @dataclass(frozen=True)
@@ -53,38 +53,108 @@ def check_first_frames(first_frames: Any, cfg: WorldModelConfig) -> np.ndarray:
     return first_frames
 
 
+def check_video(video: Any, name: str, views: int, cfg: WorldModelConfig,
+                layout: str = "(V, T, H, W, 3)") -> np.ndarray:
+    """uint8 ``layout`` videos (any frame count), one per view, at the model's size."""
+    if not isinstance(video, np.ndarray):
+        raise ModelError(f"{name} must be a numpy uint8 array {layout}, got "
+                         f"{type(video).__name__}")
+    if video.ndim != 5 or video.shape[-1] != 3:
+        raise ModelError(f"{name} shape {video.shape}: expected {layout} RGB")
+    if video.dtype != np.uint8:
+        raise ModelError(f"{name} dtype {video.dtype}: expected uint8")
+    if video.shape[0] != views:
+        raise ModelError(f"{name} have {video.shape[0]} views but first_frames have {views}; "
+                         "expected one video per view")
+    if video.shape[2:4] != (cfg.height, cfg.width):
+        raise ModelError(f"{name.rstrip('s')} frames are {video.shape[2]}x{video.shape[3]} "
+                         f"(HxW); the model expects {cfg.height}x{cfg.width}")
+    return video
+
+
 def check_prompts(prompts: Any, views: int, cfg: WorldModelConfig) -> np.ndarray:
     """uint8 (V, T, H, W, 3) prompt videos matching the views and the model's geometry."""
     if not isinstance(prompts, np.ndarray):
         raise ModelError(f"prompts must be a numpy uint8 array (V, T, H, W, 3) for conditioning "
                          f"{cfg.conditioning!r}, got {type(prompts).__name__}")
-    if prompts.ndim != 5 or prompts.shape[-1] != 3:
-        raise ModelError(f"prompts shape {prompts.shape}: expected (V, T, H, W, 3) RGB")
-    if prompts.dtype != np.uint8:
-        raise ModelError(f"prompts dtype {prompts.dtype}: expected uint8")
-    if prompts.shape[0] != views:
-        raise ModelError(f"prompts have {prompts.shape[0]} views but first_frames have {views}; "
-                         "expected one prompt video per view")
+    check_video(prompts, "prompts", views, cfg)
     if prompts.shape[1] != cfg.num_frames:
         raise ModelError(f"prompts have {prompts.shape[1]} frames; the model ({cfg.preset}) "
                          f"predicts {cfg.num_frames} frames (frame 0 = the first frame)")
-    if prompts.shape[2:4] != (cfg.height, cfg.width):
-        raise ModelError(f"prompt frames are {prompts.shape[2]}x{prompts.shape[3]} (HxW); the "
-                         f"model expects {cfg.height}x{cfg.width}")
     return prompts
 
 
-def check_actions(actions: Any, cfg: WorldModelConfig) -> np.ndarray:
-    """float (T, D) actions, one per predicted frame -> float32 (T, D)."""
+def check_actions(actions: Any, cfg: WorldModelConfig, frames: int | None = None) -> np.ndarray:
+    """float (T, D) actions, one per predicted frame (T = ``frames``, or the model's
+    ``num_frames`` when None) -> float32 (T, D)."""
     if actions is None:
         raise ModelError("conditioning 'raw_action' needs actions (T, D), got None")
     actions = np.asarray(actions, dtype=np.float32)
-    if actions.shape != (cfg.num_frames, cfg.action_dim):
-        raise ModelError(f"actions shape {actions.shape}: expected ({cfg.num_frames}, "
+    want = cfg.num_frames if frames is None else frames
+    if actions.shape != (want, cfg.action_dim):
+        raise ModelError(f"actions shape {actions.shape}: expected ({want}, "
                          f"{cfg.action_dim}) (frames, joint positions + gripper width)")
     if not np.isfinite(actions).all():
         raise ModelError("actions contain NaN or inf")
     return actions
+
+
+@dataclass(frozen=True)
+class LongInputs:
+    """The checked inputs of a long rollout (``WorldModel.predict_long``) of ``length`` frames:
+    ``first_frames`` (V, H, W, 3), ``prompts`` (V, L, H, W, 3) or None, ``actions`` (L, D)
+    (raw_action) or None, ``anchors`` (V, L, H, W, 3) real frames or None."""
+
+    first_frames: np.ndarray
+    length: int
+    prompts: np.ndarray | None = None
+    actions: np.ndarray | None = None
+    anchors: np.ndarray | None = None
+
+
+def check_rollout(first_frames: Any, prompts: Any, actions: Any, anchors: Any,
+                  cfg: WorldModelConfig) -> LongInputs:
+    """The inputs of a rollout of any length L >= 1.
+
+    L is the prompts' frame count (required for skeleton conditioning; for the other
+    conditionings optional, and then they only set L), else the actions' row count (required for
+    raw_action; the prompts' L when both are given). Actions are ignored unless raw_action, as
+    in ``predict``. ``anchors``: optional real frames, one per rollout frame and view.
+
+    Raises:
+        ModelError: a wrong type, dtype, shape, size or view count, lengths that disagree, or
+            no input that gives L.
+    """
+    frames = check_first_frames(first_frames, cfg)
+    views = frames.shape[0]
+    layout = "(V, L, H, W, 3)"
+    if cfg.conditioning == "skeleton" and not isinstance(prompts, np.ndarray):
+        raise ModelError(f"prompts must be a numpy uint8 array {layout} for conditioning "
+                         f"{cfg.conditioning!r}, got {type(prompts).__name__}")
+    if prompts is not None:
+        prompts = check_video(prompts, "prompts", views, cfg, layout)
+    if cfg.conditioning == "raw_action":
+        rows = np.shape(actions)[:1] if actions is not None else ()
+        want = prompts.shape[1] if prompts is not None else (rows[0] if rows else 1)
+        actions = check_actions(actions, cfg, frames=want)
+    else:
+        actions = None
+    if prompts is not None:
+        length = prompts.shape[1]
+    elif actions is not None:
+        length = actions.shape[0]
+    else:
+        raise ModelError(f"conditioning {cfg.conditioning!r}: a rollout needs prompts {layout} "
+                         "to know its length L (they do not condition this model)")
+    if length < 1:
+        raise ModelError(f"the rollout has {length} frames: expected L >= 1 (frame 0 = the "
+                         "first frame)")
+    if anchors is not None:
+        anchors = check_video(anchors, "anchors", views, cfg, layout)
+        if anchors.shape[1] != length:
+            raise ModelError(f"anchors have {anchors.shape[1]} frames; the rollout has {length} "
+                             "(expected one real frame per rollout frame and view)")
+    return LongInputs(frames, int(length), prompts, actions, anchors)
 
 
 def from_uint8(video: np.ndarray, device, dtype=torch.float32) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vap_ros.errors import CheckpointError, ModelError
-from vap_ros.model import backbone, checkpoint, inputs
+from vap_ros.model import backbone, checkpoint, inputs, long_rollout
 from vap_ros.model.action_adapter import ActionAdapter
 from vap_ros.model.config import WorldModelConfig, load_preset
 from vap_ros.model.controlnet import ControlNet
@@ -404,3 +404,42 @@ class WorldModel(nn.Module):
         video = self.codec.decode(latents.to(dtype)).float()
         video[:, :, :1] = first.float()
         return inputs.to_uint8(video)
+
+    def predict_long(self, first_frames: np.ndarray, prompts: np.ndarray | None = None,
+                     chunk: int | None = None, actions: np.ndarray | None = None,
+                     steps: int | None = None, seed: int = 0, anchors: np.ndarray | None = None,
+                     callback=None, **kw: Any) -> np.ndarray:
+        """Predict a rollout of any length L >= 1 as autoregressive chunks of ``predict``
+        (``vap_ros.model.long_rollout``): chunk k is conditioned on the previous chunk's last
+        predicted frame and on its own T-frame segment of the prompts (frame 0 at that same
+        time; the last frame repeated past the end), and adds ``chunk`` new frames.
+
+        Args:
+            first_frames: uint8 (V, H, W, 3) (or one (H, W, 3)).
+            prompts: uint8 (V, L, H, W, 3): they set L (skeleton conditioning needs them; other
+                conditionings use them only for L).
+            chunk: new frames per chunk, 1 .. T-1 (default T-1: consecutive clips share one
+                frame).
+            actions: float (L, D) (raw_action conditioning), segmented as the prompts.
+            steps: sampling steps per chunk (default config.steps).
+            seed: chunk 0 samples with ``seed`` (an L <= T rollout is ``predict``'s video cut to
+                L), chunk k with a seed derived from (seed, k); the same seed gives the same video.
+            anchors: uint8 (V, L, H, W, 3) real frames: re-anchor every chunk on the real frame
+                at its start instead of the predicted one (a baseline); the output still holds
+                only predictions after frame 0.
+            callback: ``callback(step)`` after each denoising step, counted across chunks
+                (chunk k's step i is k * steps + i); it may raise ``RolloutCancelled``.
+            kw: guidance_scale, eta (as ``predict``).
+        Returns:
+            uint8 (V, L, H, W, 3); frame 0 is the given first frame.
+        Raises:
+            ModelError: inputs of the wrong type, shape, size, view count or length, or a
+            ``chunk`` outside 1 .. T-1.
+        """
+        cfg = self.config
+        long_rollout.chunk_stride(chunk, cfg.num_frames)  # a bad chunk fails before any work
+        got = inputs.check_rollout(first_frames, prompts, actions, anchors, cfg)
+        return long_rollout.predict_chunks(
+            self.predict, got.first_frames, got.length, cfg.num_frames, steps or cfg.steps,
+            prompts=got.prompts, actions=got.actions, anchors=got.anchors, chunk=chunk,
+            seed=seed, callback=callback, **kw)

@@ -4,7 +4,8 @@ Subscribes each camera's images (Image or CompressedImage, sensor-data QoS, newe
 CameraInfo, ``/joint_states``, ``/tf_static`` (or reads a calibration file) and a plan topic
 (trajectory_msgs/JointTrajectory). On each new plan, and optionally at a fixed rate for a
 "hold still / continue the plan" horizon, it takes the newest image per camera, renders the plan's
-skeleton prompts, runs the world model and publishes per camera:
+skeleton prompts, runs the world model and publishes per camera (one clip; with
+``max_rollout_s`` > 0 a plan's rollout covers the whole plan, predicted in chunks):
 
 - ``<output_namespace>/<camera>/rollout``: vap_ros_msgs/VideoRollout
 - ``<output_namespace>/<camera>/predicted``: the predicted frames replayed at the model's fps
@@ -341,12 +342,14 @@ class LookaheadNode(Node):
                                now_ns=now, max_age_ns=max_age, joint_topic=self.joints.topic)
 
     def rollout(self, req: RolloutRequest, names, seed: int, steps: int,
-                 timings: dict | None = None, callback=None) -> list[VideoRollout]:
+                timings: dict | None = None, callback=None,
+                max_rollout_s: float = 0.0) -> list[VideoRollout]:
         t0 = time.monotonic()
         inputs = self._gather(req, names)
         t1 = time.monotonic()
         with self._model_lock:
-            result = self.core.run(inputs, seed=seed, steps=steps, callback=callback)
+            result = self.core.run(inputs, seed=seed, steps=steps, callback=callback,
+                                   max_rollout_s=max_rollout_s)
         t2 = time.monotonic()
         msgs = self._rollout_msgs(result, inputs, req)
         if timings is not None:
@@ -361,7 +364,7 @@ class LookaheadNode(Node):
         plan_msg = req.plan_msg
         if plan_msg is None:  # hold still: the plan is the current pose held over the horizon
             hold = hold_still(self.robot.arm_joint_names, result.prompt_q,
-                              self.core.num_frames, self.core.fps)
+                              len(result.prompt_q), self.core.fps)
             plan_msg = trajectory_msg(hold, int(max(result.image_stamps_ns)))
         return [video_rollout_msg(
             name, result.frames[v], result.prompts[v], result.offsets_ns[v],
@@ -373,7 +376,8 @@ class LookaheadNode(Node):
         cpu0 = time.thread_time()
         steps = self.params.steps
         msgs = self.rollout(req, self.camera_names, self.params.seed, steps, timings,
-                            callback=self._yield_to_plans(req, steps))
+                            callback=self._yield_to_plans(req, steps),
+                            max_rollout_s=self._max_rollout_s(req))
         t_pub = time.monotonic()
         for m in msgs:
             self._rollout_pubs[m.camera_name].publish(m)
@@ -391,6 +395,20 @@ class LookaheadNode(Node):
                           timings["model_s"],
                           (now - max(stamp_ns(m.header.stamp) for m in msgs)) / NS)
 
+    def _max_rollout_s(self, req: RolloutRequest) -> float:
+        """Topic plans may be predicted to their end (``max_rollout_s``); horizon and action
+        rollouts are one clip."""
+        return self.params.max_rollout_s if req.source == "plan" else 0.0
+
+    def _model_calls(self, req: RolloutRequest) -> int:
+        """Clips the model samples for ``req`` (now standing in for its image's stamp)."""
+        if req.plan is None or req.plan_start_ns is None:
+            return 1
+        frames = self.core.rollout_frames(self._robot_now_ns(),
+                                          req.plan_start_ns + req.plan.duration_ns,
+                                          self._max_rollout_s(req))
+        return self.core.model_calls(frames)
+
     def _yield_to_plans(self, req: RolloutRequest, steps: int):
         """A rollout stops between denoising steps for a newer plan that waits: a horizon
         rollout always (else the plan waits a whole rollout and can land after the plan's end);
@@ -399,7 +417,7 @@ class LookaheadNode(Node):
         if req.source not in ("horizon", "plan"):
             return None
         t0, default = time.monotonic(), self.core.model.config.steps
-        mine = steps or default
+        mine = (steps or default) * self._model_calls(req)  # steps count across chunks
 
         def check(step: int) -> None:
             w = self.worker.pending
@@ -411,7 +429,7 @@ class LookaheadNode(Node):
                     return
                 per_step = (time.monotonic() - t0) / (step + 1)  # this rollout's pace
                 left = per_step * max(mine - step - 1, 0)
-                own = per_step * (self.params.steps or default)
+                own = per_step * (self.params.steps or default) * self._model_calls(w)
                 end_s = (w.plan_start_ns + w.plan.duration_ns - self._robot_now_ns()) / NS
                 if not own <= end_s < left + own:
                     return

@@ -63,6 +63,11 @@ class LookaheadParams(NodeParams):
     horizon_rate_hz: float = param(
         0.0, "also predict at this rate (continue the plan / hold still); 0 = off",
         runtime=True)
+    max_rollout_s: float = param(
+        0.0, "> 0: predict a plan longer than one clip to its end (at most this many seconds "
+             "from the conditioning image) as autoregressive chunks, published as one rollout "
+             "per camera; 0 = one clip (live lookahead; whole plans are for evaluation)",
+        runtime=True)
     max_input_age_s: float = param(
         1.0, "refuse images / joint states older than this (0 = no limit)", runtime=True)
     startup_wait_s: float = param(
@@ -84,6 +89,6 @@ class LookaheadParams(NodeParams):
                 "a list of camera names")
         for key in ("steps", "seed", "model_threads"):
             require(getattr(self, key) >= 0, key, getattr(self, key), "an integer >= 0")
-        for key in ("horizon_rate_hz", "max_input_age_s", "startup_wait_s",
+        for key in ("horizon_rate_hz", "max_rollout_s", "max_input_age_s", "startup_wait_s",
                     "time_jump_threshold_s", "diagnostics_period_s"):
             require(getattr(self, key) >= 0, key, getattr(self, key), "a number >= 0")

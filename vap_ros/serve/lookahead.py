@@ -2,6 +2,10 @@
 world model → predicted video. The lookahead node, its action/service and the node benchmark
 all go through ``Lookahead.run``.
 
+Length: one clip of the model's ``num_frames``; with ``max_rollout_s`` > 0, a plan that ends
+later than one clip is rendered to its end (at most ``max_rollout_s`` after ``t_ref``) and
+predicted with the model's ``predict_long`` (autoregressive chunks).
+
 Timing: the model's frame 0 is the conditioning image, so prompt frame ``k`` shows the robot at
 ``t_ref + k / fps`` where ``t_ref`` is the newest conditioning image's stamp; the plan is sampled
 there (held at its first/last point outside its time range), and a camera whose image is older
@@ -10,6 +14,7 @@ than ``t_ref`` gets offsets ``t_ref - stamp + k / fps`` relative to its own imag
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
@@ -21,6 +26,7 @@ from vap_ros.camera import Camera
 # the resize training clips use (data/clips.py), so the conditioning frame matches training
 from vap_ros.data.clips import resize_frame
 from vap_ros.errors import ModelError, StaleInputError
+from vap_ros.model.long_rollout import chunk_starts
 from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
 
@@ -35,12 +41,16 @@ class Predictor(Protocol):
 
     ``config`` has ``height``, ``width``, ``num_frames`` (conditioning frame included), ``fps``.
     ``predict(first_frames (V, H, W, 3) uint8, prompts (V, T, H, W, 3) uint8, steps=, seed=)``
-    returns (V, T, H, W, 3) uint8.
+    returns (V, T, H, W, 3) uint8; ``predict_long`` (only for rollouts longer than one clip)
+    the same for prompts (V, L, H, W, 3) of any length.
     """
 
     config: Any
 
     def predict(self, first_frames: np.ndarray, prompts: np.ndarray, **kw) -> np.ndarray: ...
+
+    def predict_long(self, first_frames: np.ndarray, prompts: np.ndarray,
+                     **kw) -> np.ndarray: ...
 
 
 def prompt_stamps(t_ref_ns: int, num_frames: int, fps: float) -> np.ndarray:
@@ -153,10 +163,10 @@ def assemble_inputs(cameras: Sequence[Camera], images: Sequence[np.ndarray],
 class RolloutResult:
     camera_names: tuple[str, ...]
     image_stamps_ns: tuple[int, ...]
-    offsets_ns: np.ndarray  # (V, T) per camera, relative to its image stamp
-    frames: np.ndarray  # (V, T, H, W, 3) uint8 predicted
-    prompts: np.ndarray  # (V, T, H, W, 3) uint8 prompt frames that conditioned them
-    prompt_q: np.ndarray  # (T, n) sampled arm positions
+    offsets_ns: np.ndarray  # (V, L) per camera, relative to its image stamp
+    frames: np.ndarray  # (V, L, H, W, 3) uint8 predicted (L = T for one clip)
+    prompts: np.ndarray  # (V, L, H, W, 3) uint8 prompt frames that conditioned them
+    prompt_q: np.ndarray  # (L, n) sampled arm positions
     inference_s: float
     prepare_s: float
     timings: dict = field(default_factory=dict)
@@ -193,29 +203,47 @@ class Lookahead:
             hit = self._scaled[id(cam)] = (cam, cam.scaled(self.width, self.height))
         return hit[1]
 
-    def prompt_trajectory(self, inputs: RolloutInputs
+    def rollout_frames(self, t_ref_ns: int, plan_end_ns: int | None,
+                       max_rollout_s: float = 0.0) -> int:
+        """Frames of a rollout from ``t_ref``: one clip (``num_frames``); with ``max_rollout_s``
+        > 0 and a plan ending later than that, enough frames to reach the plan's end, at most
+        ``max_rollout_s`` after ``t_ref``."""
+        if max_rollout_s <= 0 or plan_end_ns is None:
+            return self.num_frames
+        to_end = math.ceil((plan_end_ns - t_ref_ns) * self.fps / NS - 1e-6)
+        cap = math.floor(max_rollout_s * self.fps + 1e-6)
+        return max(self.num_frames, 1 + min(to_end, cap))
+
+    def model_calls(self, frames: int) -> int:
+        """How many clips the model samples for a rollout of ``frames`` frames."""
+        return max(1, len(chunk_starts(frames, self.num_frames)))
+
+    def prompt_trajectory(self, inputs: RolloutInputs, frames: int | None = None
                           ) -> tuple[np.ndarray, np.ndarray | None, int]:
-        """(q (T, n), gripper width (T,), t_ref ns) for the model's frames."""
+        """(q (L, n), gripper width (L,), t_ref ns) for the model's frames (L = ``frames``,
+        default one clip)."""
+        n = frames or self.num_frames
         t_ref = int(max(inputs.image_stamps_ns))
-        stamps = prompt_stamps(t_ref, self.num_frames, self.fps)
+        stamps = prompt_stamps(t_ref, n, self.fps)
         if inputs.plan is not None:
             s = inputs.plan.sample(stamps)
             q = s.positions
             width = s.gripper_width_m
         elif inputs.current_q is not None and inputs.current_q.size:
-            q = np.repeat(np.asarray(inputs.current_q, np.float64)[None], self.num_frames, 0)
+            q = np.repeat(np.asarray(inputs.current_q, np.float64)[None], n, 0)
             width = None
         else:
             raise ModelError("no plan and no current joint state: nothing to predict")
         if width is None:
             w = inputs.current_width_m
-            width = None if w is None else np.full(self.num_frames, float(w))
+            width = None if w is None else np.full(n, float(w))
         return q, width, t_ref
 
-    def prepare(self, inputs: RolloutInputs) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """(first frames (V, H, W, 3), prompts (V, T, H, W, 3), q (T, n), t_ref) at the
-        model's size."""
-        q, width, t_ref = self.prompt_trajectory(inputs)
+    def prepare(self, inputs: RolloutInputs, frames: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """(first frames (V, H, W, 3), prompts (V, L, H, W, 3), q (L, n), t_ref) at the
+        model's size (L = ``frames``, default one clip)."""
+        q, width, t_ref = self.prompt_trajectory(inputs, frames)
         size = (self.height, self.width)
         # poses repeat when holding still or past a plan's end: render each distinct pose once
         key = q if width is None else np.concatenate([q, np.asarray(width)[:, None]], axis=1)
@@ -232,11 +260,15 @@ class Lookahead:
         return first, prompts, q, t_ref
 
     def run(self, inputs: RolloutInputs, *, seed: int = 0, steps: int = 0,
-            callback=None) -> RolloutResult:
+            callback=None, max_rollout_s: float = 0.0) -> RolloutResult:
         """Prompts → model → result. ``callback(step_index)`` after each denoising step (it
-        may raise ``RolloutCancelled`` to stop the rollout)."""
+        may raise ``RolloutCancelled`` to stop the rollout; steps count across the chunks of a
+        long rollout). ``max_rollout_s`` > 0: a plan longer than one clip is predicted to its
+        end, at most this long (``rollout_frames``), with the model's ``predict_long``."""
         t0 = time.perf_counter()
-        first, prompts, q, t_ref = self.prepare(inputs)
+        plan_end = None if inputs.plan is None else int(inputs.plan.stamps_ns[-1])
+        n = self.rollout_frames(int(max(inputs.image_stamps_ns)), plan_end, max_rollout_s)
+        first, prompts, q, t_ref = self.prepare(inputs, n)
         t1, c1 = time.perf_counter(), time.thread_time()
         kw: dict[str, Any] = {"seed": int(seed)}
         steps = int(steps) or self.steps
@@ -244,12 +276,13 @@ class Lookahead:
             kw["steps"] = steps
         if callback is not None:
             kw["callback"] = callback
-        frames = np.asarray(self.model.predict(first, prompts, **kw))
+        predict = self.model.predict if n == self.num_frames else self.model.predict_long
+        frames = np.asarray(predict(first, prompts, **kw))
         t2, c2 = time.perf_counter(), time.thread_time()
         if frames.shape != prompts.shape or frames.dtype != np.uint8:
             raise ModelError(f"world model returned {frames.shape} {frames.dtype}, expected "
                              f"{prompts.shape} uint8")
-        k = prompt_stamps(0, self.num_frames, self.fps)
+        k = prompt_stamps(0, n, self.fps)
         offsets = np.stack([k + (t_ref - int(s)) for s in inputs.image_stamps_ns])
         return RolloutResult(
             camera_names=tuple(c.name for c in inputs.cameras),

@@ -10,8 +10,8 @@ callbacks no longer slow it down.
 
 The child is ``python -m vap_ros.serve.model_process`` speaking over a socket pair. Messages are
 a JSON header plus raw array bytes (nothing is pickled). ``ModelProcess`` has the ``Predictor``
-interface (``config``, ``predict``), so the lookahead core cannot tell it from an in-process
-model.
+interface (``config``, ``predict``, ``predict_long``), so the lookahead core cannot tell it
+from an in-process model.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from vap_ros.errors import ModelError, RolloutCancelled
 __all__ = ["ModelProcess", "main"]
 
 _SCALARS = ("steps", "seed", "guidance_scale", "eta")
+_OPS = {"predict": _SCALARS, "predict_long": _SCALARS + ("chunk",)}  # op: its scalar arguments
 
 
 def _send(conn: Connection, header: dict[str, Any], arrays: tuple[np.ndarray, ...] = ()) -> None:
@@ -172,12 +173,34 @@ class ModelProcess:
             ModelError: bad inputs, or the child died (the next call starts a new one).
             RolloutCancelled: the callback cancelled.
         """
-        unknown = sorted(set(kw) - set(_SCALARS))
+        return self._call("predict", {"first_frames": first_frames, "prompts": prompts},
+                          callback, kw)
+
+    def predict_long(self, first_frames: np.ndarray, prompts: np.ndarray | None = None, *,
+                     callback=None, actions: np.ndarray | None = None,
+                     anchors: np.ndarray | None = None, **kw: Any) -> np.ndarray:
+        """``WorldModel.predict_long`` (a rollout of any length, in chunks) in the child.
+        Keyword arguments: chunk, steps, seed, guidance_scale, eta (numbers), ``actions`` and
+        ``anchors`` (arrays); ``callback(step_index)`` as for ``predict``, the step counted
+        across chunks.
+
+        Raises:
+            ModelError: bad inputs, or the child died (the next call starts a new one).
+            RolloutCancelled: the callback cancelled.
+        """
+        return self._call("predict_long", {"first_frames": first_frames, "prompts": prompts,
+                                           "actions": actions, "anchors": anchors},
+                          callback, kw)
+
+    def _call(self, op: str, arrays: dict[str, Any], callback, kw: dict[str, Any]) -> np.ndarray:
+        """Run ``op`` in the child: named arrays (None: not sent), scalar keyword arguments,
+        progress reports to ``callback`` and cancel between steps."""
+        unknown = sorted(set(kw) - set(_OPS[op]))
         if unknown:
-            raise ModelError(f"ModelProcess.predict got unknown arguments {unknown}; "
-                             f"supported: {list(_SCALARS)}")
+            raise ModelError(f"ModelProcess.{op} got unknown arguments {unknown}; "
+                             f"supported: {list(_OPS[op])}")
         scalars = {k: v for k, v in kw.items() if v is not None}
-        arrays = (np.asarray(first_frames),) + (() if prompts is None else (np.asarray(prompts),))
+        given = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
         with self._lock:
             if self._closed:
                 raise ModelError("the model process was closed")
@@ -186,8 +209,9 @@ class ModelProcess:
                 self._start()
             assert self._conn is not None
             try:
-                _send(self._conn, {"op": "predict", "progress": callback is not None, **scalars},
-                      arrays)
+                _send(self._conn, {"op": op, "inputs": list(given),
+                                   "progress": callback is not None, **scalars},
+                      tuple(given.values()))
             except OSError as err:
                 self._discard()
                 raise ModelError(f"the model process is gone ({err}); it restarts on the next "
@@ -252,13 +276,15 @@ def _serve(conn: Connection, spec: dict) -> None:
             return
         if header.get("op") == "cancel":  # came after that predict had finished: nothing to do
             continue
-        if header.get("op") != "predict":
+        op = header.get("op")
+        if op not in _OPS:
             return
-        kw = {k: header[k] for k in _SCALARS if k in header}
+        kw = {k: header[k] for k in _OPS[op] if k in header}
+        kw.update(zip(header.get("inputs", ()), arrays))
         if header.get("progress"):
             kw["callback"] = _progress(conn)
         try:
-            out = model.predict(arrays[0], arrays[1] if len(arrays) > 1 else None, **kw)
+            out = getattr(model, op)(**kw)
         except _Cancelled:
             _send(conn, {"cancelled": True})
             continue
