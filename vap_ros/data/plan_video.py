@@ -67,8 +67,9 @@ class PlanVideo:
 
 
 def longest_plan(rec: Recording) -> tuple[int, int]:
-    """(start, end) ns of the recording's longest plan; a plan ends at its last point or where
-    the next plan starts (it supersedes it), whichever comes first.
+    """(start, end) ns of the recording's longest recorded plan (the earliest of equals); a
+    plan ends at its last point, where the next plan starts (it supersedes it) or at the
+    reference camera's last image, whichever comes first.
 
     Raises:
         TrajectoryError: the recording has no plan.
@@ -77,14 +78,16 @@ def longest_plan(rec: Recording) -> tuple[int, int]:
         where = rec.plan_topic or "any plan topic"
         raise TrajectoryError(f"bag {str(rec.path)!r} has no plan on {where} (a commanded "
                               "trajectory is needed)")
+    stamps = rec.cameras[0].stamps_ns
+    last_image = int(stamps.max()) if stamps.size else 0
     spans = []
     for k, p in enumerate(rec.plans):  # sorted by start (read_recording)
-        start, end = int(p.stamps_ns[0]), int(p.stamps_ns[-1])
+        start, end = int(p.stamps_ns[0]), min(int(p.stamps_ns[-1]), last_image)
         if k + 1 < len(rec.plans):
             end = min(end, int(rec.plans[k + 1].stamps_ns[0]))
-        spans.append((end - start, start, end))
+        spans.append((end - start, -start, end))
     _, start, end = max(spans)
-    return start, end
+    return -start, end
 
 
 def read_plan_video(bag: str | Path, config=None, *, fps: float, size: tuple[int, int],

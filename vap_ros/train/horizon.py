@@ -198,7 +198,8 @@ def horizon(model, episodes: Sequence[str | Path], out: str | Path | None = None
         report["episodes"].append(entry)
         report["counts"]["scored"] += 1
         if out is not None and len(report["episodes"]) <= s.videos:
-            entry["videos"] = write_videos(out / "videos", pv, preds, fps, stride)
+            entry["videos"] = write_videos(out / "videos", pv, preds, fps, stride,
+                                           prefix=f"{len(report['episodes']) - 1:03d}_")
     bar.close()
     if not report["episodes"]:
         c = report["counts"]
@@ -315,10 +316,11 @@ def _label_strip(labels: Sequence[str], width: int, col_w: int, gap: int, h: int
 
 
 def write_videos(folder: Path, pv, preds: dict[str, np.ndarray], fps: float,
-                 stride: int) -> list[str]:
-    """Per view: ``<episode>_<camera>.mp4``/``.gif`` (real | autoregressive | re-anchored |
-    prompt, 4x upscaled, a label strip with the time since the plan's start) and
-    ``<episode>_<camera>_frames.png`` (the four at every chunk start and the last frame)."""
+                 stride: int, prefix: str = "") -> list[str]:
+    """Per view: ``<prefix><episode>_<camera>.mp4``/``.gif`` (real | autoregressive |
+    re-anchored | prompt, 4x upscaled, a label strip with the time since the plan's start) and
+    ``<prefix><episode>_<camera>_frames.png`` (the four at every chunk start and the last
+    frame)."""
     import cv2
 
     from vap_ros.train.video import side_by_side, write_gif, write_mp4
@@ -326,7 +328,7 @@ def write_videos(folder: Path, pv, preds: dict[str, np.ndarray], fps: float,
     labels = ["real", "autoregressive", "re-anchored", "prompt"]
     V, L, H, W, _ = pv.video.shape
     scale = max(1, 256 // max(H, W))
-    name = Path(pv.bag).name
+    name = prefix + Path(pv.bag).name
     written = []
     for v in range(V):
         frames = side_by_side(pv.video[v], preds["autoregressive"][v], preds["re-anchored"][v],
