@@ -18,6 +18,7 @@ __all__ = [
     "MissingInputError",
     "ModelError",
     "OutputError",
+    "PlanTooShort",
     "RolloutCancelled",
     "StaleInputError",
     "TimeJump",
@@ -116,6 +117,20 @@ class JointLimitError(JointStateError):
 
 class TrajectoryError(VapError):
     """A joint trajectory is malformed: times not increasing, limits exceeded, NaN, ..."""
+
+
+class PlanTooShort(TrajectoryError):
+    """A recorded plan lasts less than a tool needs (``vap-ros experiment horizon``).
+
+    Attributes:
+        duration_s: how long the plan lasts.
+        min_s: the shortest plan accepted.
+    """
+
+    def __init__(self, message: str, *, duration_s: float = 0.0, min_s: float = 0.0):
+        super().__init__(message)
+        self.duration_s = duration_s
+        self.min_s = min_s
 
 
 class CalibrationError(VapError):

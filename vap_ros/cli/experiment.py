@@ -1,0 +1,79 @@
+"""``vap-ros experiment …``: measurements behind the docs (``horizon``: docs/model.md)."""
+
+from __future__ import annotations
+
+DTYPES = ("float32", "bfloat16", "float16")  # vap_ros.serve.DTYPES (not imported: fast --help)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("experiment", help="measurements behind the docs (horizon curve)")
+    esub = p.add_subparsers(dest="experiment_command", metavar="SUBCOMMAND")
+    esub.required = True
+
+    h = esub.add_parser(
+        "horizon", help="the horizon curve of long autoregressive rollouts",
+        description="For every episode whose longest plan lasts at least --min-plan-s: give "
+                    "the model the real first frame of every view at the plan's start and the "
+                    "whole plan's prompt video (the dataset builder's, at the model's fps and "
+                    "size), predict the plan autoregressively, re-anchored on the real frame "
+                    "every chunk, and as copy-first-frame, and score each per frame (PSNR) and "
+                    "per chunk-long time bin (PSNR, SSIM, ST-IoU, gripper PSNR). Writes "
+                    "OUT/horizon.json (per-bin means, per-episode values), OUT/table.txt, "
+                    "OUT/horizon.png (the curve) and OUT/videos/ (real | autoregressive | "
+                    "re-anchored | prompt, MP4 + GIF + frame grid PNG per view). Episodes that "
+                    "are too short or fail to load are skipped and counted.")
+    h.add_argument("--episodes", action="append", required=True, metavar="DIR",
+                   help="a bag, or a folder of bags (vap-ros sim record's OUT); repeatable")
+    h.add_argument("--model", default="",
+                   help="model folder, run or checkpoint folder (default: the shipped model)")
+    h.add_argument("--out", required=True, help="output folder")
+    h.add_argument("--min-plan-s", type=float, default=10.0,
+                   help="skip episodes whose longest plan is shorter (default 10)")
+    h.add_argument("--max-episodes", type=int, default=None,
+                   help="score at most N episodes (default all)")
+    h.add_argument("--config", default="sim",
+                   help="rig config for reading the bags: preset or YAML (default sim; its clip "
+                        "settings are replaced by the model's fps and size)")
+    h.add_argument("--source", choices=("commanded", "logged"), default="commanded",
+                   help="prompts from the plan (default, as the training clips) or the logged "
+                        "joint states")
+    h.add_argument("--steps", type=int, default=None, help="sampler steps (default: model's)")
+    h.add_argument("--seed", type=int, default=0)
+    h.add_argument("--videos", type=int, default=1,
+                   help="write side-by-side videos of the first N scored episodes (default 1)")
+    h.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0")
+    h.add_argument("--dtype", choices=DTYPES, default="float32")
+    h.add_argument("--force", action="store_true",
+                   help="overwrite the results of an earlier run in --out")
+    h.add_argument("--json", action="store_true", dest="print_json",
+                   help="print the per-bin means and counts as JSON instead of the table")
+    h.add_argument("--no-progress", action="store_true", help="no progress bars")
+    h.set_defaults(func=run_horizon)
+
+
+def run_horizon(args) -> int:
+    import json
+    from pathlib import Path
+
+    from vap_ros.outputs import check_out_dir, refuse_overwrite
+    from vap_ros.serve import load_world_model
+    from vap_ros.train.checkpoint import resolve_model_dir
+    from vap_ros.train.horizon import HorizonSettings, _jsonable, format_table, horizon
+
+    out = check_out_dir(args.out)
+    refuse_overwrite([Path(out) / "horizon.json", Path(out) / "horizon.png"], force=args.force)
+    # a folder (run, checkpoint, save_pretrained), "" (shipped) or a preset name (tests)
+    path = str(resolve_model_dir(args.model)) if Path(args.model or "-").exists() else args.model
+    model, model_id = load_world_model(path, device=args.device, dtype=args.dtype)
+    settings = HorizonSettings(min_plan_s=args.min_plan_s, max_episodes=args.max_episodes,
+                               steps=args.steps, seed=args.seed, videos=args.videos,
+                               source=args.source)
+    report = horizon(model, args.episodes, out, settings, config=args.config,
+                     label=model_id, progress=not args.no_progress)
+    if args.print_json:
+        print(json.dumps(_jsonable({k: report[k] for k in (
+            "model", "fps", "bin_s", "counts", "skipped", "bins")}), indent=1))
+    else:
+        print(format_table(report))
+        print(f"wrote {out}/horizon.json, table.txt, horizon.png and videos/")
+    return 0
