@@ -175,11 +175,27 @@ class NodeRunner:
             if close is not None:
                 close()
         self.executor.shutdown(timeout_sec=5)
+        self._collect_late_errors()
         for node in reversed(self.nodes):
             node.destroy_node()
         self.nodes.clear()
         if self.context.ok():
             rclpy.shutdown(context=self.context)
+
+    def _collect_late_errors(self) -> None:
+        """Fetch the exceptions of callbacks that finished after the last spin. rclpy keeps
+        them in the executor until the next spin; left there, each prints "The following
+        exception was never retrieved" when it is garbage-collected, at a random later moment
+        and into whatever runs then."""
+        ex = self.executor
+        with ex._tasks_lock:  # rclpy has no public API for these
+            tasks = [t for t, _, _ in ex._tasks] + list(getattr(ex, "_futures", ()))
+        for task in tasks:
+            err = task.exception() if task.done() else None
+            if err is not None:
+                self.callback_errors += 1
+                _log.warning("a callback raised while the runner closed: %s: %s",
+                             type(err).__name__, err)
 
     def __enter__(self) -> NodeRunner:
         return self
