@@ -1,4 +1,5 @@
-"""``vap-ros experiment …``: measurements behind the docs (``horizon``: docs/model.md)."""
+"""``vap-ros experiment …``: measurements behind the docs (``horizon``, ``ranking``:
+docs/model.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ DTYPES = ("float32", "bfloat16", "float16")  # vap_ros.serve.DTYPES (not importe
 
 
 def register(sub) -> None:
-    p = sub.add_parser("experiment", help="measurements behind the docs (horizon curve)")
+    p = sub.add_parser("experiment",
+                       help="measurements behind the docs (horizon curve, plan ranking)")
     esub = p.add_subparsers(dest="experiment_command", metavar="SUBCOMMAND")
     esub.required = True
 
@@ -50,6 +52,31 @@ def register(sub) -> None:
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
     h.set_defaults(func=run_horizon)
 
+    from vap_ros.cli.rank import add_model_args, add_ranking_args
+
+    r = esub.add_parser(
+        "ranking", help="how well the world model ranks candidate plans (sim scenes)",
+        description="Over --scenes simulated scenes (seed --sim-seed, episodes 0, 1, ...): "
+                    "rank --candidates plans (the task's scripted plan + perturbed variants) "
+                    "by their predicted final frames against the goal (the nominal plan's real "
+                    "final frame), run every plan in the physics, and compare: Spearman's rho "
+                    "between predicted and true scores per scene, and the real success of the "
+                    "top-ranked plan vs a random plan vs the best (oracle) plan. Writes "
+                    "OUT/ranking.json, OUT/scatter.png (predicted vs true score) and "
+                    "OUT/candidates.png (the first scene's predicted | real final frames). A "
+                    "scene whose task cannot be planned is skipped and counted.")
+    r.add_argument("--scenes", type=int, required=True, help="number of scenes")
+    r.add_argument("--sim-seed", type=int, default=3001,
+                   help="seed of the scenes (default 3001: not a training seed)")
+    add_ranking_args(r)
+    add_model_args(r)
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--force", action="store_true", help="overwrite an earlier result in --out")
+    r.add_argument("--json", action="store_true", dest="print_json",
+                   help="print the summary as JSON instead of a table")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.set_defaults(func=run_ranking)
+
 
 def run_horizon(args) -> int:
     import json
@@ -76,4 +103,33 @@ def run_horizon(args) -> int:
     else:
         print(format_table(report))
         print(f"wrote {out}/horizon.json, table.txt, horizon.png and videos/")
+    return 0
+
+
+def run_ranking(args) -> int:
+    import json
+    from pathlib import Path
+
+    from vap_ros.cli.rank import load, settings
+    from vap_ros.outputs import check_out_dir, refuse_overwrite
+    from vap_ros.train.ranking import ranking_experiment
+
+    s = settings(args)
+    out = Path(check_out_dir(args.out))
+    refuse_overwrite([out / "ranking.json", out / "scatter.png", out / "candidates.png"],
+                     force=args.force)
+    model, model_id, cfg, robot = load(args)
+    report = ranking_experiment(model, cfg, robot, scenes=args.scenes, task=args.task,
+                                seed=args.sim_seed, settings=s, out=out, label=model_id,
+                                progress=not args.no_progress)
+    summary = report["summary"]
+    if args.print_json:
+        print(json.dumps(summary, indent=1))
+    else:
+        for e in report["scenes"]:
+            print(f"scene {e['index']}: spearman {e['spearman']}, top-1 success "
+                  f"{e['top1_success']:.2f}, random {e['random_success']:.2f}")
+        print(json.dumps(summary))
+        print(f"wrote {out}/ranking.json, scatter.png and candidates.png "
+              f"({len(report['skipped'])} scenes skipped)")
     return 0

@@ -4,6 +4,8 @@ and straight-line Cartesian motions with minimum-jerk timing, sampled into a
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from vap_ros.errors import VapError
@@ -115,19 +117,26 @@ class CartesianPlanner:
     Args:
         ik: the solver; ``q0`` the start configuration; ``width0_m`` the start gripper width.
         dt_s: sample period of the plan.
+        target_map: maps every ``move_to`` target (4x4 ``T_base_tcp``) to the pose actually
+            planned (e.g. shifted or rotated: plan variants, ``vap_ros.sim.candidates``); None:
+            the identity. ``pose`` stays in the unmapped frame the task planned in.
     """
 
-    def __init__(self, ik: IKSolver, q0, width0_m: float, dt_s: float = 0.02):
+    def __init__(self, ik: IKSolver, q0, width0_m: float, dt_s: float = 0.02,
+                 target_map: Callable[[np.ndarray], np.ndarray] | None = None):
         self.ik = ik
         self.dt_s = dt_s
+        self.target_map = target_map
         self._q = [np.asarray(q0, np.float64).copy()]
         self._w = [float(width0_m)]
-        self._T = ik.fk(self._q[0])
+        self._T = ik.fk(self._q[0])  # the pose planned (mapped)
+        self._T_task = self._T.copy()  # the last target as the task asked for it
 
     @property
     def pose(self) -> np.ndarray:
-        """The current commanded ``T_base_tcp``."""
-        return self._T.copy()
+        """The current commanded ``T_base_tcp``, as the task asked for it (before
+        ``target_map``)."""
+        return self._T_task.copy()
 
     @property
     def duration_s(self) -> float:
@@ -140,7 +149,10 @@ class CartesianPlanner:
     def move_to(self, T_target: np.ndarray, *, speed: float = 0.25,
                 min_duration_s: float = 0.5) -> "CartesianPlanner":
         """A straight line to ``T_target`` at about ``speed`` m/s average (rotation at most
-        ~1 rad/s)."""
+        ~1 rad/s). ``T_target`` goes through ``target_map`` first."""
+        T_task = np.asarray(T_target, np.float64).copy()
+        if self.target_map is not None:
+            T_target = np.asarray(self.target_map(T_task), np.float64)
         T0 = self._T
         dist = float(np.linalg.norm(T_target[:3, 3] - T0[:3, 3]))
         dR = T0[:3, :3].T @ T_target[:3, :3]
@@ -156,6 +168,7 @@ class CartesianPlanner:
             self._q.append(q)
             self._w.append(self._w[-1])
         self._T = np.asarray(T_target, np.float64).copy()
+        self._T_task = T_task
         return self
 
     def grip(self, width_m: float, duration_s: float = 0.6) -> "CartesianPlanner":

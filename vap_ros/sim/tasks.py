@@ -154,10 +154,12 @@ TASKS: dict[str, Callable] = {"reach": _reach, "push": _push, "pick_place": _pic
 
 def plan_task(task: str, layout: SceneLayout, robot: RobotModel, rng: np.random.Generator,
               q0: np.ndarray | None = None, width0_m: float = _OPEN,
-              dt_s: float = 0.02) -> TaskPlan:
+              dt_s: float = 0.02,
+              target_map: Callable[[np.ndarray], np.ndarray] | None = None) -> TaskPlan:
     """Plan one task from the start configuration ``q0`` (default ``HOME_Q``).
 
-    The plan holds still for 0.3 s, runs the task, then holds 0.3 s.
+    The plan holds still for 0.3 s, runs the task, then holds 0.3 s. ``target_map`` maps
+    every Cartesian target of the task (``CartesianPlanner``): variants of the same plan.
 
     Raises:
         ConfigError: unknown task name.
@@ -167,7 +169,7 @@ def plan_task(task: str, layout: SceneLayout, robot: RobotModel, rng: np.random.
         raise ConfigError(f"unknown task {task!r}; available: {sorted(TASKS)}")
     q0 = HOME_Q.copy() if q0 is None else np.asarray(q0, np.float64)
     ik = IKSolver(robot, HOME_Q)
-    p = CartesianPlanner(ik, q0, width0_m, dt_s)
+    p = CartesianPlanner(ik, q0, width0_m, dt_s, target_map)
     R = p.pose[:3, :3]
     home_yaw = float(np.arctan2(R[1, 0], R[0, 0]))
     p.wait(0.3)
