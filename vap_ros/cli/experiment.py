@@ -52,7 +52,7 @@ def register(sub) -> None:
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
     h.set_defaults(func=run_horizon)
 
-    from vap_ros.cli.rank import add_model_args, add_ranking_args
+    from vap_ros.cli.rank import add_model_args, add_output_args, add_ranking_args
 
     r = esub.add_parser(
         "ranking", help="how well the world model ranks candidate plans (sim scenes)",
@@ -70,11 +70,7 @@ def register(sub) -> None:
                    help="seed of the scenes (default 3001: not a training seed)")
     add_ranking_args(r)
     add_model_args(r)
-    r.add_argument("--out", required=True, help="output folder")
-    r.add_argument("--force", action="store_true", help="overwrite an earlier result in --out")
-    r.add_argument("--json", action="store_true", dest="print_json",
-                   help="print the summary as JSON instead of a table")
-    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_output_args(r, "print the summary as JSON instead of a table")
     r.set_defaults(func=run_ranking)
 
 

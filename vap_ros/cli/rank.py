@@ -28,6 +28,15 @@ def add_ranking_args(p) -> None:
                    help="success: the object (reach: the tool) ends this close to the goal's")
 
 
+def add_output_args(p, json_help: str) -> None:
+    """--out, --force, --json (print) and --no-progress, as rank and experiment ranking take
+    them."""
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite an earlier result in --out")
+    p.add_argument("--json", action="store_true", dest="print_json", help=json_help)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "rank", help="rank candidate plans of a simulated scene with the world model",
@@ -42,11 +51,7 @@ def register(sub) -> None:
     p.add_argument("--sim-seed", type=int, required=True, help="the scene's seed")
     add_ranking_args(p)
     add_model_args(p)
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--force", action="store_true", help="overwrite an earlier result in --out")
-    p.add_argument("--json", action="store_true", dest="print_json",
-                   help="print {plans, ranking, ...} as JSON instead of the table")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_output_args(p, "print {plans, ranking, ...} as JSON instead of the table")
     p.set_defaults(func=run_rank)
 
 
