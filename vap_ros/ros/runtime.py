@@ -103,6 +103,20 @@ class NodeRunner:
         close = getattr(node, "close", None)
         if close is not None:
             close()
+        NodeRunner._destroy_node_and_waitables(node)
+
+    @staticmethod
+    def _destroy_node_and_waitables(node) -> None:
+        """``destroy_node``, after destroying the node's action servers and clients.
+
+        rclpy's ``destroy_node`` leaves waitables alone, and an action server or client keeps
+        the rcl node alive until the garbage collector frees it. Freeing it then unregisters
+        the node's /rosout publisher *by name* (rcl keeps one per logger name, process-wide):
+        a later node of the same name in this process silently stops logging to /rosout."""
+        for waitable in list(node.waitables):
+            destroy = getattr(waitable, "destroy", None)
+            if destroy is not None:
+                destroy()
         node.destroy_node()
 
     # ------------------------------------------------------------------ spinning
@@ -177,7 +191,7 @@ class NodeRunner:
         self.executor.shutdown(timeout_sec=5)
         self._collect_late_errors()
         for node in reversed(self.nodes):
-            node.destroy_node()
+            self._destroy_node_and_waitables(node)
         self.nodes.clear()
         if self.context.ok():
             rclpy.shutdown(context=self.context)
