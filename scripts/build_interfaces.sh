@@ -36,4 +36,4 @@ if ! $py -c 'import tf2_msgs.msg' 2>/dev/null; then
   build_one tf2_msgs "$repo/scripts/pip_interfaces/tf2_msgs"
 fi
 build_one vap_ros_msgs "$repo/vap_ros_msgs"
-$py -c 'from vap_ros_msgs.msg import VideoRollout; from vap_ros_msgs.action import PredictRollout; from tf2_msgs.msg import TFMessage; print("interfaces import OK")'
+$py -c 'from vap_ros_msgs.msg import VideoRollout; from vap_ros_msgs.action import PredictRollout, RankPlans; from tf2_msgs.msg import TFMessage; print("interfaces import OK")'
