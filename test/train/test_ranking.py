@@ -84,7 +84,12 @@ def test_oracle_predictor_ranks_as_the_truth(world):
 
 
 def test_copy_first_frame_cannot_separate_plans(world):
-    res = rank_plans(Copy(), world.first, world.cams, world.plans, world.goal, frames=9)
+    res = rank_plans(Copy(), world.first, world.cams, world.plans, world.goal, frames=9,
+                     keep_videos=True)
+    K, V = len(world.plans), len(world.cams)
+    assert res.videos.shape == res.prompts.shape == (K, V, 9, 32, 32, 3)
+    assert not np.array_equal(res.prompts[0], res.prompts[1])  # each plan's own prompts
+    np.testing.assert_array_equal(res.videos[:, :, -1], res.final_frames)
     for m in ("region", "psnr"):
         assert np.ptp(res.scores[m]) == 0.0  # all tied
     stats = scene_stats(res.scores["region"], _true_scores(world), world.success)

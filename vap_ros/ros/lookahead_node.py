@@ -12,8 +12,10 @@ skeleton prompts, runs the world model and publishes per camera (one clip; with
 - ``<output_namespace>/<camera>/prompt``: the prompt frames, replayed alongside
 - ``/diagnostics``: rates, latency, inference time, overhead, last error
 
-and serves the action ``<output_namespace>/predict_rollout`` (vap_ros_msgs/PredictRollout:
-"what would this plan look like?", with progress feedback per denoising step and cancel).
+and serves the actions ``<output_namespace>/predict_rollout`` (vap_ros_msgs/PredictRollout:
+"what would this plan look like?", with progress feedback per denoising step and cancel) and
+``<output_namespace>/rank_plans`` (vap_ros_msgs/RankPlans: candidate plans ranked against a goal
+image per camera; ``vap_ros.ros.rank_action``). They share the model through a ``ModelGate``.
 
 The node is thin: parameters (``LookaheadParams``), subscriptions that convert and cache
 (``vap_ros.ros.inputs``), and a worker that runs the ROS-free core (``vap_ros.serve``): the model
@@ -55,10 +57,12 @@ from vap_ros.ros.lookahead_params import LookaheadParams
 from vap_ros.ros.node_utils import SENSOR_QOS, SENSOR_QOS_DEEP, ErrorLog, reliable_qos
 from vap_ros.ros.params import declare, on_set
 from vap_ros.ros.predict_action import PredictRolloutServer
+from vap_ros.ros.rank_action import RankPlansServer
 from vap_ros.ros.runtime import run_node
 from vap_ros.ros.tf_cache import StaticTfListener
 from vap_ros.serve import (
     Lookahead,
+    ModelGate,
     RequestWorker,
     RolloutInputs,
     RolloutRequest,
@@ -145,9 +149,10 @@ class LookaheadNode(Node):
                              for n in self.camera_names}
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.action = PredictRolloutServer(self, f"{ns}/predict_rollout")
+        self.rank_action = RankPlansServer(self, f"{ns}/rank_plans")
 
         self._state_lock = threading.Lock()  # the active plan and the replay buffer
-        self._model_lock = threading.Lock()  # the worker and the service share the model
+        self.model_gate = ModelGate()  # the worker and the actions share the model
         self._active_plan: RolloutRequest | None = None
         self._replay: dict[str, VideoRollout] = {}
         self._replay_index = 0
@@ -347,7 +352,7 @@ class LookaheadNode(Node):
         t0 = time.monotonic()
         inputs = self._gather(req, names)
         t1 = time.monotonic()
-        with self._model_lock:
+        with self.model_gate.hold(req.source):
             result = self.core.run(inputs, seed=seed, steps=steps, callback=callback,
                                    max_rollout_s=max_rollout_s)
         t2 = time.monotonic()

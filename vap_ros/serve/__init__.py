@@ -1,7 +1,8 @@
 """Serving the world model, free of ROS: the lookahead core (plan → prompts → model → video),
-the worker that feeds the model, and a model process of its own. The ROS nodes in
-``vap_ros.ros`` are thin wrappers around these."""
+the worker that feeds the model, the gate its users share it through, and a model process of
+its own. The ROS nodes in ``vap_ros.ros`` are thin wrappers around these."""
 
+from vap_ros.serve.gate import GatedPredictor, ModelGate, Preempted
 from vap_ros.serve.lookahead import (
     JointSample,
     Lookahead,
@@ -22,7 +23,7 @@ from vap_ros.serve.predictor import (
 )
 from vap_ros.serve.worker import RequestWorker
 
-__all__ = ["DTYPES", "JointSample", "Lookahead", "Predictor", "RequestWorker",
-           "RolloutInputs", "RolloutRequest", "RolloutResult", "assemble_inputs",
-           "enable_vae_tiling", "hold_still", "load_predictor", "load_world_model",
-           "prompt_stamps", "shipped_model_dir"]
+__all__ = ["DTYPES", "GatedPredictor", "JointSample", "Lookahead", "ModelGate", "Predictor",
+           "Preempted", "RequestWorker", "RolloutInputs", "RolloutRequest", "RolloutResult",
+           "assemble_inputs", "enable_vae_tiling", "hold_still", "load_predictor",
+           "load_world_model", "prompt_stamps", "shipped_model_dir"]

@@ -50,7 +50,8 @@ class RankResult:
         final_frames: uint8 (K, V, H, W, 3) predicted final frames (model size).
         first_frames, goal: uint8 (V, H, W, 3) at the model's size; region: bool (V, H, W).
         frames: rollout length L (frame 0 = now); seconds: wall time of the predictions.
-        videos: uint8 (K, V, L, H, W, 3) predicted videos, if kept.
+        videos, prompts: uint8 (K, V, L, H, W, 3) predicted videos and the prompt frames that
+            conditioned them, if kept.
     """
 
     scores: dict[str, np.ndarray]
@@ -63,6 +64,7 @@ class RankResult:
     frames: int
     seconds: float
     videos: np.ndarray | None = None
+    prompts: np.ndarray | None = None
 
 
 def rollout_length(plans: Sequence[JointTrajectory], fps: float, settle_s: float = 0.2) -> int:
@@ -137,6 +139,7 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
         frames: rollout length L (default ``rollout_length(plans, fps, settle_s)``).
         steps, seed: sampler steps per chunk (None: the model's) and the seed of every plan.
         metric: the score that ranks, one of ``METRICS``.
+        keep_videos: keep every plan's predicted video and prompts (``RankResult.videos``).
     Returns:
         a ``RankResult``.
     Raises:
@@ -163,7 +166,7 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
     kw: dict[str, Any] = {"seed": int(seed)}
     if steps:
         kw["steps"] = int(steps)
-    finals, videos = [], []
+    finals, videos, prompt_videos = [], [], []
     scores: dict[str, list[float]] = {m: [] for m in METRICS}
     t0 = time.perf_counter()
     for plan in tqdm(plans, desc="rank plans", unit="plan", disable=not progress):
@@ -176,10 +179,12 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
         finals.append(video[:, -1])
         if keep_videos:
             videos.append(video)
+            prompt_videos.append(prompts)
         for m, value in score_final(video[:, -1], goal_m, region).items():
             scores[m].append(value)
     arr = {m: np.asarray(v, np.float64) for m, v in scores.items()}
     return RankResult(scores=arr, ranking=rank_order(arr[metric]), metric=metric,
                       final_frames=np.stack(finals), first_frames=images, goal=goal_m,
                       region=region, frames=L, seconds=time.perf_counter() - t0,
-                      videos=np.stack(videos) if keep_videos else None)
+                      videos=np.stack(videos) if keep_videos else None,
+                      prompts=np.stack(prompt_videos) if keep_videos else None)
