@@ -38,6 +38,21 @@ def test_predict_rollout_action_type():
     assert hasattr(PredictRollout.Feedback(), "step")
 
 
+def test_rank_plans_action_type():
+    from sensor_msgs.msg import Image
+    from trajectory_msgs.msg import JointTrajectory
+
+    from vap_ros_msgs.action import RankPlans
+
+    goal = RankPlans.Goal(plans=[JointTrajectory()] * 3, goal_cameras=["front"],
+                          goal_images=[Image()])
+    assert goal.cameras == [] and goal.seed == goal.steps == 0 and goal.return_rollouts is False
+    res = RankPlans.Result(scores=[1.0, 3.0], ranking=[1, 0])
+    assert list(res.ranking) == [1, 0] and list(res.psnr) == [] and res.rollouts == []
+    fb = RankPlans.Feedback(stage="predicting", plan=1, plans=3)
+    assert (fb.step, fb.steps, fb.elapsed_s) == (0, 0, 0.0)
+
+
 def test_tf_message_available():
     from geometry_msgs.msg import TransformStamped
     from tf2_msgs.msg import TFMessage

@@ -13,7 +13,7 @@ steps; cancel stops between two steps."""
 from __future__ import annotations
 
 import time
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse
@@ -21,27 +21,26 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 
 from vap_ros.camera import Camera
 from vap_ros.data.messages import image_from_msg
-from vap_ros.errors import ConfigError, RolloutCancelled, VapError
+from vap_ros.errors import ConfigError, ModelError, RolloutCancelled, VapError
 from vap_ros.ros.convert import video_rollout_msg
 from vap_ros.serve import RolloutRequest, prompt_stamps
 from vap_ros.serve.gate import GatedPredictor
 from vap_ros.serve.ranking import RankResult, rank_plans, rollout_length
 from vap_ros_msgs.action import RankPlans
 
-__all__ = ["RankPlansServer", "goal_images"]
+__all__ = ["RankPlansServer", "goal_image", "goal_messages"]
 
 NS = 1_000_000_000
 
 
-def goal_images(request, cameras: Mapping[str, Camera],
-                configured: Sequence[str]) -> list[np.ndarray]:
-    """The goal image of each ranked camera (``cameras``: name -> ``Camera``, in view order),
-    decoded to RGB; goals of the other ``configured`` cameras are ignored.
+def goal_messages(request, names: Sequence[str], configured: Sequence[str]) -> list:
+    """Pair the goal images with their cameras → (index in ``goal_images``, Image message) for
+    each ranked camera of ``names``, in that order; goals of the other ``configured`` cameras
+    are ignored.
 
     Raises:
         ConfigError: names and images that do not pair up, a goal for a camera that is not
-            configured or given twice, a missing goal, an undecodable image or one whose size
-            is not the camera's.
+            configured or given twice, or a ranked camera without a goal.
     """
     cams, images = list(request.goal_cameras), list(request.goal_images)
     if len(cams) != len(images):
@@ -56,24 +55,28 @@ def goal_images(request, cameras: Mapping[str, Camera],
             raise ConfigError(f"goal_cameras[{i}]: a second goal image for camera {name!r} "
                               "(expected one per camera)")
         by_camera[name] = (i, images[i])
-    missing = [n for n in cameras if n not in by_camera]
+    missing = [n for n in names if n not in by_camera]
     if missing:
         raise ConfigError(f"no goal image for cameras {missing} (expected one per ranked camera "
-                          f"{list(cameras)} in goal_cameras/goal_images)")
-    out = []
-    for name in cameras:
-        i, msg = by_camera[name]
-        try:
-            rgb = image_from_msg(msg)
-        except VapError as err:
-            raise ConfigError(f"goal_images[{i}] (camera {name!r}): {err}") from err
-        cam = cameras[name]
-        if rgb.shape[:2] != (cam.height, cam.width):
-            raise ConfigError(f"goal_images[{i}] (camera {name!r}) is {rgb.shape[1]}x"
-                              f"{rgb.shape[0]}, expected {cam.width}x{cam.height} (the camera's "
-                              "CameraInfo size)")
-        out.append(rgb)
-    return out
+                          f"{list(names)} in goal_cameras/goal_images)")
+    return [by_camera[n] for n in names]
+
+
+def goal_image(index: int, msg, cam: Camera) -> np.ndarray:
+    """Goal image ``goal_images[index]`` of camera ``cam`` → RGB (H, W, 3) uint8.
+
+    Raises:
+        ConfigError: it cannot be decoded, or its size is not the camera's.
+    """
+    try:
+        rgb = image_from_msg(msg)
+    except VapError as err:
+        raise ConfigError(f"goal_images[{index}] (camera {cam.name!r}): {err}") from err
+    if rgb.shape[:2] != (cam.height, cam.width):
+        raise ConfigError(f"goal_images[{index}] (camera {cam.name!r}) is {rgb.shape[1]}x"
+                          f"{rgb.shape[0]}, expected {cam.width}x{cam.height} (the camera's "
+                          "CameraInfo size)")
+    return rgb
 
 
 class RankPlansServer:
@@ -96,7 +99,10 @@ class RankPlansServer:
             goal.succeed()
         except RolloutCancelled as err:
             result.message = str(err)
-            goal.canceled()
+            if goal.is_cancel_requested:
+                goal.canceled()
+            else:  # not the client's cancel: a preemption never ends a goal
+                goal.abort()
         except VapError as err:
             result.message = str(err)
             node.errors.error("rank_plans", f"goal aborted: {err}")
@@ -125,7 +131,9 @@ class RankPlansServer:
         if unknown:
             raise ConfigError(f"unknown cameras {unknown}; configured: {list(node.camera_names)}")
         if len(set(names)) != len(names):
-            raise ConfigError(f"cameras {list(names)}: each camera at most once")
+            raise ConfigError(f"cameras {list(names)}: a camera listed twice (expected each "
+                              "at most once)")
+        goals = goal_messages(request, names, node.camera_names)
         steps = int(request.steps) or node.params.steps or node.core.model.config.steps
         frames = rollout_length(plans, node.core.fps)
         steps_per_plan = steps * node.core.model_calls(frames)
@@ -139,7 +147,7 @@ class RankPlansServer:
             if goal.is_cancel_requested:
                 raise RolloutCancelled("cancelled by the action client")
             if node.worker.stopping:
-                raise RolloutCancelled("the node is shutting down")
+                raise ModelError("the node is shutting down")
 
         def on_plan(plan: int) -> None:
             cancelled()
@@ -159,7 +167,7 @@ class RankPlansServer:
                               "(startup_wait_s) for its inputs; still missing: "
                               + "; ".join(missing))
         cameras = node.inputs.cameras(names)
-        goal_rgb = goal_images(request, dict(zip(names, cameras)), node.camera_names)
+        goal_rgb = [goal_image(i, msg, cam) for (i, msg), cam in zip(goals, cameras)]
         now = node.get_clock().now().nanoseconds
         max_age = 0 if node.params.freeze_inputs else int(node.params.max_input_age_s * NS)
         current = [node.inputs.image(n, now, max_age) for n in names]
