@@ -571,4 +571,11 @@ def plot_comparison(comp: dict[str, Any], path: str | Path) -> Path:
 
 
 def _short_names(labels: Sequence[str], width: int = 18) -> list[str]:
-    return [n if len(n) <= width else "..." + n[-(width - 3):] for n in labels]
+    """Legend names: the table's letter and the label's last two path parts, at most
+    ``width`` characters."""
+    out = []
+    for i, label in enumerate(labels):
+        tail = "/".join(Path(label).parts[-2:]) or label
+        tail = tail if len(tail) <= width else "..." + tail[-(width - 3):]
+        out.append(f"{chr(ord('A') + i)}: {tail}")
+    return out
