@@ -55,7 +55,9 @@ build() {  # name bag_folder...
 clips_train=${CLIPS_TRAIN:-$work/clips_train}
 clips_test=${CLIPS_TEST:-$work/clips_test}
 if [ -z "${CLIPS_TRAIN:-}" ]; then record train 1 "${EPISODES:-400}"; build train "$work/sim_train"; fi
-record test 1001 "${TEST_EPISODES:-8}"
+if [ -z "${CLIPS_TEST:-}" ] || [ -z "${HORIZON:-}" ]; then
+  record test 1001 "${TEST_EPISODES:-8}"
+fi
 [ -n "${CLIPS_TEST:-}" ] || build test "$work/sim_test"
 if [ -z "${HORIZON:-}" ]; then
   record 1003 1003 "${H_RECORD:-8}" --tasks pick_place

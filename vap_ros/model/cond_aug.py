@@ -96,9 +96,12 @@ def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     n, h, w = shape[0], shape[-2], shape[-1]
     c = int(np.prod(shape[1:-2], dtype=np.int64))
     k = k.repeat_interleave(c, dim=0).to(x.dtype)  # (N * c, 2r + 1)
-    y = x.reshape(1, n * c, h, w)
-    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k[:, None, None, :], groups=n * c)
-    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k[:, None, :, None], groups=n * c)
+    with torch.autocast(x.device.type, enabled=False):  # in x's own precision
+        y = x.reshape(1, n * c, h, w)
+        y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k[:, None, None, :],
+                     groups=n * c)
+        y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k[:, None, :, None],
+                     groups=n * c)
     y = y.reshape(shape)
     keep = (sigma <= 0).to(x.device).view(n, *([1] * (x.dim() - 1)))
     return torch.where(keep, x, y)

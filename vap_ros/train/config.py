@@ -156,6 +156,7 @@ class AugmentConfig(StrictConfig):
         cond_noise_infer: the fixed noise std ``predict_long`` uses for the chunks conditioned
             on a predicted frame, written into the trained model's config (``cond_noise``);
             null: half of ``cond_noise``. At most ``cond_noise`` (a level seen in training).
+            With the option off, a pretrained model keeps the ``cond_noise`` it has.
     """
 
     cond_noise: float = 0.0
