@@ -32,6 +32,13 @@ def test_presets_load_and_round_trip():
      "contradicts"),
     ({"checkpoint": {"every": 0}}, "checkpoint.every=0"),
     ({"model": "tiny"}, "model='tiny': expected a mapping"),
+    ({"augment": {"cond_noise": -0.1}}, r"augment.cond_noise=-0.1"),
+    ({"augment": {"cond_blur": 9}}, r"augment.cond_blur=9"),
+    ({"augment": {"cond_prob": 0}}, r"augment.cond_prob=0"),
+    ({"augment": {"cond_noise": 0.1, "cond_noise_infer": 0.2}},
+     r"augment.cond_noise_infer=0.2.*\[0, cond_noise=0.1\]"),
+    ({"augment": {"cond_noise_infer": 0.05}}, r"augment.cond_noise_infer=0.05"),
+    ({"augment": {"noise": 0.1}}, r"augment.noise=0.1: unknown key"),
 ])
 def test_bad_values_fail_up_front(data, match):
     with pytest.raises(ConfigError, match=match):
@@ -58,3 +65,13 @@ def test_resume_differences():
     b = a.replace(steps=999, **{"checkpoint.every": 7, "log.every": 3, "optim.lr": 1e-2,
                                 "seed": 5})
     assert b.resume_differences(a) == ["optim.lr: 0.0003 -> 0.01", "seed: 0 -> 5"]
+
+
+def test_augment_section():
+    off = load_train_config("tiny").augment
+    assert not off.active and off.inference_noise == 0.0
+    on = load_train_config("tiny", **{"augment.cond_noise": 0.2}).augment
+    assert on.active and on.inference_noise == 0.1
+    assert on.replace(cond_noise_infer=0.05).inference_noise == 0.05
+    blur = load_train_config("tiny", **{"augment.cond_blur": 1.0}).augment
+    assert blur.active and blur.inference_noise == 0.0

@@ -149,3 +149,59 @@ def test_cli_writes_json_png_and_videos(episodes, tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
     assert main(argv[:-3] + [str(tmp_path / "none"), "--min-plan-s", "60"]) == 2
     assert "no episode scored" in capsys.readouterr().err
+
+
+def test_cli_compares_models_side_by_side(episodes, tmp_path, capsys):
+    """--compare: a second model on the same episodes; comparison.{json,txt,png} hold both
+    autoregressive curves. The second is the same tiny model saved with an inference
+    conditioning noise: chunk 0 (bin 0) is the same call, later chunks differ."""
+    noisy = tmp_path / "noisy"
+    WorldModel.from_preset("tiny", seed=0, cond_noise=0.3).save_pretrained(noisy)
+    out = tmp_path / "cmp"
+    argv = ["experiment", "horizon", "--episodes", str(episodes / "a_long"), "--model", "tiny",
+            "--compare", str(noisy), "--min-plan-s", "2", "--steps", "1", "--videos", "0",
+            "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "PSNR AR A  PSNR AR B" in printed and f"B = {noisy}" in printed
+    comp = json.loads((out / "comparison.json").read_text())
+    mine = json.loads((out / "horizon.json").read_text())
+    other = json.loads((out / "compare_1" / "horizon.json").read_text())
+    assert comp["models"] == ["tiny", str(noisy)] and comp["episodes"] == [
+        e["bag"] for e in other["episodes"]]
+    for b, row in enumerate(comp["bins"]):
+        assert row["models"][0]["autoregressive"] == mine["bins"][b]["autoregressive"]
+        assert row["models"][1]["re-anchored"] == other["bins"][b]["re-anchored"]
+    ar = [[row["models"][i]["autoregressive"]["psnr"] for row in comp["bins"]] for i in (0, 1)]
+    assert ar[0][0] == ar[1][0] and ar[0][1:] != ar[1][1:]
+    re_anchored = [[row["models"][i]["re-anchored"]["psnr"] for row in comp["bins"]]
+                   for i in (0, 1)]
+    assert re_anchored[0] == re_anchored[1]  # real frames at every chunk start: no noise
+    assert [r["pairs"] for r in comp["paired"][0]["bins"]] == [2] * len(comp["bins"])
+    assert comp["summary"][1]["ar_psnr_later"] == pytest.approx(np.mean(ar[1][1:]))
+    assert (out / "comparison.png").stat().st_size > 1000
+    assert (out / "comparison.txt").read_text().startswith("t (s)")
+    assert main(argv) == 2  # no silent overwrite
+    capsys.readouterr()
+    # a model of another clip length would bin differently: refused before any rollout
+    other_geo = tmp_path / "other"
+    WorldModel.from_preset("tiny", seed=0, num_frames=9).save_pretrained(other_geo)
+    bad = ["experiment", "horizon", "--episodes", str(episodes / "a_long"), "--model", "tiny",
+           "--compare", str(other_geo), "--min-plan-s", "2", "--out", str(tmp_path / "b")]
+    assert main(bad) == 2
+    assert "num_frames 9" in capsys.readouterr().err and not (tmp_path / "b" /
+                                                              "horizon.json").exists()
+
+
+def test_compare_reports_needs_the_same_episodes(episodes, wm):
+    from vap_ros.train.horizon import compare_reports
+
+    s = HorizonSettings(min_plan_s=2.0, steps=1, videos=0)
+    a = horizon(wm, [episodes / "a_long"], None, s, progress=False)
+    b = horizon(wm, [episodes / "d_long"], None, s, progress=False)
+    with pytest.raises(ConfigError, match="other episodes"):
+        compare_reports([a, b], ["a", "b"])
+    with pytest.raises(ConfigError, match="at least two"):
+        compare_reports([a])
+    same = compare_reports([a, a], ["a", "a2"])
+    assert all(r["higher"] == 0 and r["mean_diff_db"] == 0 for r in same["paired"][0]["bins"])

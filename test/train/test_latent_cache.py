@@ -40,3 +40,25 @@ def test_pixel_space_has_nothing_to_cache(tmp_path, caplog):
     with caplog.at_level("INFO"):
         t = Trainer(config(1, 1, cache_latents=True), SyntheticClips(2), tmp_path / "p")
     assert t.latent_cache is None and "pixel-space model has no VAE" in caplog.text
+
+
+def test_blurred_conditioning_frames_bypass_the_cache():
+    """Conditioning-frame corruption: a blurred first frame is new every step and is encoded
+    past the cache (it would only grow it); noise is added after the (cached) encode."""
+    from vap_ros.model import WorldModel
+    from vap_ros.model.cond_aug import CondAugment
+    from vap_ros.train.latent_cache import LatentCache
+
+    torch.set_num_threads(1)
+    wm = WorldModel.from_preset("tiny", seed=0, **LATENT_TINY)
+    cache = LatentCache.attach(wm)
+    g = torch.Generator().manual_seed(0)
+    batch = {"video": torch.rand(2, 1, 3, 9, 32, 32, generator=g) * 2 - 1,
+             "prompts": torch.rand(2, 1, 3, 9, 32, 32, generator=g) * 2 - 1}
+    for seed in range(3):
+        out = wm.training_loss(batch, torch.Generator().manual_seed(seed),
+                               cond_aug=CondAugment(noise=0.5, blur=1.0, prob=1.0))
+        assert torch.isfinite(out["loss"])
+    assert len(cache.memory) == 2  # the two videos only
+    wm.training_loss(batch, torch.Generator().manual_seed(0), cond_aug=CondAugment(noise=0.5))
+    assert len(cache.memory) == 4  # + the two real first frames

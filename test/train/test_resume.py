@@ -128,6 +128,45 @@ def test_corrupt_checkpoint_is_detected_and_the_previous_one_resumes(straight, t
     _assert_same(_weights(straight / "checkpoints" / "000006"), _weights(newest))
 
 
+AUGMENT = {"augment.cond_noise": 0.4, "augment.cond_blur": 1.0, "augment.cond_prob": 0.75}
+
+
+def test_conditioning_augmentation_trains_differently_and_resumes_bit_identical(straight,
+                                                                               tmp_path):
+    """With the conditioning-frame corruption on (its draws come from each micro-batch's
+    generator), a run redone from its step-3 checkpoint ends bit-identical; the corruption
+    changes training, and the trained model records its inference noise level."""
+    import json
+
+    from vap_ros.train.trainer import Trainer, load_jsonl
+
+    torch.set_num_threads(1)
+    run = tmp_path / "aug"
+    Trainer(config(STEPS, EVERY, **AUGMENT), SyntheticClips(8), run).fit()
+    plain_loss = [r["train/loss"] for r in load_jsonl(straight)]
+    aug_loss = [r["train/loss"] for r in load_jsonl(run)]
+    assert aug_loss[0] != plain_loss[0] and aug_loss[-1] != plain_loss[-1]
+    a, b = _weights(straight / "checkpoints" / "000006"), _weights(run / "checkpoints" / "000006")
+    assert a.keys() == b.keys() and not all(torch.equal(a[k], b[k]) for k in a)
+    model = run / "checkpoints" / "000006" / "model"
+    assert json.loads((model / "vap_config.json").read_text())["cond_noise"] == 0.2  # 0.4 / 2
+    assert json.loads((straight / "checkpoints" / "000006" / "model" /
+                       "vap_config.json").read_text())["cond_noise"] == 0.0
+
+    again = tmp_path / "again"
+    shutil.copytree(run, again, symlinks=True)
+    shutil.rmtree(again / "checkpoints" / "000006")  # as if killed right after checkpoint 3
+    trainer = Trainer(config(STEPS, EVERY, **AUGMENT), SyntheticClips(8), again, resume=True)
+    summary = trainer.fit()
+    assert summary["start_step"] == 3 and trainer.model.config.cond_noise == 0.2
+    _assert_same(_weights(run / "checkpoints" / "000006"),
+                 _weights(again / "checkpoints" / "000006"))
+    assert [r["train/loss"] for r in load_jsonl(again)] == aug_loss
+    with pytest.raises(ConfigError, match=r"augment\.cond_noise: 0\.4 -> 0\.1"):
+        Trainer(config(STEPS, EVERY, **{**AUGMENT, "augment.cond_noise": 0.1}),
+                SyntheticClips(8), again, resume=True)
+
+
 def test_modified_and_incomplete_checkpoints(straight, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(straight, run, symlinks=True)

@@ -45,6 +45,12 @@ def register(sub) -> None:
                    help="write side-by-side videos of the first N scored episodes (default 1)")
     h.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0")
     h.add_argument("--dtype", choices=DTYPES, default="float32")
+    h.add_argument("--compare", action="append", default=[], metavar="MODEL",
+                   help="another model (folder, run or checkpoint) to score on the same "
+                        "episodes with the same settings, for a side-by-side comparison "
+                        "(repeatable): its own report goes to OUT/compare_N/, and "
+                        "OUT/comparison.{json,txt,png} hold every model's autoregressive "
+                        "curve (--model first, as A; the table is printed)")
     h.add_argument("--force", action="store_true",
                    help="overwrite the results of an earlier run in --out")
     h.add_argument("--json", action="store_true", dest="print_json",
@@ -78,27 +84,71 @@ def run_horizon(args) -> int:
     import json
     from pathlib import Path
 
+    from vap_ros.errors import ConfigError
     from vap_ros.outputs import check_out_dir, refuse_overwrite
     from vap_ros.serve import load_world_model
     from vap_ros.train.checkpoint import resolve_model_dir
-    from vap_ros.train.horizon import HorizonSettings, _jsonable, format_table, horizon
+    from vap_ros.train.horizon import (
+        HorizonSettings,
+        _jsonable,
+        compare_reports,
+        format_comparison,
+        format_table,
+        horizon,
+        plot_comparison,
+    )
 
-    out = check_out_dir(args.out)
-    refuse_overwrite([Path(out) / "horizon.json", Path(out) / "horizon.png"], force=args.force)
-    # a folder (run, checkpoint, save_pretrained), "" (shipped) or a preset name (tests)
-    path = str(resolve_model_dir(args.model)) if Path(args.model or "-").exists() else args.model
-    model, model_id = load_world_model(path, device=args.device, dtype=args.dtype)
+    out = Path(check_out_dir(args.out))
+    names = [args.model] + list(args.compare)
+    outs = [out] + [out / f"compare_{k}" for k in range(1, len(names))]
+    written = [o / f for o in outs for f in ("horizon.json", "horizon.png")]
+    if args.compare:
+        written += [out / "comparison.json", out / "comparison.png"]
+    refuse_overwrite(written, force=args.force)
+
+    def load(name):  # a folder (run, checkpoint, save_pretrained), "" (shipped) or a preset
+        path = str(resolve_model_dir(name)) if Path(name or "-").exists() else name
+        return load_world_model(path, device=args.device, dtype=args.dtype)
+
+    models = [load(n) for n in names]  # all first: a misfit fails before any rollout
+    geometry = ("fps", "num_frames", "height", "width")
+    for (m, mid), name in zip(models[1:], names[1:]):
+        a, b = models[0][0].config, m.config
+        if any(getattr(a, g) != getattr(b, g) for g in geometry):
+            raise ConfigError(f"--compare {name} ({mid}): its " + ", ".join(
+                f"{g} {getattr(b, g)}" for g in geometry) + " differ from --model's (" +
+                ", ".join(f"{g} {getattr(a, g)}" for g in geometry) + "): the plan videos "
+                "and bins would differ")
     settings = HorizonSettings(min_plan_s=args.min_plan_s, max_episodes=args.max_episodes,
                                steps=args.steps, seed=args.seed, videos=args.videos,
                                source=args.source)
-    report = horizon(model, args.episodes, out, settings, config=args.config,
-                     label=model_id, progress=not args.no_progress)
+    reports = []
+    for k, ((model, model_id), o) in enumerate(zip(models, outs)):
+        reports.append(horizon(model, args.episodes, o, settings, config=args.config,
+                               label=model_id, progress=not args.no_progress))
+        models[k] = (None, model_id)  # free it before the next one runs
+    report = reports[0]
+    comp = None
+    if args.compare:
+        labels = [n or models[0][1] for n in names]
+        comp = compare_reports(reports, labels)
+        (out / "comparison.json").write_text(json.dumps(_jsonable(comp), indent=1))
+        (out / "comparison.txt").write_text(format_comparison(comp) + "\n")
+        plot_comparison(comp, out / "comparison.png")
     if args.print_json:
-        print(json.dumps(_jsonable({k: report[k] for k in (
-            "model", "fps", "bin_s", "counts", "skipped", "bins")}), indent=1))
+        keys = ("model", "fps", "bin_s", "counts", "skipped", "bins")
+        doc = {k: report[k] for k in keys}
+        if comp is not None:
+            doc["comparison"] = {k: comp[k] for k in ("models", "summary", "paired")}
+        print(json.dumps(_jsonable(doc), indent=1))
     else:
         print(format_table(report))
         print(f"wrote {out}/horizon.json, table.txt, horizon.png and videos/")
+        if comp is not None:
+            print()
+            print(format_comparison(comp))
+            print(f"wrote {out}/comparison.json, comparison.txt, comparison.png and "
+                  f"compare_1..{len(names) - 1}/")
     return 0
 
 

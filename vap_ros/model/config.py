@@ -85,6 +85,9 @@ class WorldModelConfig(StrictConfig):
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
         lr_scales: learning-rate multipliers per parameter group.
+        cond_noise: at inference, the std of the Gaussian noise ``predict_long`` adds to the
+            image condition (working space) of every chunk conditioned on a predicted frame
+            (``vap_ros.model.cond_aug``); set by training with ``augment.cond_noise`` (0 = off).
     """
 
     preset: str = "custom"
@@ -116,6 +119,7 @@ class WorldModelConfig(StrictConfig):
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict[str, float] = field(default_factory=dict)
+    cond_noise: float = 0.0
 
     # ------------------------------------------------------------------ derived geometry
     @property
@@ -217,6 +221,7 @@ class WorldModelConfig(StrictConfig):
                                                and self.conditioning == "skeleton"),
                 "residual_gate_px", self.residual_gate_px,
                 "0 unless residual is true, space is 'pixel' and conditioning is 'skeleton'")
+        require(self.cond_noise >= 0, "cond_noise", self.cond_noise, "a noise std >= 0")
 
     def replace(self, **overrides: Any) -> WorldModelConfig:
         """A copy with fields replaced; ``transformer``/``vae`` dicts are merged, not swapped."""

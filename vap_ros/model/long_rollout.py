@@ -7,7 +7,9 @@ chunk's prediction there, or the real frame when ``anchors`` are given; chunk 0 
 first frame) and on the T prompt frames ``s_k .. s_k + T - 1`` (the prompt's last frame repeated
 past its end: the robot holds still), and contributes its new frames ``s_k + 1 .. s_k + stride``
 (cut back to L). Chunk 0 samples with ``seed`` itself, so a rollout that fits one clip is exactly
-``predict``'s video; chunk k > 0 with a seed derived from (seed, k).
+``predict``'s video; chunk k > 0 with a seed derived from (seed, k). A model trained with
+conditioning-frame noise (``cond_aug``) gets that noise (``cond_noise``) on the chunks that
+start from a predicted frame.
 
 Free of torch: the chunk arithmetic is shared with the serving layer (``vap_ros.serve``), and
 ``predict_chunks`` drives any ``predict`` with the ``WorldModel.predict`` interface.
@@ -68,7 +70,8 @@ def segment(x: np.ndarray, start: int, frames: int, axis: int) -> np.ndarray:
 def predict_chunks(predict: Callable[..., np.ndarray], first_frames: np.ndarray, length: int,
                    num_frames: int, steps: int, *, prompts: np.ndarray | None = None,
                    actions: np.ndarray | None = None, anchors: np.ndarray | None = None,
-                   chunk: Any = None, seed: int = 0, callback=None, **kw: Any) -> np.ndarray:
+                   chunk: Any = None, seed: int = 0, callback=None, cond_noise: float = 0.0,
+                   **kw: Any) -> np.ndarray:
     """Roll ``predict`` out over ``length`` frames (see the module docstring).
 
     Args:
@@ -84,6 +87,8 @@ def predict_chunks(predict: Callable[..., np.ndarray], first_frames: np.ndarray,
             prediction at every frame but 0 (the real frames only condition).
         callback: ``callback(step)`` after each denoising step, ``step`` counted across chunks
             (chunk k's step i is ``k * steps + i``); it may raise to stop the rollout.
+        cond_noise: passed to ``predict`` as ``cond_noise=`` for every chunk conditioned on a
+            predicted frame (k > 0 without ``anchors``); 0: never passed.
         kw: further arguments of ``predict`` (guidance_scale, eta).
     Returns:
         uint8 (V, L, H, W, 3); frame 0 is ``first_frames``.
@@ -106,6 +111,8 @@ def predict_chunks(predict: Callable[..., np.ndarray], first_frames: np.ndarray,
             args["actions"] = segment(actions, start, num_frames, axis=0)
         if callback is not None:
             args["callback"] = lambda i, _o=k * steps: callback(_o + i)
+        if cond_noise and start > 0 and anchors is None:
+            args["cond_noise"] = cond_noise
         video = np.asarray(predict(cond, steps=steps, seed=chunk_seed(seed, k), **args))
         n = min(stride, length - 1 - start)
         out[:, start + 1:start + 1 + n] = video[:, 1:1 + n]

@@ -20,6 +20,7 @@ from torch import nn
 from vap_ros.errors import CheckpointError, ModelError
 from vap_ros.model import backbone, checkpoint, inputs, long_rollout
 from vap_ros.model.action_adapter import ActionAdapter
+from vap_ros.model.cond_aug import CondAugment, check_level, cond_noise_seed, gaussian_blur
 from vap_ros.model.config import WorldModelConfig, load_preset
 from vap_ros.model.controlnet import ControlNet
 from vap_ros.model.denoiser import Denoiser
@@ -230,7 +231,10 @@ class WorldModel(nn.Module):
     # ------------------------------------------------------------------ conditioning
     def image_condition(self, first: torch.Tensor) -> torch.Tensor:
         """First frames (B, 3, 1, H, W) in [-1, 1] -> image condition (B, F, C, h, w)."""
-        z = self.codec.encode(first)[:, :1]
+        return self._expand_condition(self.codec.encode(first)[:, :1])
+
+    def _expand_condition(self, z: torch.Tensor) -> torch.Tensor:
+        """The first frame's latent (B, 1, C, h, w) -> image condition (B, F, C, h, w)."""
         frames = self.config.latent_frames
         if self.config.image_condition == "repeat":
             return z.expand(-1, frames, -1, -1, -1)
@@ -271,8 +275,8 @@ class WorldModel(nn.Module):
         return w.permute(0, 2, 1, 3, 4)
 
     # ------------------------------------------------------------------ training
-    def training_loss(self, batch: dict, generator: torch.Generator | None = None
-                      ) -> dict[str, torch.Tensor]:
+    def training_loss(self, batch: dict, generator: torch.Generator | None = None,
+                      cond_aug: CondAugment | None = None) -> dict[str, torch.Tensor]:
         """Diffusion loss (MSE on the scheduler's prediction type: v, x0 or noise) on one batch;
         views are folded into the batch.
 
@@ -280,7 +284,10 @@ class WorldModel(nn.Module):
             batch: ``video`` (B, V, 3, T, H, W) in [-1, 1] with frame 0 the conditioning frame,
                 ``prompts`` (B, V, 3, T, H, W) (skeleton), ``actions`` (B, T, D) (raw_action),
                 optional ``loss_weight`` (B, V, 1, T, H, W) pixel-space weights.
-            generator: draws timesteps, noise and condition dropout (CPU or model device).
+            generator: draws timesteps, noise and condition dropout (CPU or model device), then
+                the conditioning-frame corruption.
+            cond_aug: corrupt each sample's conditioning frame (``vap_ros.model.cond_aug``);
+                None or inactive: the clean frame (and not one more draw from ``generator``).
         Returns:
             dict with ``loss`` (weighted mean, differentiable) and ``mse`` (unweighted, detached).
         Raises:
@@ -292,15 +299,21 @@ class WorldModel(nn.Module):
         video = b.video.to(dev, dtype)
         n = video.shape[0]
         gdev = generator.device if generator is not None else dev
+        aug = cond_aug if cond_aug is not None and cond_aug.active else None
         with torch.no_grad():
             x0 = self.codec.encode(video).float()
-            cond = self.image_condition(video[:, :, :1]).to(dtype)
-            if cfg.residual:
-                x0 = cfg.residual_scale * (x0 - x0[:, :1])
+            if aug is None:
+                cond = self.image_condition(video[:, :, :1]).to(dtype)
+                if cfg.residual:
+                    x0 = cfg.residual_scale * (x0 - x0[:, :1])
         t = torch.randint(0, self.scheduler.config.num_train_timesteps, (n,), generator=generator,
                           device=gdev).to(dev)
         noise = torch.randn(x0.shape, generator=generator, device=gdev).to(dev)
         drop = (torch.rand(n, generator=generator, device=gdev) < cfg.cond_dropout).to(dev)
+        if aug is not None:  # drawn after the diffusion draws: those stay as without it
+            with torch.no_grad():
+                cond, x0 = self._corrupted_condition(video[:, :, :1], x0, aug, generator, gdev)
+            cond = cond.to(dtype)
         xt = self.scheduler.add_noise(x0, noise, t)
         target = self._target(x0, noise, t)
         control = frame_emb = None
@@ -327,6 +340,27 @@ class WorldModel(nn.Module):
             loss = se.mean()
         return {"loss": loss, "mse": se.mean().detach()}
 
+    def _corrupted_condition(self, first: torch.Tensor, x0: torch.Tensor, aug: CondAugment,
+                             generator: torch.Generator | None, gdev
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training's image condition from corrupted first frames (B, 3, 1, H, W), and the
+        diffusion target ``x0`` made residual against the given (possibly blurred) frame."""
+        cfg = self.config
+        std, sigma = aug.draw(first.shape[0], generator, gdev)
+        if aug.blur > 0:  # the given frame itself is degraded: the residual base too
+            given = gaussian_blur(first.float(), sigma.to(first.device)).to(first.dtype)
+            # the codec's own encode, past a latent cache: blurred frames are never reused
+            z = backbone.Codec.encode(self.codec, given)[:, :1].float()
+        else:
+            z = self.codec.encode(first)[:, :1].float()
+        if cfg.residual:
+            base = z if aug.blur > 0 else x0[:, :1]
+            x0 = cfg.residual_scale * (x0 - base)
+        if aug.noise > 0:  # the denoiser's input only
+            eps = torch.randn(z.shape, generator=generator, device=gdev).to(z.device)
+            z = z + std.to(z.device).view(-1, 1, 1, 1, 1) * eps
+        return self._expand_condition(z), x0
+
     def _target(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         kind = self.scheduler.config.prediction_type
         if kind == "v_prediction":
@@ -342,7 +376,8 @@ class WorldModel(nn.Module):
     @torch.no_grad()
     def predict(self, first_frames: np.ndarray, prompts: np.ndarray | None = None,
                 actions: np.ndarray | None = None, steps: int | None = None, seed: int = 0,
-                guidance_scale: float = 1.0, eta: float = 0.0, callback=None) -> np.ndarray:
+                guidance_scale: float = 1.0, eta: float = 0.0, callback=None,
+                cond_noise: float = 0.0) -> np.ndarray:
         """Predict the video each camera will see.
 
         Args:
@@ -353,11 +388,16 @@ class WorldModel(nn.Module):
             steps: sampling steps (default config.steps).
             seed: seeds the initial noise; the same seed gives an identical output.
             guidance_scale: classifier-free guidance (1.0: none; not for conditioning "none").
+            cond_noise: std of Gaussian noise added to the image condition (working space;
+                seeded from ``seed``), as a model trained with conditioning noise augmentation
+                (``vap_ros.model.cond_aug``) expects for a predicted first frame; 0: none. The
+                residual base and frame 0 stay the given frame.
         Returns:
             uint8 (V, T, H, W, 3): frame t aligned with prompt frame t; frame 0 is the given
             first frame itself (copied, not generated).
         Raises:
-            ModelError: inputs of the wrong type, shape, size or view count.
+            ModelError: inputs of the wrong type, shape, size or view count, or a negative
+            ``cond_noise``.
         """
         cfg = self.config
         frames = inputs.check_first_frames(first_frames, cfg)
@@ -365,7 +405,12 @@ class WorldModel(nn.Module):
         dev, dtype = self.device, self.dtype
         first = inputs.from_uint8(frames[:, None], dev, dtype)  # (V, 3, 1, H, W)
         kw: dict[str, Any] = {}
-        cond = self.image_condition(first)
+        z = self.codec.encode(first)[:, :1]
+        if check_level(cond_noise) > 0:  # CPU noise, as the initial latents
+            gen = torch.Generator().manual_seed(cond_noise_seed(seed))
+            eps = torch.randn(z.shape, generator=gen, dtype=torch.float32).to(z.device)
+            z = (z.float() + float(cond_noise) * eps).to(z.dtype)
+        cond = self._expand_condition(z)
         p = None
         if cfg.conditioning == "skeleton":
             p = inputs.from_uint8(inputs.check_prompts(prompts, views, cfg), dev, dtype)
@@ -408,7 +453,7 @@ class WorldModel(nn.Module):
     def predict_long(self, first_frames: np.ndarray, prompts: np.ndarray | None = None,
                      chunk: int | None = None, actions: np.ndarray | None = None,
                      steps: int | None = None, seed: int = 0, anchors: np.ndarray | None = None,
-                     callback=None, **kw: Any) -> np.ndarray:
+                     callback=None, cond_noise: float | None = None, **kw: Any) -> np.ndarray:
         """Predict a rollout of any length L >= 1 as autoregressive chunks of ``predict``
         (``vap_ros.model.long_rollout``): chunk k is conditioned on the previous chunk's last
         predicted frame and on its own T-frame segment of the prompts (frame 0 at that same
@@ -429,17 +474,22 @@ class WorldModel(nn.Module):
                 only predictions after frame 0.
             callback: ``callback(step)`` after each denoising step, counted across chunks
                 (chunk k's step i is k * steps + i); it may raise ``RolloutCancelled``.
+            cond_noise: the image-condition noise (``predict``'s ``cond_noise``) of the chunks
+                conditioned on a predicted frame (k >= 1 without ``anchors``); chunk 0 and
+                re-anchored chunks start from a real frame and get none. None: the config's
+                ``cond_noise`` (set by training with conditioning augmentation; 0 otherwise).
             kw: guidance_scale, eta (as ``predict``).
         Returns:
             uint8 (V, L, H, W, 3); frame 0 is the given first frame.
         Raises:
-            ModelError: inputs of the wrong type, shape, size, view count or length, or a
-            ``chunk`` outside 1 .. T-1.
+            ModelError: inputs of the wrong type, shape, size, view count or length, a
+            ``chunk`` outside 1 .. T-1, or a negative ``cond_noise``.
         """
         cfg = self.config
         long_rollout.chunk_stride(chunk, cfg.num_frames)  # a bad chunk fails before any work
         got = inputs.check_rollout(first_frames, prompts, actions, anchors, cfg)
+        level = check_level(cfg.cond_noise if cond_noise is None else cond_noise)
         return long_rollout.predict_chunks(
             self.predict, got.first_frames, got.length, cfg.num_frames, steps or cfg.steps,
             prompts=got.prompts, actions=got.actions, anchors=got.anchors, chunk=chunk,
-            seed=seed, callback=callback, **kw)
+            seed=seed, callback=callback, cond_noise=level, **kw)

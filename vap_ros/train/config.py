@@ -18,6 +18,7 @@ from vap_ros.config import Presets, StrictConfig, require
 from vap_ros.errors import ConfigError
 
 __all__ = [
+    "AugmentConfig",
     "CheckpointConfig",
     "LogConfig",
     "LossConfig",
@@ -141,6 +142,50 @@ class LossConfig(StrictConfig):
 
 
 @dataclass(frozen=True)
+class AugmentConfig(StrictConfig):
+    """Corruption of the conditioning frame in training, as a long rollout's later chunks see
+    it (the previous chunk's imperfect prediction; ``vap_ros.model.cond_aug``). Off by default.
+
+    Attributes:
+        cond_noise: largest std of the Gaussian noise on the image condition, in the working
+            space (pixels in [-1, 1] or scaled VAE latents); each corrupted sample draws its std
+            uniformly in [0, cond_noise]; 0: no noise.
+        cond_blur: largest Gaussian blur sigma (pixels) of the conditioning frame (the given
+            frame itself: the model learns to restore it); uniform in [0, cond_blur]; 0: none.
+        cond_prob: probability that a sample is corrupted (the others stay clean).
+        cond_noise_infer: the fixed noise std ``predict_long`` uses for the chunks conditioned
+            on a predicted frame, written into the trained model's config (``cond_noise``);
+            null: half of ``cond_noise``. At most ``cond_noise`` (a level seen in training).
+            With the option off, a pretrained model keeps the ``cond_noise`` it has.
+    """
+
+    cond_noise: float = 0.0
+    cond_blur: float = 0.0
+    cond_prob: float = 0.5
+    cond_noise_infer: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.cond_noise > 0 or self.cond_blur > 0
+
+    @property
+    def inference_noise(self) -> float:
+        """The ``cond_noise`` the trained model is sampled with."""
+        if self.cond_noise_infer is not None:
+            return self.cond_noise_infer
+        return self.cond_noise / 2
+
+    def check(self) -> None:
+        require(self.cond_noise >= 0, "cond_noise", self.cond_noise, "a noise std >= 0")
+        require(0 <= self.cond_blur <= 8, "cond_blur", self.cond_blur,
+                "a blur sigma in pixels in [0, 8]")
+        require(0 < self.cond_prob <= 1, "cond_prob", self.cond_prob, "a probability in (0, 1]")
+        v = self.cond_noise_infer
+        require(v is None or 0 <= v <= self.cond_noise, "cond_noise_infer", v,
+                f"null or a std in [0, cond_noise={self.cond_noise:g}] (a level trained on)")
+
+
+@dataclass(frozen=True)
 class CheckpointConfig(StrictConfig):
     """``every`` optimizer steps (and at the end); the newest ``keep`` are kept (>= 2 so a
     corrupt newest one still leaves a usable one)."""
@@ -190,6 +235,7 @@ class TrainConfig(StrictConfig):
         num_workers: DataLoader worker processes.
         per_view: train on each view of a multi-view clip as its own sample (V = 1 items,
             shared weights): V times the samples at a third of the cost per sample for 3 views.
+        augment: conditioning-frame corruption for long rollouts (``AugmentConfig``).
     """
 
     seed: int = 0
@@ -205,6 +251,7 @@ class TrainConfig(StrictConfig):
     loss: LossConfig = field(default_factory=LossConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def check(self) -> None:
         require(self.steps >= 1, "steps", self.steps, ">= 1")

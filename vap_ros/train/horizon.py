@@ -33,8 +33,8 @@ import numpy as np
 from vap_ros.errors import ConfigError, PlanTooShort, VapError
 from vap_ros.train import metrics
 
-__all__ = ["WAYS", "HorizonSettings", "format_table", "horizon", "plot_curves", "rollouts",
-           "score_rollout"]
+__all__ = ["WAYS", "HorizonSettings", "compare_reports", "format_comparison", "format_table",
+           "horizon", "plot_comparison", "plot_curves", "rollouts", "score_rollout"]
 
 #: The three predictions of a plan, in report order.
 WAYS = ("autoregressive", "re-anchored", "copy-first-frame")
@@ -351,24 +351,40 @@ def plot_curves(report: dict[str, Any], path: str | Path) -> Path:
     """A PNG of the curve (OpenCV drawing): left, frame PSNR (dB) against seconds since the
     plan's start (lines) with the bin PSNR (dots); right, bin ST-IoU; one colour per way;
     chunk starts as grey lines."""
+    bins, frames = report["bins"], report["frames"]
+    series = [_series(w, COLORS[w], frames, bins, w) for w in WAYS]
+    c = report["counts"]
+    return _plot(series, bins, frames, f"{c['scored']} episodes, {report['model']}", path)
+
+
+def _series(name: str, rgb: tuple[int, int, int], frames: list, bins: list, key: str,
+            model: int | None = None) -> dict[str, Any]:
+    """One curve of a plot: frame PSNR, bin PSNR and bin ST-IoU of way ``key`` (of model
+    ``model`` in a comparison's rows)."""
+    def get(row):
+        return row[key] if model is None else row["models"][model][key]
+
+    mids = [(b["t0_s"] + b["t1_s"]) / 2 for b in bins]
+    return {"name": name, "color": rgb[::-1],  # BGR
+            "frame_t": [f["t_s"] for f in frames], "frame_psnr": [get(f) for f in frames],
+            "bin_t": mids, "bin_psnr": [get(b)["psnr"] for b in bins],
+            "bin_st_iou": [get(b)["st_iou"] for b in bins]}
+
+
+def _plot(series: list[dict], bins: list, frames: list, caption: str, path: str | Path) -> Path:
     import cv2
 
     panel_w, panel_h, m = 460, 300, (52, 16, 30, 40)  # margins: left, right, top, bottom
     img = np.full((panel_h + 60, 2 * panel_w, 3), 255, np.uint8)
-    t_max = max(report["bins"][-1]["t1_s"], report["frames"][-1]["t_s"])
-    series = {
-        "frame PSNR (dB), dots: bin PSNR": [
-            ([f["t_s"] for f in report["frames"]], {w: [f[w] for f in report["frames"]]
-                                                    for w in WAYS}, "line"),
-            ([(b["t0_s"] + b["t1_s"]) / 2 for b in report["bins"]],
-             {w: [b[w]["psnr"] for b in report["bins"]] for w in WAYS}, "dots")],
-        "ST-IoU per bin": [
-            ([(b["t0_s"] + b["t1_s"]) / 2 for b in report["bins"]],
-             {w: [b[w]["st_iou"] for b in report["bins"]] for w in WAYS}, "line+dots")],
+    t_max = max(bins[-1]["t1_s"], frames[-1]["t_s"])
+    panels = {
+        "frame PSNR (dB), dots: bin PSNR": [("frame_t", "frame_psnr", "line"),
+                                            ("bin_t", "bin_psnr", "dots")],
+        "ST-IoU per bin": [("bin_t", "bin_st_iou", "line+dots")],
     }
-    for p, (title, items) in enumerate(series.items()):
+    for p, (title, items) in enumerate(panels.items()):
         x0 = p * panel_w
-        vals = [y for _, ys, _ in items for w in WAYS for y in ys[w] if math.isfinite(y)]
+        vals = [y for _, ky, _ in items for s in series for y in s[ky] if math.isfinite(y)]
         lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
         if "ST-IoU" in title:
             lo, hi = 0.0, max(hi, 0.1)
@@ -381,7 +397,7 @@ def plot_curves(report: dict[str, Any], path: str | Path) -> Path:
             return (int(round(_l + (_r - _l) * t / t_max)),
                     int(round(_b - (_b - _t) * (y - _lo) / (_hi - _lo))))
 
-        for b in report["bins"]:  # chunk starts
+        for b in bins:  # chunk starts
             xb = px(b["t0_s"], lo)[0]
             cv2.line(img, (xb, top), (xb, bottom), (225, 225, 225), 1)
         cv2.rectangle(img, (left, top), (right, bottom), (0, 0, 0), 1)
@@ -403,27 +419,163 @@ def plot_curves(report: dict[str, Any], path: str | Path) -> Path:
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(img, title, (left, top - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
                     cv2.LINE_AA)
-        for ts, ys, kind in items:
-            for w in WAYS:
-                color = COLORS[w][::-1]  # BGR
-                pts = [px(t, y) for t, y in zip(ts, ys[w]) if math.isfinite(y)]
+        for kt, ky, kind in items:
+            for s in series:
+                pts = [px(t, y) for t, y in zip(s[kt], s[ky]) if math.isfinite(y)]
                 if "line" in kind and len(pts) > 1:
-                    cv2.polylines(img, [np.array(pts, np.int32)], False, color, 2, cv2.LINE_AA)
+                    cv2.polylines(img, [np.array(pts, np.int32)], False, s["color"], 2,
+                                  cv2.LINE_AA)
                 if "dots" in kind:
                     for q in pts:
-                        cv2.circle(img, q, 4, color, -1, cv2.LINE_AA)
+                        cv2.circle(img, q, 4, s["color"], -1, cv2.LINE_AA)
     x = 60
-    for w in WAYS:  # legend
-        color = COLORS[w][::-1]
-        cv2.line(img, (x, panel_h + 42), (x + 24, panel_h + 42), color, 3)
-        cv2.putText(img, w, (x + 30, panel_h + 46), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0),
-                    1, cv2.LINE_AA)
-        x += 60 + 9 * len(w)
-    c = report["counts"]
-    cv2.putText(img, f"{c['scored']} episodes, {report['model']}",
-                (x + 10, panel_h + 46), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (90, 90, 90), 1,
-                cv2.LINE_AA)
+    for s in series:  # legend
+        cv2.line(img, (x, panel_h + 42), (x + 24, panel_h + 42), s["color"], 3)
+        cv2.putText(img, s["name"], (x + 30, panel_h + 46), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+        x += 60 + 9 * len(s["name"])
+    cv2.putText(img, caption, (x + 10, panel_h + 46), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                (90, 90, 90), 1, cv2.LINE_AA)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), img)
     return path
+
+
+# --- several models side by side ------------------------------------------------------------
+
+#: autoregressive curve colours of the compared models, in order (RGB)
+MODEL_COLORS = ((214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207))
+
+
+def compare_reports(reports: Sequence[dict[str, Any]], labels: Sequence[str] | None = None
+                    ) -> dict[str, Any]:
+    """Several models' ``horizon`` reports on the same episodes, side by side.
+
+    Returns:
+        ``{"models", "episodes", "bins", "frames", "summary", "paired"}``: per bin, each
+        model's ``autoregressive`` and ``re-anchored`` means (``bins[b]["models"][i]``) and the
+        model-free ``copy-first-frame``; per frame, each model's autoregressive PSNR; per model,
+        a ``summary`` of its drift (over the bins from 1 on, where the autoregressive rollout
+        runs on its own predictions: mean PSNR, last-bin PSNR, the mean gap to re-anchored);
+        ``paired``: for each later model against the first, per bin, the share of (episode,
+        view) pairs whose autoregressive PSNR is higher.
+    Raises:
+        ConfigError: fewer than two reports, or reports of different episodes, fps or bins.
+    """
+    if len(reports) < 2:
+        raise ConfigError("a comparison needs at least two horizon reports")
+    labels = list(labels or [r["model"] for r in reports])
+    first = reports[0]
+    bags = [e["bag"] for e in first["episodes"]]
+    for r, name in zip(reports[1:], labels[1:]):
+        if [e["bag"] for e in r["episodes"]] != bags:
+            raise ConfigError(f"{name} was scored on other episodes than {labels[0]}: compare "
+                              "reports of the same --episodes and settings")
+        if (r["fps"], r["stride"]) != (first["fps"], first["stride"]):
+            raise ConfigError(f"{name} has fps {r['fps']:g} / stride {r['stride']} but "
+                              f"{labels[0]} {first['fps']:g} / {first['stride']}: their bins "
+                              "differ (compare models of the same fps and clip length)")
+    ways = WAYS[:2]
+    bins = []
+    for b, row in enumerate(first["bins"]):
+        bins.append({**{k: row[k] for k in ("bin", "t0_s", "t1_s", "episodes", "views")},
+                     "models": [{w: r["bins"][b][w] for w in ways} for r in reports],
+                     "copy-first-frame": row["copy-first-frame"]})
+    frames = [{**{k: f[k] for k in ("frame", "t_s", "views")},
+               "models": [{"autoregressive": r["frames"][k]["autoregressive"]}
+                          for r in reports],
+               "copy-first-frame": f["copy-first-frame"]}
+              for k, f in enumerate(first["frames"])]
+    summary = []
+    for i, name in enumerate(labels):
+        later = [row["models"][i] for row in bins[1:]]
+        ar = [m["autoregressive"]["psnr"] for m in later]
+        gap = [m["re-anchored"]["psnr"] - m["autoregressive"]["psnr"] for m in later]
+        summary.append({"model": name, "ar_psnr_bin0": bins[0]["models"][i]["autoregressive"]
+                        ["psnr"], "ar_psnr_later": metrics.finite_mean(ar),
+                        "ar_psnr_last": ar[-1] if ar else math.nan,
+                        "ar_ssim_later": metrics.finite_mean(
+                            [m["autoregressive"]["ssim"] for m in later]),
+                        "gap_to_reanchored_later": metrics.finite_mean(gap)})
+    paired = []
+    for i in range(1, len(reports)):
+        rows = []
+        for b in range(len(bins)):
+            a = _per_view(first, b)
+            o = _per_view(reports[i], b)
+            pairs = [(x, y) for x, y in zip(a, o) if math.isfinite(x) and math.isfinite(y)]
+            rows.append({"bin": b, "pairs": len(pairs),
+                         "higher": sum(y > x for x, y in pairs) / len(pairs) if pairs
+                         else math.nan,
+                         "mean_diff_db": metrics.finite_mean([y - x for x, y in pairs])})
+        paired.append({"model": labels[i], "against": labels[0], "bins": rows})
+    return {"models": labels, "episodes": bags, "fps": first["fps"], "stride": first["stride"],
+            "bin_s": first["bin_s"], "bins": bins, "frames": frames, "summary": summary,
+            "paired": paired}
+
+
+def _per_view(report: dict[str, Any], b: int) -> list[float]:
+    """Autoregressive PSNR of bin ``b`` of every (episode, view) that reaches it, in order."""
+    return [x for e in report["episodes"] if b < len(e["ways"]["autoregressive"]["bins"])
+            for x in e["ways"]["autoregressive"]["bins"][b]["psnr"]]
+
+
+def format_comparison(comp: dict[str, Any]) -> str:
+    """Plain-text table: per bin, each model's autoregressive PSNR / SSIM / ST-IoU and
+    re-anchored PSNR, copy-first-frame PSNR; then the per-model drift summary."""
+    names = [chr(ord("A") + i) for i in range(len(comp["models"]))]
+    header = ["t (s)", "n"]
+    for key in ("PSNR AR", "SSIM AR", "ST-IoU AR", "PSNR re-anch"):
+        header += [f"{key} {n}" for n in names]
+    header.append("PSNR copy")
+    rows = []
+    for b in comp["bins"]:
+        row = [f"{b['t0_s']:.1f}-{b['t1_s']:.1f}", str(b["views"])]
+        for way, key, d in (("autoregressive", "psnr", 2), ("autoregressive", "ssim", 3),
+                            ("autoregressive", "st_iou", 3), ("re-anchored", "psnr", 2)):
+            row += [_fmt(m[way][key], d) for m in b["models"]]
+        row.append(_fmt(b["copy-first-frame"]["psnr"], 2))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.append("")
+    for n, s in zip(names, comp["summary"]):
+        lines.append(f"{n} = {s['model']}: AR PSNR bin 0 {_fmt(s['ar_psnr_bin0'], 2)}, bins "
+                     f">= 1 mean {_fmt(s['ar_psnr_later'], 2)} (SSIM "
+                     f"{_fmt(s['ar_ssim_later'], 3)}), last bin {_fmt(s['ar_psnr_last'], 2)}; "
+                     f"re-anchored - AR {_fmt(s['gap_to_reanchored_later'], 2)} dB")
+    for p in comp["paired"]:
+        i = comp["models"].index(p["model"])
+        lines.append(f"{names[i]} vs A, AR PSNR per (episode, view): higher in "
+                     + ", ".join(f"{_fmt(100 * r['higher'], 0)}%" for r in p["bins"])
+                     + " of pairs per bin; mean difference "
+                     + ", ".join(f"{r['mean_diff_db']:+.2f}" for r in p["bins"]) + " dB")
+    lines.append(f"(bins of {comp['bin_s']:.2f} s, {len(comp['episodes'])} episodes; n = views "
+                 "reaching the bin)")
+    return "\n".join(lines)
+
+
+def plot_comparison(comp: dict[str, Any], path: str | Path) -> Path:
+    """The horizon PNG of several models: each model's autoregressive curve (frame PSNR,
+    bin PSNR dots, bin ST-IoU) in its own colour, copy-first-frame in grey."""
+    series = [_series(name, MODEL_COLORS[i % len(MODEL_COLORS)], comp["frames"],
+                      comp["bins"], "autoregressive", model=i)
+              for i, name in enumerate(_short_names(comp["models"]))]
+    series.append(_series("copy-first-frame", COLORS["copy-first-frame"], comp["frames"],
+                          comp["bins"], "copy-first-frame"))
+    return _plot(series, comp["bins"], comp["frames"],
+                 f"autoregressive, {len(comp['episodes'])} episodes", path)
+
+
+def _short_names(labels: Sequence[str], width: int = 18) -> list[str]:
+    """Legend names: the table's letter and the label's last two path parts, at most
+    ``width`` characters."""
+    out = []
+    for i, label in enumerate(labels):
+        tail = "/".join(Path(label).parts[-2:]) or label
+        tail = tail if len(tail) <= width else "..." + tail[-(width - 3):]
+        out.append(f"{chr(ord('A') + i)}: {tail}")
+    return out

@@ -43,12 +43,15 @@ Callback = Callable[["Trainer", int, Path], None]
 class _LossModule(nn.Module):
     """Puts ``WorldModel.training_loss`` behind ``forward`` so DDP/FSDP see the call."""
 
-    def __init__(self, wm: WorldModel):
+    def __init__(self, wm: WorldModel, cond_aug=None):
         super().__init__()
         self.wm = wm
+        self.cond_aug = cond_aug
 
     def forward(self, batch: dict, generator: torch.Generator | None = None) -> dict:
-        return self.wm.training_loss(batch, generator=generator)
+        if self.cond_aug is None:
+            return self.wm.training_loss(batch, generator=generator)
+        return self.wm.training_loss(batch, generator=generator, cond_aug=self.cond_aug)
 
 
 def _collate():
@@ -115,6 +118,13 @@ class Trainer:
         from vap_ros.train.model_setup import build_model
 
         self.model = build_model(cfg.model, cfg.seed)
+        self.cond_aug = None
+        if cfg.augment.active:  # conditioning-frame corruption; its inference level is saved
+            from vap_ros.model.cond_aug import CondAugment
+
+            a = cfg.augment
+            self.cond_aug = CondAugment(noise=a.cond_noise, blur=a.cond_blur, prob=a.cond_prob)
+            self.model.config = self.model.config.replace(cond_noise=a.inference_noise)
         enable_vae_tiling(self.model)  # encode clips as the nodes and eval do (latent models)
         if cfg.model.gradient_checkpointing:
             self.model.enable_gradient_checkpointing(True)
@@ -141,7 +151,8 @@ class Trainer:
         self._rng_state = None
         if self.resume_from is not None:
             self._load_checkpoint(self.resume_from)
-        self.loss_module, self.optimizer = acc.prepare(_LossModule(self.model), self.optimizer)
+        self.loss_module, self.optimizer = acc.prepare(_LossModule(self.model, self.cond_aug),
+                                                     self.optimizer)
         self.samples_seen = self.step * cfg.batch_size * self.world * cfg.grad_accum
 
     # ------------------------------------------------------------------ setup helpers
