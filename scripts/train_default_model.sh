@@ -101,8 +101,12 @@ fi
 
 # Sampling settings (docs/model.md, "What makes it follow the prompt"): changes of at most 3 %
 # of the range snap back to the first frame, and change is kept only within 3 px of where the
-# prompted arm has been. Written into the model's vap_config.json, so eval and nodes use them.
-"$py" - "$work/run/checkpoints/last/model/vap_config.json" <<'PY'
+# prompted arm has been. Written into the vap_config.json of a copy of the final model (the
+# checkpoint's own copy is covered by its sha256 manifest: edited in place, `eval --checkpoint
+# RUN` would call it corrupt and fall back to the previous checkpoint), so eval and nodes use them.
+rm -rf "$work/model"
+cp -rL "$work/run/checkpoints/last/model" "$work/model"
+"$py" - "$work/model/vap_config.json" <<'PY'
 import json, sys
 from vap_ros.model.config import WorldModelConfig
 path = sys.argv[1]
@@ -115,7 +119,7 @@ baselines=()
 [ -f "$v3/vap_config.json" ] && baselines=(--baseline "$v3")
 videos=4  # side-by-side MP4s need imageio-ffmpeg (absent on the GPU image)
 "$py" -c "import imageio_ffmpeg" 2>/dev/null || videos=0
-"${vap[@]}" eval --checkpoint "$work/run" "${baselines[@]}" --data "$work/clips_test" \
+"${vap[@]}" eval --checkpoint "$work/model" "${baselines[@]}" --data "$work/clips_test" \
   --source commanded --out "$work/eval" --videos "$videos" --follow "$work/clips_pairs" \
   --follow-pairs "${FOLLOW_PAIRS:-24}" \
   ${EVAL_CLIPS:+--clips "$EVAL_CLIPS"}
@@ -123,7 +127,7 @@ videos=4  # side-by-side MP4s need imageio-ffmpeg (absent on the GPU image)
 [ "${SHIP:-1}" = 0 ] && { echo "done in $(( $(date +%s) - t_start )) s (not shipped)"; exit 0; }
 rm -rf "$repo/models/vap_small_sim"
 mkdir -p "$repo/models"
-cp -r "$work/run/checkpoints/last/model" "$repo/models/vap_small_sim"
+cp -r "$work/model" "$repo/models/vap_small_sim"
 hardware=$("$py" -c "
 import os, platform, torch
 cpu = f'{os.cpu_count()} CPU cores ({platform.machine()})'
