@@ -37,13 +37,16 @@ SUPERSAMPLE = 2  # mesh samples per pixel along each axis
 
 
 def depth_grey(depth_m: np.ndarray) -> np.ndarray:
-    """The exact (unrounded, float64) grey level of depths in metres; 0 where ``depth_m <= 0``
+    """The exact (unrounded, float32) grey level of depths in metres; 0 where ``depth_m <= 0``
     (background, as ``MeshRender.depth`` marks it)."""
-    d = np.asarray(depth_m, np.float64)
+    d = np.asarray(depth_m, np.float32)
     near, far = DEPTH_RANGE_M
     hi, lo = DEPTH_GREY
-    t = np.clip((d - near) / (far - near), 0.0, 1.0)
-    return np.where(d > 0, hi - (hi - lo) * t, 0.0)
+    g = np.clip((d - np.float32(near)) * np.float32(1.0 / (far - near)), 0.0, 1.0)
+    g *= np.float32(lo - hi)
+    g += np.float32(hi)
+    g[d <= 0] = 0.0
+    return g
 
 
 def encode_depth(depth_m: np.ndarray) -> np.ndarray:
@@ -65,9 +68,15 @@ def block_mean(grey: np.ndarray, factor: int) -> np.ndarray:
     """(..., H, W) uint8: the rounded mean of each ``factor`` x ``factor`` block of the grey
     levels ``grey`` (..., H * factor, W * factor) (one rounding: exact levels in, e.g. from
     ``depth_grey``, give pixels within half a level of their blocks' exact mean)."""
-    g = np.asarray(grey, np.float64)
-    *lead, h, w = g.shape
+    g = np.asarray(grey, np.float32)
+    h, w = g.shape[-2:]
     if h % factor or w % factor:
         raise ValueError(f"block_mean: {h}x{w} is not a multiple of {factor}")
-    blocks = g.reshape(*lead, h // factor, factor, w // factor, factor)
-    return np.rint(blocks.mean(axis=(-3, -1))).astype(np.uint8)
+    rows = g[..., 0::factor, :].copy()
+    for i in range(1, factor):
+        rows += g[..., i::factor, :]
+    total = rows[..., 0::factor].copy()
+    for j in range(1, factor):
+        total += rows[..., j::factor]
+    total *= np.float32(1.0 / (factor * factor))
+    return np.rint(total, out=total).astype(np.uint8)

@@ -185,6 +185,6 @@ class PromptRenderer:
         s = SUPERSAMPLE
         fine = self.mesh.render_poses(T_base_geom, [c.scaled(W * s, H * s) for c in cameras],
                                       (H * s, W * s))
-        grey = block_mean(255.0 * fine.silhouette if self.prompt_type == "silhouette"
+        grey = block_mean(fine.silhouette * np.float32(255.0) if self.prompt_type == "silhouette"
                           else depth_grey(fine.depth), s)
         return np.repeat(grey[..., None], 3, axis=-1)
