@@ -111,7 +111,9 @@ def load_models(checkpoint: str | Path, baselines: Sequence[str | Path] = (), *,
     models: dict[str, Any] = {}
     for path in [checkpoint, *baselines]:
         wm, _ = load_world_model(str(resolve_model_dir(path)), device=device, dtype=dtype)
-        label = f"{_label(path)} [{wm.config.conditioning}]"
+        cond = wm.config.conditioning
+        kind = getattr(wm.config, "prompt_type", "skeleton") if cond == "skeleton" else cond
+        label = f"{_label(path)} [{kind}]"
         while label in models:
             label += "'"
         models[label] = wm
