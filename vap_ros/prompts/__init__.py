@@ -7,12 +7,15 @@ MuJoCo): the renderers load on first use.
 
 from vap_ros.prompts.encoding import PROMPT_TYPES, PromptType
 
+# the function, not its module: importing vap_ros.prompts.overlay later must not shadow it
+from vap_ros.prompts.overlay import overlay
+
 __all__ = ["PROMPT_TYPES", "ActionImageCodec", "DecodedActions", "PromptRenderer", "PromptType",
            "SkeletonRenderer", "SkeletonStyle", "overlay"]
 
 _LAZY = {"ActionImageCodec": "action_images", "DecodedActions": "action_images",
          "PromptRenderer": "renderer", "SkeletonRenderer": "skeleton",
-         "SkeletonStyle": "skeleton", "overlay": "overlay"}
+         "SkeletonStyle": "skeleton"}
 
 
 def __getattr__(name: str):
