@@ -1,8 +1,11 @@
 """Markdown tables of scripts/experiments.sh: mean and spread (min..max) over seeds.
 
     python scripts/experiments_table.py WORK_DIR SEED [SEED ...]
+    python scripts/experiments_table.py --prompt-types WORK_DIR SEED [SEED ...]
 
-Reads WORK_DIR/eval_{fixed,random,logged}_s<SEED>/metrics.json (``vap-ros eval`` reports).
+Reads WORK_DIR/eval_{fixed,random,logged}_s<SEED>/metrics.json (``vap-ros eval`` reports), or
+with --prompt-types WORK_DIR/eval_pt_<TYPE>_s<SEED>/metrics.json (EXPERIMENT=prompt_types): one
+row per prompt type, its gain over copy-first-frame taken within each seed's evaluation.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ METRICS = (("psnr", "PSNR dB", 2), ("ssim", "SSIM", 3), ("st_iou", "ST-IoU", 3),
            ("gripper_psnr", "gripper PSNR dB", 2))
 FOLLOW = (("pass_rate", "pairs passed", 2), ("follow_rate", "plans followed", 2),
           ("own_iou", "IoU own plan", 3), ("cross_iou", "IoU other plan", 3))
+PROMPT_TYPES = ("skeleton", "depth", "silhouette", "skeleton+depth")
+PROMPT_COLUMNS = (("psnr", "PSNR dB", 2), ("gain_db", "gain over copy dB", 2),
+                  ("ssim", "SSIM", 3), ("st_iou", "ST-IoU", 3),
+                  ("gripper_psnr", "gripper PSNR dB", 2), ("pass_rate", "pairs passed", 2),
+                  ("follow_rate", "plans followed", 2))
+COPY = "copy-first-frame"
 
 
 def _name(label: str) -> str:
@@ -61,7 +70,43 @@ def _table(rows, columns, first: str) -> list[str]:
     return out
 
 
+def _prompt_type_rows(work: Path, seeds: list[str]) -> dict[str, dict[str, list[float]]]:
+    """{type or copy-first-frame: {metric: [value per seed]}} from eval_pt_<type>_s<seed>."""
+    rows: dict[str, dict[str, list[float]]] = {}
+    copy_seeds: set[str] = set()  # copy-first-frame sees the same clips under every type
+    for t in PROMPT_TYPES:
+        for seed in seeds:
+            path = work / f"eval_pt_{t}_s{seed}" / "metrics.json"
+            if not path.is_file():
+                continue
+            report = json.loads(path.read_text())
+            follow = report.get("following", {}).get("models", {})
+            copy = report["models"][COPY]["aggregate"]
+            for label, entry in report["models"].items():
+                name = COPY if label == COPY else t
+                if name == COPY:
+                    if seed in copy_seeds:
+                        continue
+                    copy_seeds.add(seed)
+                row = rows.setdefault(name, {})
+                agg = dict(entry["aggregate"])
+                agg["gain_db"] = agg["psnr"] - copy["psnr"]
+                agg.update(follow.get(label, {}).get("aggregate", {}))
+                for key, value in agg.items():
+                    row.setdefault(key, []).append(value)
+    return rows
+
+
+def prompt_types_table(work: Path, seeds: list[str]) -> list[str]:
+    lines = [f"Seeds: {', '.join(seeds)}; cells: mean (min..max over seeds). Each type is "
+             "trained and evaluated on clips of the same episodes with its own prompts.", ""]
+    return lines + _table(_prompt_type_rows(work, seeds), PROMPT_COLUMNS, "prompt type")
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--prompt-types":
+        print("\n".join(prompt_types_table(Path(argv[1]), argv[2:])))
+        return 0
     work, seeds = Path(argv[0]), argv[1:]
     lines = [f"Seeds: {', '.join(seeds)}; cells: mean (min..max over seeds).", ""]
     for kind, title in (("fixed", "Fixed cameras"), ("random", "Randomised cameras")):

@@ -59,6 +59,16 @@ def test_bench_prompts_reports_rate(capsys):
     assert rate and float(rate[0].split()[-1]) > 0
 
 
+@pytest.mark.mujoco
+def test_bench_prompts_compares_prompt_types(capsys):
+    assert main(["bench", "prompts", "--frames", "3", "--cameras", "1", "--size", "32",
+                 "--repeats", "1", "--prompt-type", "skeleton", "silhouette"]) == 0
+    rows = dict(ln.split(None, 1) for ln in capsys.readouterr().out.splitlines() if ln.strip())
+    for t in ("skeleton", "silhouette"):
+        assert float(rows[f"{t}_ms_per_frame"]) > 0
+        assert float(rows[f"{t}_prompt_frames_per_s_per_core"]) > 0
+
+
 @pytest.mark.parametrize("joints, words", [
     (["10", "0", "0", "0.5", "0", "1.5", "0.7"],
      "panda_joint1=10 rad is outside its limits [-2.8973, 2.8973] rad"),

@@ -69,6 +69,15 @@ def test_shipped_checkpoint_config_loads():
     assert WorldModelConfig.from_dict(cfg.to_dict()) == cfg
 
 
+def test_prompt_type_round_trips_and_defaults_to_skeleton():
+    saved = json.loads((SHIPPED / "vap_config.json").read_text())
+    assert "prompt_type" not in saved  # saved before prompt types: skeleton prompts
+    assert WorldModelConfig.from_dict(saved).prompt_type == "skeleton"
+    cfg = load_preset("tiny", prompt_type="skeleton+depth")
+    assert WorldModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    assert cfg.replace(lora_rank=2).prompt_type == "skeleton+depth"
+
+
 @pytest.mark.parametrize("change, words", [
     ({"height": "abc"}, "height='abc': expected an integer"),
     ({"lora_rank": "4"}, "lora_rank='4': expected an integer"),

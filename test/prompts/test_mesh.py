@@ -142,6 +142,37 @@ def test_silhouettes_equal_the_simulators_robot():
         r.close()
 
 
+def test_renders_from_any_thread(cube_robot):
+    """An EGL context is current in one thread at a time: the renderer keeps its GL work on a
+    thread of its own, so another thread may render while the first one that rendered is still
+    alive (the clip builder's worker threads, node callbacks); without that: EGL_BAD_ACCESS."""
+    import threading
+
+    r = MeshRenderer(cube_robot, geometry="collision")
+    cam = _front_camera(np.array([[150.0, 0, 79.5], [0, 150.0, 59.5], [0, 0, 1]]))
+    rendered, release, got = threading.Event(), threading.Event(), {}
+
+    def worker():
+        try:
+            got["worker"] = r.render(np.zeros((1, 1)), [cam]).depth
+        finally:
+            rendered.set()
+        release.wait()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        assert rendered.wait(60)
+        here = r.render(np.zeros((1, 1)), [cam]).depth  # the worker is still alive
+    finally:
+        release.set()
+        t.join()
+    assert (here > 0).sum() > 150
+    np.testing.assert_array_equal(here, got["worker"])
+    r.close()
+    np.testing.assert_array_equal(r.render(np.zeros((1, 1)), [cam]).depth, here)  # restarts
+
+
 def test_bad_input(cube_robot):
     with pytest.raises(ConfigError, match="geometry must be one of"):
         MeshRenderer(cube_robot, geometry="shiny")

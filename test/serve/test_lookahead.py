@@ -111,3 +111,27 @@ def test_max_rollout_s_predicts_the_whole_plan():
     assert core.run(still, max_rollout_s=10.0).frames.shape[1] == 9
     assert model.calls[-2:] == [("predict", 9), ("predict", 9)]
     assert [core.model_calls(n) for n in (9, 10, 17, 21)] == [1, 2, 2, 3]
+
+
+def test_prompts_of_the_models_prompt_type_or_one_clear_error():
+    from vap_ros.errors import ConfigError
+    from vap_ros.prompts import PromptRenderer
+
+    depth_model = Instant(load_preset("tiny", prompt_type="depth"))
+    skeleton = SkeletonRenderer.from_preset("panda")
+    with pytest.raises(ConfigError, match="the lookahead's prompt renderer has 'skeleton' "
+                                          "prompts but the model takes 'depth' prompts"):
+        Lookahead(skeleton, depth_model)
+    core = Lookahead(PromptRenderer(skeleton.robot, skeleton.spec, "depth"), depth_model)
+    cams = [camera("front", (32, 32))]
+    inputs = RolloutInputs(cams, [np.zeros((32, 32, 3), np.uint8)], [0], plan())
+    _, prompts, q, _ = core.prepare(inputs)
+    np.testing.assert_array_equal(prompts, core.renderer.render(q, cams, plan().sample(
+        prompt_stamps(0, 5, 8.0)).gripper_width_m))
+    assert (prompts[..., 0] == prompts[..., 1]).all() and prompts.any()  # grey depth
+    core.renderer = skeleton  # a node swapping the renderer is checked before the next rollout
+    with pytest.raises(ConfigError, match="prompt type mismatch"):
+        core.prepare(inputs)
+    # a model without prompts takes any renderer
+    Lookahead(skeleton, Instant(load_preset("tiny", conditioning="raw_action",
+                                            prompt_type="depth")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from vap_ros.prompts.encoding import PROMPT_TYPES
+
 
 def register(sub) -> None:
     p = sub.add_parser("dataset", help="build training clips from rosbags")
@@ -12,7 +14,8 @@ def register(sub) -> None:
         description="Read bags (rosbag2 MCAP/sqlite3 folders or files, ROS 1 .bag, or folders "
                     "of bags), synchronise joint states to every image, calibrate the cameras "
                     "from camera_info + /tf_static (or --calibration), cut clips, render their "
-                    "skeleton prompts and write a shard cache with a build report.")
+                    "prompts (skeleton, or --prompt-type) and write a shard cache with a build "
+                    "report.")
     b.add_argument("bags", nargs="+", metavar="BAG", help="bag folders/files or folders of bags")
     b.add_argument("--config", default="sim",
                    help="rig config: a preset (sim, franka_lab) or a YAML path (default sim)")
@@ -22,6 +25,9 @@ def register(sub) -> None:
                    help="calibration YAML overriding the bags' camera_info/TF")
     b.add_argument("--prompt-source", choices=("commanded", "logged"), default=None,
                    help="prompts/actions served by default (overrides the config)")
+    b.add_argument("--prompt-type", choices=PROMPT_TYPES, default=None,
+                   help="prompt video the clips get (overrides the config's prompt_type; "
+                        "default skeleton); a model trained on them takes only this type")
     b.add_argument("--overwrite", action="store_true",
                    help="replace an existing cache in OUT (once the new one is complete; other "
                         "files in OUT are kept)")
@@ -33,6 +39,8 @@ def run_build(args) -> int:
     from vap_ros.data import build_dataset, format_report, load_rig_config
 
     overrides = {"prompt_source": args.prompt_source} if args.prompt_source else {}
+    if args.prompt_type:
+        overrides["prompt_type"] = args.prompt_type
     cfg = load_rig_config(args.config, **overrides)
     manifest = build_dataset(args.bags, args.out, cfg, workers=args.workers,
                              calibration=args.calibration, overwrite=args.overwrite,

@@ -35,15 +35,16 @@ from vap_ros.data.recording import read_recording
 from vap_ros.data.sync import plan_clips
 from vap_ros.errors import VapError
 
-__all__ = ["build_dataset", "format_report", "process_bag"]
+__all__ = ["build_dataset", "format_report", "process_bag", "prompt_renderer"]
 
 
-@functools.lru_cache(maxsize=4)
-def skeleton_renderer(preset: str):
-    """The prompt renderer of a robot preset, loaded once per process (URDF parsing ~0.3 s)."""
-    from vap_ros.prompts import SkeletonRenderer
+@functools.lru_cache(maxsize=8)
+def prompt_renderer(preset: str, prompt_type: str = "skeleton"):
+    """The ``PromptRenderer`` of a robot preset and prompt type, loaded once per process (URDF
+    parsing ~0.3 s, meshes for the mesh prompt types)."""
+    from vap_ros.prompts import PromptRenderer
 
-    return SkeletonRenderer.from_preset(preset)
+    return PromptRenderer.from_preset(preset, prompt_type)
 
 
 def _stats_ms(gaps_ns: np.ndarray) -> dict[str, float | None]:
@@ -71,7 +72,7 @@ def process_bag(path: str | Path, cfg: RigConfig, out: str | Path, prefix: str, 
     report: dict[str, Any] = {"bag": str(path), "ok": False, "error": None, "warnings": [],
                               "clips": [], "clips_written": 0}
     try:
-        renderer = skeleton_renderer(cfg.robot)
+        renderer = prompt_renderer(cfg.robot, cfg.prompt_type)
         with BagReader(path) as reader:
             rec = read_recording(reader, cfg, renderer.robot, calibration=calibration)
             report["warnings"] = rec.warnings
@@ -252,6 +253,7 @@ def _build(paths: list[Path], cfg: RigConfig, out: Path, workers: int,
         **robot_and_skeleton,
         "clip": {"frames": cfg.clip.frames, "fps": cfg.clip.fps, "stride": cfg.clip.stride},
         "prompt_source": cfg.prompt_source,
+        "prompt_type": cfg.prompt_type,
         "clips": clips,
         "report": {"totals": totals, "bags": reports},
     }

@@ -3,9 +3,9 @@
 Only images that some planned clip uses are deserialised and decoded; each is resized once to
 the clip size (kept bit for bit at the native size), straight into the video array of the clip
 that uses it (copied into any other clip that shares it). Prompts are rendered with
-``SkeletonRenderer`` (the function live inference uses) from the logged joint states and,
-where the bag has a plan, the commanded trajectory: all views of a clip in one batch, and a
-frame that overlapping clips share (stride < frames) only once.
+``PromptRenderer`` (the renderer live inference uses, of the config's ``prompt_type``) from the
+logged joint states and, where the bag has a plan, the commanded trajectory: all views of a
+clip in one batch, and a frame that overlapping clips share (stride < frames) only once.
 """
 
 from __future__ import annotations
@@ -257,7 +257,6 @@ def make_clip(rec: Recording, plan: ClipPlan, c: int, video: np.ndarray, cfg: Ri
         q, w = _joints(rec, stamps.reshape(-1), src)  # every view at its own image stamps
         prompts = np.zeros((V, F, H, W, 3), np.uint8)
         uv = np.zeros((V, F, K, 2))
-        depth = np.zeros((V, F, K))
         cached = np.zeros((V, F), bool)
         for v, row in enumerate(index.tolist()):
             for f, i in enumerate(row):
@@ -265,17 +264,10 @@ def make_clip(rec: Recording, plan: ClipPlan, c: int, video: np.ndarray, cfg: Ri
                 if hit is not None:
                     prompts[v, f], uv[v, f] = hit
                     cached[v, f] = True
-        todo = ~cached.reshape(-1)
-        if todo.any():  # one FK pass for every frame still to draw, one draw for all views
-            kps = renderer.keypoints(q[todo], w[todo])
-            rows = np.flatnonzero(todo)
-            for v, cam in enumerate(cams):
-                mine = (rows // F) == v
-                if mine.any():
-                    proj = cam.project(kps[mine])
-                    uv.reshape(-1, K, 2)[rows[mine]] = proj.uv
-                    depth.reshape(-1, K)[rows[mine]] = proj.depth
-            renderer.draw_projected(uv, depth, size, out=prompts, skip=cached)
+        if not cached.all():  # one FK pass for every frame still to draw, one draw for all views
+            _, drawn_uv, _ = renderer.render_views(q.reshape(V, F, -1), cams, w.reshape(V, F),
+                                                   size, out=prompts, skip=cached)
+            uv[~cached] = drawn_uv[~cached]
         out[f"prompts_{src}"] = prompts
         out[f"keypoints_uv_{src}"] = uv.astype(np.float32)
         q0, w0 = q[:F], w[:F]  # view 0's stamps are the reference stamps

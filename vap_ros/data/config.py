@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, get_args
 
 from vap_ros.config import Presets, StrictConfig, require
+from vap_ros.prompts.encoding import PromptType
 
 __all__ = [
     "CameraTopics",
@@ -156,6 +157,7 @@ class RigConfig(StrictConfig):
     clip: ClipConfig = field(default_factory=ClipConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     prompt_source: PromptSource = "commanded"
+    prompt_type: PromptType = "skeleton"
     store_both_prompts: bool = True
     shard_clips: int = 32
 

@@ -3,14 +3,16 @@
 Item layout (the world model's input contract)::
 
     video             float32 (V, 3, F, H, W) in [-1, 1]; frame 0 is the conditioning frame
-    prompts           float32 (V, 3, F, H, W) in [-1, 1]; skeleton prompts of ``source``
+    prompts           float32 (V, 3, F, H, W) in [-1, 1]; prompts of ``source``, of the
+                      cache's ``prompt_type`` (skeleton, depth, silhouette, skeleton+depth)
     actions           float32 (F, D): arm joint positions (rad) + gripper width (m), D = n_arm+1
     keypoints_uv      float32 (V, F, K, 2) skeleton keypoints in clip pixels (``gripper_keypoints``
                       in the manifest's skeleton block locate the gripper)
     ee_poses          float32 (F, 4, 4) T_base_tcp
     camera_K          float32 (V, 3, 3) at the clip size
     camera_T_cam_base float32 (V, 4, 4)
-    meta              dict: bag, cameras, stamps_ns (V, F) list, image_index0, source, index
+    meta              dict: bag, cameras, stamps_ns (V, F) list, image_index0, source,
+                      prompt_type, index
 
 ``collate_clips`` stacks items to (B, V, 3, F, H, W) etc. and keeps ``meta`` as a list.
 ``ClipDataset.raw(i)`` gives the stored uint8 arrays (for evaluation, bit-exact).
@@ -40,7 +42,7 @@ class ClipDataset(torch.utils.data.Dataset):
         root: the cache folder (with manifest.json).
         source: prompt/action variant, ``"logged"`` or ``"commanded"``; default: the
             manifest's ``prompt_source``. Clips without that variant are left out (counted in
-            ``excluded``).
+            ``excluded``). ``prompt_type`` is the manifest's (a model refuses another type).
         per_view: serve every view of every clip as its own single-view item (V = 1): index
             ``i`` is view ``i % V`` of clip ``i // V``. Trains a shared-weight model on V times
             as many (cheaper) samples; multi-view clips otherwise keep their views together.
@@ -55,6 +57,8 @@ class ClipDataset(torch.utils.data.Dataset):
         self.root = Path(root)
         self.manifest = read_manifest(self.root)
         self.source = source or self.manifest.get("prompt_source", "logged")
+        # caches built before prompt types existed hold skeleton prompts
+        self.prompt_type: str = self.manifest.get("prompt_type", "skeleton")
         if self.source not in _SOURCES:
             raise ConfigError(f"source must be one of {_SOURCES}, got {self.source!r}")
         check_shards(self.root, self.manifest)
@@ -133,7 +137,8 @@ class ClipDataset(torch.utils.data.Dataset):
             "camera_T_cam_base": arr("camera_T_cam_base"),
             "meta": {"bag": c["bag"], "cameras": list(c["cameras"]),
                      "stamps_ns": np.array(self._array(shard, "stamps_ns")[row]).tolist(),
-                     "image_index0": c.get("image_index0"), "source": src, "index": i},
+                     "image_index0": c.get("image_index0"), "source": src,
+                     "prompt_type": self.prompt_type, "index": i},
         }
 
 

@@ -3,7 +3,7 @@ the plan's start to its end (what ``vap-ros experiment horizon`` rolls a world m
 
 Everything is the dataset builder's: pass 1 (``read_recording``), the timeline at the clip
 frame rate and its synchronisation (``plan_clips``), the images and the prompts
-(``iter_clips`` / ``make_clip``: the same resizing and the same ``SkeletonRenderer`` call). Only
+(``iter_clips`` / ``make_clip``: the same resizing and the same ``PromptRenderer`` call). Only
 the clip differs: every timeline frame the plan spans instead of F-frame clips.
 """
 
@@ -92,7 +92,8 @@ def longest_plan(rec: Recording) -> tuple[int, int]:
 
 def read_plan_video(bag: str | Path, config=None, *, fps: float, size: tuple[int, int],
                     min_plan_s: float = 0.0, source: str = "commanded",
-                    calibration: str | Path | None = None) -> PlanVideo:
+                    calibration: str | Path | None = None,
+                    prompt_type: str | None = None) -> PlanVideo:
     """The longest plan of ``bag`` as one clip at ``fps`` and ``size`` (H, W).
 
     The frames are the timeline frames (reference camera subsampled to ``fps``, every other
@@ -104,6 +105,8 @@ def read_plan_video(bag: str | Path, config=None, *, fps: float, size: tuple[int
             its clip settings are replaced by ``fps`` and ``size``.
         min_plan_s: refuse plans shorter than this before any image is decoded.
         source: prompts from the "commanded" plan or the "logged" joint states.
+        prompt_type: the prompt type to render (a model's ``prompt_type``); None = the rig
+            config's.
 
     Raises:
         PlanTooShort: the longest plan lasts less than ``min_plan_s``.
@@ -112,7 +115,7 @@ def read_plan_video(bag: str | Path, config=None, *, fps: float, size: tuple[int
             an image that does not decode), or the bag cannot be read.
         CalibrationError / JointStateError / ConfigError: as ``read_recording``.
     """
-    from vap_ros.data.build import skeleton_renderer
+    from vap_ros.data.build import prompt_renderer
 
     if source not in ("commanded", "logged"):
         raise TrajectoryError(f"prompt source {source!r}: expected 'commanded' or 'logged'")
@@ -120,7 +123,7 @@ def read_plan_video(bag: str | Path, config=None, *, fps: float, size: tuple[int
     cfg = replace(cfg, clip=replace(cfg.clip, frames=2, stride=1, fps=float(fps),
                                     size=(int(size[0]), int(size[1]))),
                   prompt_source="commanded", store_both_prompts=True)
-    renderer = skeleton_renderer(cfg.robot)
+    renderer = prompt_renderer(cfg.robot, prompt_type or cfg.prompt_type)
     with BagReader(bag) as reader:
         rec = read_recording(reader, cfg, renderer.robot, calibration=calibration)
         start, end = longest_plan(rec)

@@ -1,8 +1,9 @@
 """Prompt and overlay PNGs for every image of a bag: the tool to check a calibration by eye.
 
-``DIR/<camera>/<index:06d>_prompt.png`` is the skeleton prompt (black background, the image's
-size) rendered from the logged joint states at the image's stamp; ``<index:06d>_overlay.png``
-draws it over the image. ``index`` is the image's position on its topic in the bag.
+``DIR/<camera>/<index:06d>_prompt.png`` is the prompt of the config's ``prompt_type`` (skeleton
+by default; black background, the image's size) rendered from the logged joint states at the
+image's stamp; ``<index:06d>_overlay.png`` draws it over the image. ``index`` is the image's
+position on its topic in the bag.
 """
 
 from __future__ import annotations
@@ -41,10 +42,11 @@ def render_bag_prompts(bag: str | Path, out: str | Path, config=None, *,
     """
     from tqdm import tqdm
 
-    from vap_ros.prompts import SkeletonRenderer, overlay
+    from vap_ros.data.build import prompt_renderer
+    from vap_ros.prompts import overlay
 
     cfg = load_rig_config(config)
-    renderer = SkeletonRenderer.from_preset(cfg.robot)
+    renderer = prompt_renderer(cfg.robot, cfg.prompt_type)
     out = Path(out)
     max_js = int(cfg.sync.max_joint_gap_ms * 1e6)
     summary: dict[str, Any] = {"bag": str(bag), "out": str(out), "cameras": {}}

@@ -14,8 +14,10 @@ from typing import Any, Literal, Mapping, get_args
 
 from vap_ros.config import Presets, StrictConfig, require
 from vap_ros.errors import ConfigError
+from vap_ros.prompts.encoding import PromptType
 
-__all__ = ["CONDITIONINGS", "WorldModelConfig", "available_presets", "load_preset"]
+__all__ = ["CONDITIONINGS", "WorldModelConfig", "available_presets", "check_prompt_type",
+           "load_preset"]
 
 Conditioning = Literal["skeleton", "raw_action", "none"]
 Space = Literal["pixel", "latent"]
@@ -36,8 +38,13 @@ class WorldModelConfig(StrictConfig):
 
     Attributes:
         preset: name of the preset this config came from ("custom" otherwise).
-        conditioning: "skeleton" (prompt video through the ControlNet), "raw_action" (per-frame
-            action vectors through adaptive norms, IRASim-like) or "none" (image only).
+        conditioning: "skeleton" (a visual action prompt video, of type ``prompt_type``),
+            "raw_action" (per-frame action vectors through adaptive norms, IRASim-like) or
+            "none" (image only).
+        prompt_type: which prompt video the model takes (``vap_ros.prompts.PROMPT_TYPES``:
+            "skeleton", "depth", "silhouette", "skeleton+depth"); clips and live prompts of
+            another type are refused (``check_prompt_type``). Only read when conditioning is
+            "skeleton".
         height, width: frame size in pixels the model accepts.
         num_frames: frames per clip T, the conditioning first frame included.
         fps: frame rate the model was built/trained for (metadata for tools).
@@ -92,6 +99,7 @@ class WorldModelConfig(StrictConfig):
 
     preset: str = "custom"
     conditioning: Conditioning = "skeleton"
+    prompt_type: PromptType = "skeleton"
     height: int = 32
     width: int = 32
     num_frames: int = 5
@@ -233,6 +241,35 @@ class WorldModelConfig(StrictConfig):
             else:
                 d[key] = value
         return WorldModelConfig.from_dict(d)
+
+
+def check_prompt_type(config: Any, prompt_type: str, offered: str, fix: str | None = None
+                      ) -> None:
+    """Refuse prompt videos of another type than a model takes.
+
+    Args:
+        config: the model's config (``WorldModelConfig``, or anything with ``conditioning`` and
+            ``prompt_type``; missing ones read as "skeleton", as in a config saved before
+            prompt types existed).
+        prompt_type: the type of the prompts offered.
+        offered: what offers them, for the message (e.g. "the clip cache /data/clips").
+        fix: how to get the right prompts (default: how to build a clip cache of them).
+
+    Raises:
+        ConfigError: the model takes prompt videos (conditioning "skeleton") of another type.
+    """
+    if getattr(config, "conditioning", "skeleton") != "skeleton":
+        return  # the model reads no prompt video
+    want = getattr(config, "prompt_type", "skeleton")
+    if prompt_type != want:
+        fix = fix or (f"build the clips with `vap-ros dataset build --prompt-type {want}` (or "
+                      f"prompt_type: {want} in the rig config), or train a model on "
+                      f"{prompt_type!r} prompts (--set model.overrides.prompt_type="
+                      f"{prompt_type})")
+        raise ConfigError(
+            f"prompt type mismatch: {offered} has {prompt_type!r} prompts but the model takes "
+            f"{want!r} prompts (prompt_type in its vap_config.json): {fix}",
+            key="prompt_type", value=prompt_type, expected=repr(want))
 
 
 def available_presets() -> list[str]:

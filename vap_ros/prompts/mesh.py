@@ -11,11 +11,17 @@ from pinocchio's FK in the camera's optical frame; MuJoCo's renderer rasterises 
 on the CPU (EGL/Mesa, or OSMesa). A MuJoCo camera with the exact pinhole intrinsics (focal
 lengths and principal point in pixels) renders the view; a camera with lens distortion is
 rendered as a padded pinhole and resampled through the distortion with ``cv2.remap``.
+
+Threads: an EGL context is current in one thread at a time, so every GL call of a renderer runs
+on one thread the renderer owns; ``render`` may be called from any thread (calls run one after
+the other).
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -117,6 +123,8 @@ class MeshRenderer:
         self._geom_link = np.array([self.link_names.index(frames[o.parentFrame].name)
                                     for o in self._gmodel.geometryObjects], np.int16)
         self._max_size = int(max_size)
+        self._gl_thread: ThreadPoolExecutor | None = None
+        self._gl_ident: int | None = None
         self._build()
 
     @classmethod
@@ -180,7 +188,7 @@ class MeshRenderer:
 
     def _renderer(self, H: int, W: int, seg: bool) -> "mujoco.Renderer":
         if max(H, W) > self._max_size:
-            self.close()
+            self._release()
             self._max_size = int(2 ** np.ceil(np.log2(max(H, W))))
             self._build()
         key = (H, W, seg)
@@ -194,10 +202,28 @@ class MeshRenderer:
             self._renderers[key] = r
         return r
 
-    def close(self) -> None:
+    def _on_gl_thread(self, fn, *args):
+        """``fn(*args)`` on this renderer's GL thread (started on first use)."""
+        if self._gl_ident == threading.get_ident():
+            return fn(*args)
+        if self._gl_thread is None:
+            self._gl_thread = ThreadPoolExecutor(1, thread_name_prefix="mesh-gl")
+            self._gl_ident = self._gl_thread.submit(threading.get_ident).result()
+        return self._gl_thread.submit(fn, *args).result()
+
+    def _release(self) -> None:
         for r in self._renderers.values():
             r.close()
         self._renderers = {}
+
+    def close(self) -> None:
+        """Free the GL contexts and stop the GL thread (a later render starts them again)."""
+        pool = self._gl_thread
+        if pool is None:
+            return
+        self._on_gl_thread(self._release)
+        self._gl_thread, self._gl_ident = None, None
+        pool.shutdown(wait=False)
 
     def __del__(self):  # pragma: no cover - best effort release of GL contexts
         try:
@@ -245,6 +271,11 @@ class MeshRenderer:
             raise ConfigError(f"geometry poses must be (T, {self._gmodel.ngeoms}, 4, 4), "
                               f"got {poses.shape}")
         H, W = render_size(cameras, size)
+        return self._on_gl_thread(self._render_poses, poses, list(cameras), (H, W), links)
+
+    def _render_poses(self, poses: np.ndarray, cameras: list[Camera], size: tuple[int, int],
+                      links: bool) -> MeshRender:
+        H, W = size
         V, T = len(cameras), poses.shape[0]
         depth = np.zeros((V, T, H, W), np.float32)
         link = np.full((V, T, H, W), -1, np.int16) if links else None

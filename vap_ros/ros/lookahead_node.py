@@ -3,9 +3,10 @@
 Subscribes each camera's images (Image or CompressedImage, sensor-data QoS, newest only) and
 CameraInfo, ``/joint_states``, ``/tf_static`` (or reads a calibration file) and a plan topic
 (trajectory_msgs/JointTrajectory). On each new plan, and optionally at a fixed rate for a
-"hold still / continue the plan" horizon, it takes the newest image per camera, renders the plan's
-skeleton prompts, runs the world model and publishes per camera (one clip; with
-``max_rollout_s`` > 0 a plan's rollout covers the whole plan, predicted in chunks):
+"hold still / continue the plan" horizon, it takes the newest image per camera, renders the
+plan's prompts (of the model's ``prompt_type``: skeleton, depth, ...), runs the world model and
+publishes per camera (one clip; with ``max_rollout_s`` > 0 a plan's rollout covers the whole
+plan, predicted in chunks):
 
 - ``<output_namespace>/<camera>/rollout``: vap_ros_msgs/VideoRollout
 - ``<output_namespace>/<camera>/predicted``: the predicted frames replayed at the model's fps
@@ -47,7 +48,7 @@ from vap_ros.data.messages import (
     stamp_ns,
 )
 from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJump, VapError
-from vap_ros.prompts import SkeletonRenderer
+from vap_ros.prompts import PromptRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
 from vap_ros.ros.convert import stamp_msg, trajectory_msg, video_rollout_msg
@@ -91,7 +92,6 @@ class LookaheadNode(Node):
         self.errors = ErrorLog(self.get_logger())
         setup = load_robot(p.robot, robot_description=p.robot_description)
         self.robot = setup.robot
-        renderer = SkeletonRenderer(setup.robot, setup.skeleton)
         self.camera_names = tuple(p.cameras)
         topics = topics_for(self.camera_names, p.image_topic, p.camera_info_topic,
                             p.image_transport)
@@ -109,6 +109,9 @@ class LookaheadNode(Node):
             q.model, device=q.device, seed=q.model_seed, base=q.model_base, dtype=q.dtype,
             process=q.model_process, threads=q.model_threads))
         self.model, self.model_id = factory(p)
+        # prompts of the type the model was trained on (its vap_config.json prompt_type)
+        self.prompt_type = getattr(self.model.config, "prompt_type", "skeleton")
+        renderer = PromptRenderer(setup.robot, setup.skeleton, self.prompt_type)
         self.core = Lookahead(renderer, self.model, steps=p.steps)
 
         inputs_group = MutuallyExclusiveCallbackGroup()
@@ -241,7 +244,7 @@ class LookaheadNode(Node):
         self.mapper = JointStateMapper.for_robot(setup.robot, extra=self.params.extra_joints,
                                                  name_map=self.params.joint_name_map)
         self.joints.mapper = self.mapper
-        self.core.renderer = SkeletonRenderer(setup.robot, setup.skeleton)
+        self.core.renderer = PromptRenderer(setup.robot, setup.skeleton, self.prompt_type)
         self.errors.info(f"robot from {self.params.robot_description_topic}: arm joints "
                          f"{list(setup.robot.arm_joint_names)}")
 

@@ -3,9 +3,10 @@
 Subscribes ``/joint_states``, each camera's CameraInfo and ``/tf_static`` (or reads a
 calibration file with extrinsics) and publishes, at ``rate_hz`` whenever a new joint state came:
 
-- ``<output_namespace>/<camera>/image``: the skeleton prompt (sensor_msgs/Image rgb8, stamped
-  with the joint state, in the camera's optical frame), rendered by the same
-  ``SkeletonRenderer`` that renders training clips and lookahead prompts;
+- ``<output_namespace>/<camera>/image``: the prompt of type ``prompt_type`` (skeleton, depth,
+  silhouette, skeleton+depth; sensor_msgs/Image rgb8, stamped with the joint state, in the
+  camera's optical frame), rendered by the same ``PromptRenderer`` that renders training clips
+  and lookahead prompts;
 - ``<output_namespace>/skeleton``: the 3D skeleton as a visualization_msgs/MarkerArray;
 - ``/diagnostics``.
 
@@ -29,7 +30,7 @@ from visualization_msgs.msg import MarkerArray
 from vap_ros.camera import load_calibration
 from vap_ros.config import require
 from vap_ros.errors import VapError
-from vap_ros.prompts import SkeletonRenderer
+from vap_ros.prompts import PROMPT_TYPES, PromptRenderer
 from vap_ros.robot import JointStateMapper
 from vap_ros.robot.loader import load_robot
 from vap_ros.ros.convert import image_msg
@@ -84,11 +85,15 @@ class PromptParams(NodeParams):
     diagnostics_period_s: float = param(1.0, "period of /diagnostics messages (0 = off)")
     extra_joints: Literal["error", "ignore"] = param(
         "error", "joint names the robot does not know: error or ignore")
+    prompt_type: str = param(
+        "skeleton", "prompt to publish: skeleton, depth, silhouette or skeleton+depth")
 
     def check(self) -> None:
         require(bool(self.cameras) and all(self.cameras), "cameras", list(self.cameras),
                 "a list of camera names")
         require(self.rate_hz > 0, "rate_hz", self.rate_hz, "a number > 0")
+        require(self.prompt_type in PROMPT_TYPES, "prompt_type", self.prompt_type,
+                "one of " + ", ".join(map(repr, PROMPT_TYPES)))
         require((self.image_height > 0) == (self.image_width > 0), "image_height",
                 self.image_height, "image_height and image_width both > 0, or both 0")
         for key in ("startup_wait_s", "time_jump_threshold_s", "diagnostics_period_s"):
@@ -145,7 +150,7 @@ class PromptNode(Node):
 
     def _set_robot(self, setup) -> None:
         self.robot, self.spec = setup.robot, setup.skeleton
-        self.renderer = SkeletonRenderer(setup.robot, setup.skeleton)
+        self.renderer = PromptRenderer(setup.robot, setup.skeleton, self.params.prompt_type)
         self.mapper = JointStateMapper.for_robot(setup.robot, extra=self.params.extra_joints,
                                                  name_map=self.params.joint_name_map)
         if hasattr(self, "joints"):
@@ -204,7 +209,7 @@ class PromptNode(Node):
             self._missing_since.pop(name, None)
             try:
                 cam = self.inputs.camera(name)
-                video = self.renderer.render_keypoints(kps, [cam], size)
+                video = self.renderer.render(js.arm_q[None], [cam], js.gripper_width_m, size)
             except VapError as err:
                 self.errors.error(f"prompt for camera {name!r}", f"skipped: {err}")
             else:

@@ -1,6 +1,6 @@
-"""What one lookahead rollout computes, free of ROS: plan → prompt times → skeleton prompts →
-world model → predicted video. The lookahead node, its action/service and the node benchmark
-all go through ``Lookahead.run``.
+"""What one lookahead rollout computes, free of ROS: plan → prompt times → prompts (of the
+model's prompt type) → world model → predicted video. The lookahead node, its action/service
+and the node benchmark all go through ``Lookahead.run``.
 
 Length: one clip of the model's ``num_frames``; with ``max_rollout_s`` > 0, a plan that ends
 later than one clip is rendered to its end (at most ``max_rollout_s`` after ``t_ref``) and
@@ -26,8 +26,8 @@ from vap_ros.camera import Camera
 # the resize training clips use (data/clips.py), so the conditioning frame matches training
 from vap_ros.data.clips import resize_frame
 from vap_ros.errors import ModelError, StaleInputError
+from vap_ros.model.config import check_prompt_type
 from vap_ros.model.long_rollout import chunk_starts
-from vap_ros.prompts import SkeletonRenderer
 from vap_ros.robot import JointTrajectory
 
 __all__ = ["JointSample", "Lookahead", "Predictor", "RolloutInputs", "RolloutRequest",
@@ -39,7 +39,8 @@ NS = 1_000_000_000
 class Predictor(Protocol):
     """What the lookahead needs from a world model (``vap_ros.model.WorldModel`` is one).
 
-    ``config`` has ``height``, ``width``, ``num_frames`` (conditioning frame included), ``fps``.
+    ``config`` has ``height``, ``width``, ``num_frames`` (conditioning frame included), ``fps``
+    (and ``conditioning``, ``prompt_type``: read as "skeleton" when missing).
     ``predict(first_frames (V, H, W, 3) uint8, prompts (V, T, H, W, 3) uint8, steps=, seed=)``
     returns (V, T, H, W, 3) uint8; ``predict_long`` (only for rollouts longer than one clip)
     the same for prompts (V, L, H, W, 3) of any length.
@@ -176,14 +177,21 @@ class Lookahead:
     """Renders prompts for a plan and runs the world model.
 
     Args:
-        renderer: the skeleton renderer (the same one training clips use).
+        renderer: the ``PromptRenderer`` (the one training clips use) of the model's prompt
+            type (``PromptRenderer.from_preset(robot, model.config.prompt_type)``).
         model: a ``Predictor``.
         steps: default denoising steps (0 = the model's default).
+
+    Raises:
+        ConfigError: the renderer draws another prompt type than the model takes (checked
+            again before every rollout: a node may swap the renderer).
+        ModelError: a model config without frames or frame rate.
     """
 
-    def __init__(self, renderer: SkeletonRenderer, model: Predictor, steps: int = 0) -> None:
+    def __init__(self, renderer, model: Predictor, steps: int = 0) -> None:
         self.renderer = renderer
         self.model = model
+        self._check_prompt_type()
         self.steps = int(steps)
         cfg = model.config
         self.height, self.width = int(cfg.height), int(cfg.width)
@@ -191,6 +199,11 @@ class Lookahead:
         self._scaled: dict[int, tuple[Camera, Camera]] = {}
         if self.num_frames < 1 or self.fps <= 0:
             raise ModelError(f"model config has num_frames {self.num_frames}, fps {self.fps}")
+
+    def _check_prompt_type(self) -> None:
+        check_prompt_type(self.model.config, getattr(self.renderer, "prompt_type", "skeleton"),
+                          "the lookahead's prompt renderer",
+                          "render with PromptRenderer(..., prompt_type=model.config.prompt_type)")
 
     def _at_model_size(self, cam: Camera) -> Camera:
         """The camera with intrinsics scaled to the model's size (cached per camera)."""
@@ -243,6 +256,7 @@ class Lookahead:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(first frames (V, H, W, 3), prompts (V, L, H, W, 3), q (L, n), t_ref) at the
         model's size (L = ``frames``, default one clip)."""
+        self._check_prompt_type()
         q, width, t_ref = self.prompt_trajectory(inputs, frames)
         size = (self.height, self.width)
         # poses repeat when holding still or past a plan's end: render each distinct pose once

@@ -4,7 +4,7 @@ predicted final frames against a goal image per camera, sort.
 Inputs are what a planner has: the current image of every calibrated camera, the candidate
 plans (stamps from 0 = now) and a goal image per camera (what the scene should look like when
 the plan is done). Each plan goes through the lookahead's own path (``Lookahead.prepare``: the
-conditioning images resized as training clips are, the same ``SkeletonRenderer`` prompts at
+conditioning images resized as training clips are, the same ``PromptRenderer`` prompts at
 the model's fps and size) and ``predict_long`` over the whole plan. Every plan's rollout has
 the same length (the longest plan plus ``settle_s``; shorter plans hold their last pose) and
 is sampled with the same seed, so the plans differ only by their prompts.
@@ -135,7 +135,8 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
         cameras: the calibrated cameras (at the images' size), view order.
         plans: candidate plans in the robot's joint order, stamps from 0 = the images' time.
         goal: a goal image per camera (any size; resized to the model's).
-        renderer: the ``SkeletonRenderer`` (default: the dataset builder's for ``panda``).
+        renderer: the ``PromptRenderer`` (default: the dataset builder's for ``panda``, of the
+            model's prompt type).
         frames: rollout length L (default ``rollout_length(plans, fps, settle_s)``).
         steps, seed: sampler steps per chunk (None: the model's) and the seed of every plan.
         metric: the score that ranks, one of ``METRICS``.
@@ -153,9 +154,9 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
     if metric not in METRICS:
         raise ModelError(f"ranking metric {metric!r}: expected one of {list(METRICS)}")
     if renderer is None:
-        from vap_ros.data.build import skeleton_renderer
+        from vap_ros.data.build import prompt_renderer
 
-        renderer = skeleton_renderer("panda")
+        renderer = prompt_renderer("panda", getattr(model.config, "prompt_type", "skeleton"))
     look = Lookahead(renderer, model)
     size = (look.height, look.width)
     V = len(cameras)

@@ -111,7 +111,9 @@ def load_models(checkpoint: str | Path, baselines: Sequence[str | Path] = (), *,
     models: dict[str, Any] = {}
     for path in [checkpoint, *baselines]:
         wm, _ = load_world_model(str(resolve_model_dir(path)), device=device, dtype=dtype)
-        label = f"{_label(path)} [{wm.config.conditioning}]"
+        cond = wm.config.conditioning
+        kind = getattr(wm.config, "prompt_type", "skeleton") if cond == "skeleton" else cond
+        label = f"{_label(path)} [{kind}]"
         while label in models:
             label += "'"
         models[label] = wm
@@ -124,6 +126,12 @@ def _label(path) -> str:
     p = Path(path).resolve()
     parts = [x for x in p.parts[-3:] if x not in ("model", "checkpoints")]
     return "/".join(parts) or p.name
+
+
+def prompt_type_of(dataset) -> str:
+    """The prompt type of a dataset's clips (``ClipDataset.prompt_type``; "skeleton" for
+    datasets that do not say)."""
+    return getattr(dataset, "prompt_type", "skeleton")
 
 
 def _gripper_indices(dataset) -> list[int]:
@@ -152,10 +160,12 @@ def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
         with per-clip rows in dataset order. Aggregates are means over clips (NaN entries —
         gripper out of view — are left out and counted in ``gripper_psnr_clips``).
     Raises:
-        ConfigError: no clips, or a model whose size/frames do not fit the clips.
+        ConfigError: no clips, or a model whose size/frames or prompt type do not fit the
+            clips.
     """
     import torch
 
+    from vap_ros.model.config import check_prompt_type
     from vap_ros.train.interaction import region_mask
     from vap_ros.train.video import side_by_side, write_gif, write_mp4
 
@@ -172,6 +182,7 @@ def evaluate(models: dict[str, Any], dataset, out: str | Path | None = None,
         if (c.num_frames, c.height, c.width) != (T, H, W):
             raise ConfigError(f"model {label} takes {c.num_frames} frames of {c.height}x"
                               f"{c.width}; the clips have {T} frames of {H}x{W}")
+        check_prompt_type(c, prompt_type_of(dataset), f"the evaluation clips (model {label})")
     grip = _gripper_indices(dataset)
     out = Path(out) if out is not None else None
     report: dict[str, Any] = {

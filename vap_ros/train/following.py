@@ -128,12 +128,18 @@ def evaluate_following(models: dict[str, Any], dataset, settings: FollowSettings
         ``pass_rate`` (pairs with both plans followed), ``follow_rate`` (plans followed),
         ``own_iou`` / ``cross_iou`` (mean motion IoU with the own / the other plan's motion).
     Raises:
-        ConfigError: the dataset holds no branching pair.
+        ConfigError: a model takes another prompt type than the clips hold, or the dataset
+            holds no branching pair.
     """
     from tqdm.auto import tqdm
 
-    from vap_ros.train.evaluate import clip_uint8
+    from vap_ros.model.config import check_prompt_type
+    from vap_ros.train.evaluate import clip_uint8, prompt_type_of
 
+    for label, m in models.items():
+        if not isinstance(m, str):
+            check_prompt_type(m.config, prompt_type_of(dataset),
+                              f"the action-following clips (model {label})")
     s = settings or FollowSettings()
     pairs, info = find_pairs(dataset, s)
     if s.max_pairs is not None:

@@ -161,7 +161,8 @@ def horizon(model, episodes: Sequence[str | Path], out: str | Path | None = None
             break
         try:
             pv = read_plan_video(path, config, fps=fps, size=size, min_plan_s=s.min_plan_s,
-                                 source=s.source)
+                                 source=s.source,
+                                 prompt_type=getattr(cfg, "prompt_type", "skeleton"))
         except PlanTooShort as err:
             report["counts"]["too_short"] += 1
             report["skipped"].append({"bag": str(path), "reason": "too short",

@@ -169,12 +169,19 @@ class Trainer:
                 f"clips are {tuple(v.shape)} (V, 3, T, H, W) but the model takes (V, "
                 f"{', '.join(map(str, want))}): build the clip cache with the model's size "
                 "and frame count, or pick a matching model preset")
+        from vap_ros.model.config import check_prompt_type
+
+        root = getattr(self.dataset, "root", None)
+        check_prompt_type(mc, getattr(self.dataset, "prompt_type", "skeleton"),
+                          "the training clips" + (f" ({root})" if root else ""))
 
     def _dataset_info(self) -> dict[str, Any]:
         ds = self.dataset
         info: dict[str, Any] = {"clips": len(ds), "type": type(ds).__name__}
         if getattr(ds, "source", None) is not None:
             info["source"] = ds.source
+        if getattr(ds, "prompt_type", None) is not None:
+            info["prompt_type"] = ds.prompt_type
         manifest = getattr(ds, "manifest", None)  # vap_ros.data.ClipDataset
         if isinstance(manifest, dict):
             info["rig"] = (manifest.get("config") or {}).get("name")
