@@ -186,9 +186,10 @@ class RefineResult:
             why.append(
                 f"the answer moves by {self.consistency_mm:.1f} mm / "
                 f"{self.consistency_deg:.2f} deg when the frames of "
-                f"{b.get('start_s', 0.0):.1f}-{b.get('end_s', 0.0):.1f} s are left out: "
-                "something there that the robot model does not explain (an object the robot "
-                "moves, a shadow, a person) pulls the fit")
+                f"{b.get('start_s', 0.0):.1f}-{b.get('end_s', 0.0):.1f} s are left out: parts "
+                "of the recording disagree (something the robot model does not explain pulls "
+                "the fit in some frames: an object the robot moves, a shadow, a person, "
+                "joint states off)")
         off = [r for r in self.restarts if not r["agrees"]]
         if off:
             far = max(off, key=lambda r: r["end_mm"])
