@@ -533,6 +533,8 @@ def _consistency(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stage,
         if worst[2] is None or max(mm / CONSISTENCY_TOL[0], deg / CONSISTENCY_TOL[1]) > max(
                 worst[0] / CONSISTENCY_TOL[0], worst[1] / CONSISTENCY_TOL[1]):
             worst = (mm, deg, block)
+    if worst[2] is None:  # no block left enough points to solve from
+        return float("nan"), float("nan"), None
     return worst
 
 
