@@ -323,3 +323,34 @@ def test_prompts_render_refines_and_reports(sim_bag, tmp_path, capsys):
     main(["prompts", "render", str(sim_bag), "--out", str(tmp_path / "r2"), "--calibration",
           str(bad), "--every", "200"])
     assert "MISALIGNED" in capsys.readouterr().out
+
+
+def test_cli_experiment_selects_trials_and_refuses_unknown_ones(tmp_path, capsys):
+    """--only-episodes / --only-cameras pick trials of a recorded run; a name the run does
+    not have is one clear error before anything is refined."""
+    bags = tmp_path / "run" / "bags"
+    bags.mkdir(parents=True)
+    (bags / "summary.json").write_text(json.dumps({"cameras": ["front", "left"]}))
+    (bags / "episodes.jsonl").write_text(
+        "\n".join(json.dumps({"path": f"x/episode_{i:04d}"}) for i in (3, 9)))
+    base = ["calibrate", "experiment", "sim", "--out", str(tmp_path / "run")]
+    assert main(base + ["--only-episodes", "9,4"]) == 2
+    err = capsys.readouterr().err
+    assert "no recorded episode [4] (the run has episodes [3, 9])" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(base + ["--only-cameras", "front,top"]) == 2
+    assert "no camera ['top'] (the run has cameras ['front', 'left'])" in (
+        capsys.readouterr().err)
+    assert main(["calibrate", "experiment", "real", "--out", str(tmp_path / "r"),
+                 "--only-cameras", "front"]) == 2
+    assert "apply to `experiment sim`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base + ["--only-episodes", "nine"])
+    assert "expected episode indices like 9,17" in capsys.readouterr().err
+    from vap_ros.calib.experiment import _select
+
+    recorded = [{"path": "x/episode_0003"}, {"path": "x/episode_0009"}]
+    jobs = _select(recorded, ["front", "left", "right"], [9], ["right", "front"])
+    # the camera index (which seeds the trial's start) is the run's, not the selection's
+    assert [(e["path"], k, c) for e, k, c in jobs] == [("x/episode_0009", 0, "front"),
+                                                      ("x/episode_0009", 2, "right")]

@@ -389,8 +389,9 @@ def _fit(frames: CalibrationFrames, renderer, poses, cam: Camera, stages, n_para
             history.append({"stage": si, "size": list(size), "points": int(cs.frame.size),
                             "step_mm": round(mm, 3), "step_deg": round(deg, 4)})
             cam = new
-            if follow is not None and follow[si] is not None and si > 0:
-                j_mm, j_deg = camera_change(cam, follow[si])
+            target = follow[si] if follow is not None and si > 0 else None
+            if target is not None:
+                j_mm, j_deg = camera_change(cam, target)
                 if j_mm <= JOIN_TOL[0] and j_deg <= JOIN_TOL[1]:
                     ends[si] = cam
                     return _Fit(cam, cs, es, stage, history, ends, joined=si)
@@ -468,8 +469,8 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
             f = _fit(frames, renderer, poses, start, stages, n_params, images=images,
                      bar=bar, follow=main.ends)
         s_mm, s_deg = camera_change(start, main.camera)
-        e_mm, e_deg = camera_change(f.camera, main.camera if f.joined is None
-                                    else main.ends[f.joined])
+        joined_at = main.ends[f.joined] if f.joined is not None else None
+        e_mm, e_deg = camera_change(f.camera, joined_at or main.camera)
         run = {"start_mm": round(s_mm, 2), "start_deg": round(s_deg, 3),
                "joined_level": f.joined, "end_mm": round(e_mm, 3), "end_deg": round(e_deg, 4),
                "iterations": len(f.history), "score_px256": None, "agrees": True,
