@@ -246,9 +246,10 @@ def _table(res: dict) -> str:
         if st and st.get("n"):
             lines.append(f"| {label} | {st['n']} | {st['median']} | {st['p90']} | {st['max']} |")
     conf = res["confidence"]
-    lines.append(f"confidence: {conf['high']} high (largest error {conf['max_error_mm_high']} mm "
-                 f"/ {conf['max_error_deg_high']} deg against the {ref} calibration), "
-                 f"{conf['low']} LOW (largest error {conf['max_error_mm_low']} mm)")
+    high = (f" (largest error {conf['max_error_mm_high']} mm / {conf['max_error_deg_high']} "
+            f"deg against the {ref} calibration)" if conf["high"] else "")
+    low = f" (largest error {conf['max_error_mm_low']} mm)" if conf["low"] else ""
+    lines.append(f"confidence: {conf['high']} high{high}, {conf['low']} LOW{low}")
     sep = res["score_separation"]
     lines.append(f"score separation: worst true {sep['max_true']} px < best perturbed "
                  f"{sep['min_perturbed']} px: {sep['separated']}; refused: {res['refused']}")
