@@ -3,6 +3,7 @@ the refusals, the CLI and the build report."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -18,6 +19,7 @@ from vap_ros.calib import (
     refine_camera,
 )
 from vap_ros.calib.experiment import perturb_camera
+from vap_ros.calib.refine import AGREE_TOL, CONSISTENCY_TOL, DEFAULT_STAGES, SPREAD_TOL
 from vap_ros.calib.report import mesh_renderer
 from vap_ros.camera import load_calibration, save_calibration
 from vap_ros.cli import main
@@ -59,6 +61,100 @@ def test_refinement_recovers_perturbed_extrinsics(sim_bag, frames, renderer):
     assert res.score_after.error_px < 0.3 * res.score_before.error_px
     assert np.isfinite(res.spread_mm) and res.spread_mm < 5.0
     np.testing.assert_allclose(res.camera.K, truth.K)  # extrinsics only
+    # every confidence check passes: restarts join the fit's path, the parts agree
+    assert res.confidence == "high", res.confidence_reason
+    assert len(res.restarts) == 2 and not res.restart_used
+    for run in res.restarts:
+        assert run["agrees"] and run["joined_level"] is not None, run
+        assert run["iterations"] < len(res.history)  # it stopped early
+        assert 10.0 <= run["start_mm"] <= 50.0 and 1.0 <= run["start_deg"] <= 5.0
+    assert res.consistency_mm < CONSISTENCY_TOL[0] and res.consistency_deg < CONSISTENCY_TOL[1]
+
+
+def test_low_confidence_when_restarts_end_elsewhere(sim_bag, frames, renderer):
+    """A fit that cannot settle (the last level alone, two iterations, from 3 cm / 3 deg
+    off: its narrow loss stops it wherever it is) ends in a different place from every
+    start. The bootstrap, solved from the fit's own final contours, cannot see that;
+    restarts can."""
+    truth = bag_camera(sim_bag, "side")
+    start = perturb_camera(truth, np.random.default_rng(3), cm=(3, 3), deg=(3, 3))
+    short = (replace(DEFAULT_STAGES[-1], long_side=128, iterations=2),)
+    res = refine_camera(replace(frames, camera=start), renderer, progress=False, bootstrap=4,
+                        stages=short, restarts=2)
+    assert res.spread_mm <= SPREAD_TOL[0] and res.spread_deg <= SPREAD_TOL[1]
+    assert res.score_after.ok  # the bootstrap and the score alone: "high"
+    assert res.confidence == "low"
+    assert "restarts from 1-5 cm / 1-5 deg around the fit's answer ended elsewhere" in (
+        res.confidence_reason)
+    off = [r for r in res.restarts if not r["agrees"]]
+    assert off and max(r["end_mm"] for r in off) > 3 * AGREE_TOL[0]
+    assert all(r["joined_level"] is None and r["score_px256"] is not None for r in off)
+    assert res.summary()["restarts"] == res.restarts
+
+
+def test_a_restart_that_fits_better_replaces_the_answer(sim_bag, frames, renderer,
+                                                        monkeypatch):
+    """The main fit stops 25 mm off along the line of sight (its answer and its path shifted
+    there); the restart
+    from around it converges, fits clearly better and is used; the confidence stays low
+    (the solutions disagreed)."""
+    import vap_ros.calib.refine as refine_module
+    from vap_ros.calib.contours import apply_correction
+
+    truth = bag_camera(sim_bag, "side")
+    start = perturb_camera(truth, np.random.default_rng(3), cm=(3, 3), deg=(3, 3))
+    real_fit = refine_module._fit
+    off = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.025])  # 25 mm along the optical axis
+
+    def stuck(*args, follow=None, **kwargs):
+        f = real_fit(*args, follow=follow, **kwargs)
+        if follow is None:  # the main fit
+            f.camera = apply_correction(f.camera, off)
+            f.ends = [None if c is None else apply_correction(c, off) for c in f.ends]
+        return f
+
+    monkeypatch.setattr(refine_module, "_fit", stuck)
+    res = refine_camera(replace(frames, camera=start), renderer, progress=False, bootstrap=4,
+                        restarts=1)
+    (run,) = res.restarts
+    assert run["used"] and res.restart_used and not run["agrees"]
+    assert run["joined_level"] is None and run["end_mm"] > 15.0
+    assert res.score_after.error_px256 < 0.7 * res.main_score_px256
+    mm, deg = camera_change(res.camera, truth)
+    assert mm < 10.0 and deg < 0.4, (mm, deg)  # as good as an undisturbed fit
+    assert res.confidence == "low"
+    assert "the best-fitting restart's answer" in res.confidence_reason
+
+
+def test_low_confidence_when_parts_of_the_recording_disagree(sim_bag, frames, renderer):
+    """The last third of the frames carries joint states 3 deg off at the shoulder (the
+    robot model does not explain them, as it does not explain an object the robot pushes):
+    the answer lands 10+ mm off while the bootstrap spread, which mixes those frames into
+    every resample, stays small. Leaving each third out shows the disagreement."""
+    truth = bag_camera(sim_bag, "side")
+    T = len(frames)
+    q = frames.arm_q.copy()
+    q[2 * T // 3:, 1] += np.radians(3.0)
+    start = perturb_camera(truth, np.random.default_rng(3), cm=(3, 3), deg=(3, 3))
+    res = refine_camera(replace(frames, camera=start, arm_q=q), renderer, progress=False,
+                        bootstrap=4, restarts=0)
+    mm, _ = camera_change(res.camera, truth)
+    assert mm > 12.0  # a wrong answer
+    assert res.score_after.ok and res.spread_mm < 0.2 * res.consistency_mm
+    assert res.consistency_mm > 3 * CONSISTENCY_TOL[0]
+    assert res.confidence == "low"
+    assert "parts of the recording disagree" in res.confidence_reason
+    b = res.consistency_block
+    assert b["last"] - b["first"] + 1 == T // 3 and 0.0 <= b["start_s"] < b["end_s"]
+    s = res.summary()
+    assert s["confidence"] == "low" and s["consistency_mm"] == pytest.approx(
+        res.consistency_mm, abs=1e-3)
+
+
+def test_refine_rejects_bad_check_counts(frames, renderer):
+    for kw in ({"restarts": -1}, {"bootstrap": -2}, {"phases": 1}, {"restarts": 1.5}):
+        with pytest.raises(ValueError, match=f"^{next(iter(kw))} must be"):
+            refine_camera(frames, renderer, progress=False, **kw)
 
 
 def test_score_separates_good_from_perturbed(sim_bag, frames, renderer):
@@ -149,16 +245,29 @@ def test_cli_refine_writes_a_calibration_that_fits(sim_bag, tmp_path, capsys):
     init = save_calibration(start, tmp_path / "start.yaml")
     out = tmp_path / "side.yaml"
     rc = main(["calibrate", "refine", str(sim_bag), "--camera", "side", "--out", str(out),
-               "--initial", str(init), "--frames", "24", "--no-progress",
+               "--initial", str(init), "--frames", "24", "--no-progress", "--restarts", "1",
                "--json", str(tmp_path / "r.json")])
     text = capsys.readouterr().out
     assert rc == 0, text
     for word in ("before:", "after:", "correction:", "confidence:", "collision meshes"):
         assert word in text
+    assert "confidence: high (" in text and "1 of 1 restarts agree" in text, text
     cam = load_calibration(out)["side"]
     mm, deg = camera_change(cam, truth)
     assert mm < 10.0 and deg < 0.5, (mm, deg)
     assert (tmp_path / "side_overlay.png").stat().st_size > 1000
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["confidence"] == "high" and r["confidence_reason"] == ""
+    assert len(r["restarts"]) == 1 and r["consistency_mm"] < CONSISTENCY_TOL[0]
+    assert r["consistency_block"]["last"] < 24
+    # the number of restarts is a flag; a bad value is one clear error
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage + one error line
+        main(["calibrate", "refine", str(sim_bag), "--camera", "side", "--out",
+              str(tmp_path / "x.yaml"), "--restarts", "-1"])
+    assert exit_info.value.code == 2
+    assert "expected a non-negative integer, got '-1'" in capsys.readouterr().err
+    assert not (tmp_path / "x.yaml").exists()
 
 
 def test_cli_refusals_are_one_line_and_exit_2(still_bag, wrist_bag, tmp_path, capsys):
@@ -214,3 +323,34 @@ def test_prompts_render_refines_and_reports(sim_bag, tmp_path, capsys):
     main(["prompts", "render", str(sim_bag), "--out", str(tmp_path / "r2"), "--calibration",
           str(bad), "--every", "200"])
     assert "MISALIGNED" in capsys.readouterr().out
+
+
+def test_cli_experiment_selects_trials_and_refuses_unknown_ones(tmp_path, capsys):
+    """--only-episodes / --only-cameras pick trials of a recorded run; a name the run does
+    not have is one clear error before anything is refined."""
+    bags = tmp_path / "run" / "bags"
+    bags.mkdir(parents=True)
+    (bags / "summary.json").write_text(json.dumps({"cameras": ["front", "left"]}))
+    (bags / "episodes.jsonl").write_text(
+        "\n".join(json.dumps({"path": f"x/episode_{i:04d}"}) for i in (3, 9)))
+    base = ["calibrate", "experiment", "sim", "--out", str(tmp_path / "run")]
+    assert main(base + ["--only-episodes", "9,4"]) == 2
+    err = capsys.readouterr().err
+    assert "no recorded episode [4] (the run has episodes [3, 9])" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(base + ["--only-cameras", "front,top"]) == 2
+    assert "no camera ['top'] (the run has cameras ['front', 'left'])" in (
+        capsys.readouterr().err)
+    assert main(["calibrate", "experiment", "real", "--out", str(tmp_path / "r"),
+                 "--only-cameras", "front"]) == 2
+    assert "apply to `experiment sim`" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base + ["--only-episodes", "nine"])
+    assert "expected episode indices like 9,17" in capsys.readouterr().err
+    from vap_ros.calib.experiment import _select
+
+    recorded = [{"path": "x/episode_0003"}, {"path": "x/episode_0009"}]
+    jobs = _select(recorded, ["front", "left", "right"], [9], ["right", "front"])
+    # the camera index (which seeds the trial's start) is the run's, not the selection's
+    assert [(e["path"], k, c) for e, k, c in jobs] == [("x/episode_0009", 0, "front"),
+                                                      ("x/episode_0009", 2, "right")]

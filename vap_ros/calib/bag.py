@@ -25,7 +25,8 @@ def _geometry(bag, geometry: str | None) -> str:
 
 def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path | None = None,
                frames: int = 60, intrinsics: bool = False, geometry: str | None = None,
-               progress: bool = True) -> tuple[RefineResult, CalibrationFrames]:
+               progress: bool = True, restarts: int = 2
+               ) -> tuple[RefineResult, CalibrationFrames]:
     """Refine camera ``camera`` of ``bag`` from its own images and joint states.
 
     Args:
@@ -35,6 +36,8 @@ def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path
         intrinsics: also refine focal length and principal point.
         geometry: robot meshes to render: ``visual``, ``collision`` or ``auto`` (the
             collision meshes for bags of the simulated rig, else the visual ones).
+        restarts: restarts whose answers must agree for a high confidence
+            (``refine_camera``).
 
     Returns:
         (result, the frames used).
@@ -48,11 +51,14 @@ def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path
 
     if frames < 2:
         raise ConfigError(f"--frames must be >= 2, got {frames}")
+    if restarts < 0:
+        raise ConfigError(f"--restarts must be >= 0, got {restarts}")
     cfg = load_rig_config(config)
     renderer = mesh_renderer(cfg.robot, _geometry(bag, geometry))
     fr = load_frames(bag, camera, config=cfg, initial=initial, frames=frames,
                      robot=renderer.robot)
-    return refine_camera(fr, renderer, intrinsics=intrinsics, progress=progress), fr
+    return refine_camera(fr, renderer, intrinsics=intrinsics, progress=progress,
+                         restarts=restarts), fr
 
 
 def check_bag(bag: str | Path, cameras: Sequence[str] | None = None, *, config=None,

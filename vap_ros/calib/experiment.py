@@ -16,35 +16,22 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from vap_ros.calib.errors import RefinementRefused
 from vap_ros.calib.frames import CalibrationFrames, load_frames
-from vap_ros.calib.refine import RefineResult, camera_change, refine_camera
+from vap_ros.calib.refine import RefineResult, camera_change, perturb_camera, refine_camera
 from vap_ros.calib.report import mesh_renderer, outline_sheet
 from vap_ros.calib.score import alignment_score
 from vap_ros.camera import Camera
+from vap_ros.errors import ConfigError
 
 __all__ = ["perturb_camera", "real_experiment", "sim_experiment"]
 
 #: Joint origins compared on the real episode (Franka's 7 joints + the flange and hand).
 JOINT_FRAMES = tuple(f"panda_link{i}" for i in range(1, 9)) + ("panda_hand",)
-
-
-def perturb_camera(cam: Camera, rng: np.random.Generator, cm=(1.0, 5.0),
-                   deg=(1.0, 5.0)) -> Camera:
-    """The camera moved by a random direction x U(cm) centimetres and turned about its own
-    centre by U(deg) degrees about a random axis."""
-    d = rng.normal(size=3)
-    d *= rng.uniform(*cm) * 0.01 / np.linalg.norm(d)
-    a = rng.normal(size=3)
-    a *= np.radians(rng.uniform(*deg)) / np.linalg.norm(a)
-    T = cam.T_base_cam.copy()
-    T[:3, :3] = Rotation.from_rotvec(a).as_matrix() @ T[:3, :3]
-    T[:3, 3] += d
-    return replace(cam, T_cam_base=np.linalg.inv(T))
 
 
 def _stats(values) -> dict:
@@ -58,8 +45,18 @@ def _stats(values) -> dict:
 
 def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: int = 60,
                    randomize_cameras: bool = False, size: int = 256,
-                   tasks=("pick_place", "push", "reach", "poke"), progress: bool = True) -> dict:
-    """Refine every camera of ``trials`` simulated episodes from perturbed calibrations."""
+                   tasks=("pick_place", "push", "reach", "poke"), progress: bool = True,
+                   episodes: Sequence[int] | None = None, cameras: Sequence[str] | None = None,
+                   restarts: int = 2) -> dict:
+    """Refine every camera of ``trials`` simulated episodes from perturbed calibrations.
+
+    ``episodes`` / ``cameras`` restrict the trials to those episode indices / camera names
+    (a trial's perturbation depends only on the seed, the episode and the camera, so one
+    trial of a full run is reproduced on its own); ``restarts`` goes to ``refine_camera``.
+
+    Raises:
+        ConfigError: an episode index or camera name the recorded episodes do not have.
+    """
     from tqdm import tqdm
 
     from vap_ros.sim import SceneConfig, record_episodes
@@ -70,19 +67,19 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
         cfg = SceneConfig(width=size, height=size, randomize_cameras=randomize_cameras)
         record_episodes(cfg, bags, episodes=trials, seed=seed, tasks=tasks, progress=progress)
     summary = json.loads((bags / "summary.json").read_text())
-    episodes = [json.loads(line) for line in (bags / "episodes.jsonl").read_text().splitlines()]
+    recorded = [json.loads(line) for line in (bags / "episodes.jsonl").read_text().splitlines()]
+    jobs = _select(recorded, summary["cameras"], episodes, cameras)
     renderer = mesh_renderer("panda", "collision")  # what the simulated rig renders
     rows = []
-    jobs = [(e, k, c) for e in episodes for k, c in enumerate(summary["cameras"])]
     for ep, k, cam_name in tqdm(jobs, desc="refine", unit="camera", disable=not progress):
         bag = bags / Path(ep["path"]).name
-        index = int(bag.name.rsplit("_", 1)[-1])
+        index = _index(ep)
         fr = load_frames(bag, cam_name, frames=frames, robot=renderer.robot)
         truth = fr.camera
         start = perturb_camera(truth, np.random.default_rng([seed, index, k]))
         row = {"episode": index, "task": ep.get("task"), "camera": cam_name,
                "frames": len(fr), "distinct_poses": fr.distinct_poses}
-        res = _trial(fr, renderer, start, truth, row)
+        res = _trial(fr, renderer, start, truth, row, restarts)
         rows.append(row)
         if res is None:
             continue
@@ -95,11 +92,37 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
                                          ("refined", res.camera, (60, 255, 60))],
                           out / "overlays" / f"{bag.name}_{cam_name}.png")
     return _finish(out, rows, {"which": "sim", "trials": trials, "seed": seed, "frames": frames,
-                               "randomize_cameras": randomize_cameras, "size": size})
+                               "randomize_cameras": randomize_cameras, "size": size,
+                               "restarts": restarts,
+                               "episodes": list(episodes) if episodes else None,
+                               "cameras": list(cameras) if cameras else None})
+
+
+def _index(ep: dict) -> int:
+    return int(Path(ep["path"]).name.rsplit("_", 1)[-1])
+
+
+def _select(recorded: list[dict], names: list[str], episodes, cameras
+            ) -> list[tuple[dict, int, str]]:
+    """(episode record, camera index, camera name) of every trial to run."""
+    if episodes:
+        have = {_index(e) for e in recorded}
+        missing = sorted(set(int(i) for i in episodes) - have)
+        if missing:
+            raise ConfigError(f"no recorded episode {missing} (the run has episodes "
+                              f"{sorted(have)})")
+        recorded = [e for e in recorded if _index(e) in set(int(i) for i in episodes)]
+    if cameras:
+        unknown = sorted(set(cameras) - set(names))
+        if unknown:
+            raise ConfigError(f"no camera {unknown} (the run has cameras {names})")
+    return [(e, k, c) for e in recorded for k, c in enumerate(names)
+            if not cameras or c in cameras]
 
 
 def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: int = 60,
-                    episode: str | Path | None = None, progress: bool = True) -> dict:
+                    episode: str | Path | None = None, progress: bool = True,
+                    restarts: int = 2) -> dict:
     """Refine the real teleop episode's camera from perturbed published calibrations."""
     from tqdm import tqdm
 
@@ -123,7 +146,7 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
         start = perturb_camera(published, np.random.default_rng([seed, i]))
         row = {"trial": i, "frames": len(fr), "distinct_poses": fr.distinct_poses,
                "start_px": _px(start, origins, ref)}
-        res = _trial(fr, renderer, start, published, row)
+        res = _trial(fr, renderer, start, published, row, restarts)
         rows.append(row)
         if res is None:
             continue
@@ -134,11 +157,11 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
                                          ("refined", res.camera, (60, 255, 60))],
                           out / "overlays" / "trial_0000.png", n=6)
     return _finish(out, rows, {"which": "real", "trials": trials, "seed": seed,
-                               "frames": frames, "episode": str(src)})
+                               "frames": frames, "episode": str(src), "restarts": restarts})
 
 
 def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
-           row: dict) -> RefineResult | None:
+           row: dict, restarts: int = 2) -> RefineResult | None:
     """One trial: score ``truth`` and the perturbed ``start``, refine from ``start`` and
     measure the result against ``truth``, all into ``row``; None (and ``row["refused"]``)
     when the refinement refuses."""
@@ -146,12 +169,16 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
     row["score_true"] = alignment_score(fr, renderer).error_px256
     row["score_perturbed"] = alignment_score(fr, renderer, start).error_px256
     try:
-        res = refine_camera(replace(fr, camera=start), renderer, progress=False)
+        res = refine_camera(replace(fr, camera=start), renderer, progress=False,
+                            restarts=restarts)
     except RefinementRefused as err:
         row["refused"] = str(err)
         return None
     row["error_mm"], row["error_deg"] = camera_change(res.camera, truth)
-    row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg, confidence=res.confidence,
+    row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
+               consistency_mm=res.consistency_mm, consistency_deg=res.consistency_deg,
+               restarts=res.restarts, restart_used=res.restart_used,
+               confidence=res.confidence, confidence_reason=res.confidence_reason,
                score_after=(res.score_after.error_px256 if res.score_after is not None
                             else float("nan")),
                seconds=res.seconds)
@@ -181,6 +208,14 @@ def _finish(out: Path, rows: list[dict], settings: dict) -> dict:
     if done and "joint_px" in done[0]:
         res["joint_px"] = _stats([r["joint_px"] for r in done])
         res["start_px"] = _stats([r["start_px"] for r in rows if "start_px" in r])
+    high = [r for r in done if r.get("confidence") == "high"]
+    res["confidence"] = {
+        "high": len(high), "low": len(done) - len(high),
+        "max_error_mm_high": round(max((r["error_mm"] for r in high), default=float("nan")), 3),
+        "max_error_deg_high": round(max((r["error_deg"] for r in high), default=float("nan")),
+                                    4),
+        "max_error_mm_low": round(max((r["error_mm"] for r in done if r not in high),
+                                      default=float("nan")), 3)}
     true_max = max((r["score_true"] for r in rows), default=float("nan"))
     bad_min = min((r["score_perturbed"] for r in rows), default=float("nan"))
     res["score_separation"] = {"max_true": round(true_max, 3), "min_perturbed": round(bad_min, 3),
@@ -210,6 +245,11 @@ def _table(res: dict) -> str:
         st = res.get(key)
         if st and st.get("n"):
             lines.append(f"| {label} | {st['n']} | {st['median']} | {st['p90']} | {st['max']} |")
+    conf = res["confidence"]
+    high = (f" (largest error {conf['max_error_mm_high']} mm / {conf['max_error_deg_high']} "
+            f"deg against the {ref} calibration)" if conf["high"] else "")
+    low = f" (largest error {conf['max_error_mm_low']} mm)" if conf["low"] else ""
+    lines.append(f"confidence: {conf['high']} high{high}, {conf['low']} LOW{low}")
     sep = res["score_separation"]
     lines.append(f"score separation: worst true {sep['max_true']} px < best perturbed "
                  f"{sep['min_perturbed']} px: {sep['separated']}; refused: {res['refused']}")

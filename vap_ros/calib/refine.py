@@ -16,15 +16,26 @@ Method (coarse to fine, every level the same loop):
    matched to the strongest colour edge along their normal instead;
 5. repeat from 1 until the update is below 0.1 mm / 0.005 deg.
 The first level runs at 128 px with the plain temporal median and a wide loss, so it
-converges from centimetres and degrees away; the last at up to 640 px. A bootstrap over
-frames at the solution gives the confidence (spread in mm and degrees); a solution that fits
+converges from centimetres and degrees away; the last at up to 640 px. A solution that fits
 worse than the start, or moved implausibly far, is refused.
+
+Confidence (``RefineResult.confidence_reason`` names every failed check):
+* restarts: the fit is repeated from a few starts 1-5 cm / 1-5 deg around its answer (the
+  calibration error the method is for); a restart that comes within 2 mm / 0.1 deg of the
+  main fit's path at the same level has joined it and stops there; one that ends elsewhere
+  (> 3 mm / 0.15 deg) is a disagreement, and if it fits clearly better (alignment score) it
+  replaces the answer;
+* consistency over the recording: the frames are split into consecutive blocks and the
+  final level is solved without each; an answer that moves by more than 4 mm / 0.15 deg
+  depends on one part of the recording (an object the robot moves, a shadow): a bias that
+  every frame resample shares and restarts cannot see;
+* a bootstrap over frames (spread in mm and degrees) and the refined alignment score.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -54,7 +65,8 @@ from vap_ros.calib.score import (
 )
 from vap_ros.camera import Camera
 
-__all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "refine_camera"]
+__all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "perturb_camera",
+           "refine_camera"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,23 @@ DEFAULT_STAGES = (Stage(128, 3.0, 20.0, False, 6, 2, 1), Stage(320, 1.0, 8.0, Tr
 #: converges from a few centimetres and degrees, not from tens.
 MAX_CORRECTION = (250.0, 20.0)
 
+#: Restarts begin this far (cm, deg ranges) from the answer: the calibration error the
+#: method is meant for.
+RESTART_SPREAD = ((1.0, 5.0), (1.0, 5.0))
+#: A restart within this (mm, deg) of the main fit's camera at the end of the same level has
+#: joined the main fit's path (it would take the same steps from there) and stops.
+JOIN_TOL = (2.0, 0.1)
+#: Two final answers further apart than this (mm, deg) disagree.
+AGREE_TOL = (3.0, 0.15)
+#: A restart whose alignment score is below this fraction of the main fit's replaces it.
+BETTER_SCORE = 0.95
+#: Consistency over the recording: consecutive blocks of frames, each left out in turn; the
+#: answer may move by at most CONSISTENCY_TOL (mm, deg).
+PHASES = 3
+CONSISTENCY_TOL = (4.0, 0.15)
+#: The bootstrap spread (mm, deg) a confident answer stays within.
+SPREAD_TOL = (2.0, 0.2)
+
 
 def render_depth(renderer, poses: np.ndarray, cam: Camera, size: tuple[int, int],
                  supersample: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
@@ -102,8 +131,19 @@ class RefineResult:
         camera / initial: refined and starting calibration (native size).
         correction_mm / correction_deg: camera position and orientation change.
         spread_mm / spread_deg: bootstrap standard deviation over frame resamples.
-        frames: number of frames used; seconds: wall time; history: per iteration
-            {stage, size, points, cost, step_mm, step_deg}.
+        frames: number of frames used; seconds: wall time (restarts included);
+            history: per iteration {stage, size, points, step_mm, step_deg} of the fit
+            whose answer is returned.
+        consistency_mm / consistency_deg: the largest move of the answer when one block of
+            consecutive frames is left out (nan: not measured); consistency_block: that
+            block, {first, last (frame indices), start_s, end_s (seconds into the
+            recording)}.
+        restarts: per restart {start_mm, start_deg (from the main fit's answer),
+            joined_level (the level in which it came within 2 mm / 0.1 deg of the main fit's
+            camera at that level's end and stopped, or None), end_mm, end_deg (from that
+            camera, or from the main fit's answer when it ran to the end), iterations,
+            score_px256 (when it ran to the end), agrees, used, seconds}.
+        restart_used: the answer is a restart's (it fitted clearly better than the main fit).
     """
 
     camera: Camera
@@ -118,19 +158,52 @@ class RefineResult:
     intrinsics: bool = False
     score_before: AlignmentScore | None = None
     score_after: AlignmentScore | None = None
+    consistency_mm: float = float("nan")
+    consistency_deg: float = float("nan")
+    consistency_block: dict | None = None
+    restarts: list[dict] = field(default_factory=list)
+    restart_used: bool = False
+    main_score_px256: float | None = None
 
     @property
     def confidence(self) -> str:
-        """``high``: the bootstrap spread is within 2 mm / 0.2 deg and the refined outline
-        fits (score ok); ``low`` otherwise (see ``confidence_reason``)."""
+        """``high`` when every check passes: the bootstrap spread is within 2 mm / 0.2 deg,
+        leaving out any block of consecutive frames moves the answer by at most
+        4 mm / 0.15 deg, every restart ends within 3 mm / 0.15 deg of the answer, and the
+        refined outline fits (score ok); ``low`` otherwise (see ``confidence_reason``)."""
         return "high" if not self.confidence_reason else "low"
 
     @property
     def confidence_reason(self) -> str:
         why = []
-        if not (self.spread_mm <= 2.0 and self.spread_deg <= 0.2):
+        if not (self.spread_mm <= SPREAD_TOL[0] and self.spread_deg <= SPREAD_TOL[1]):
             why.append(f"the answer varies by {self.spread_mm:.1f} mm / {self.spread_deg:.2f} "
                        "deg between frame subsets")
+        if not (self.consistency_mm <= CONSISTENCY_TOL[0]
+                and self.consistency_deg <= CONSISTENCY_TOL[1]) and np.isfinite(
+                    self.consistency_mm):
+            b = self.consistency_block or {}
+            why.append(
+                f"the answer moves by {self.consistency_mm:.1f} mm / "
+                f"{self.consistency_deg:.2f} deg when the frames of "
+                f"{b.get('start_s', 0.0):.1f}-{b.get('end_s', 0.0):.1f} s are left out: parts "
+                "of the recording disagree (something the robot model does not explain pulls "
+                "the fit in some frames: an object the robot moves, a shadow, a person, "
+                "joint states off)")
+        off = [r for r in self.restarts if not r["agrees"]]
+        if off:
+            far = max(off, key=lambda r: r["end_mm"])
+            text = (f"{len(off)} of {len(self.restarts)} restarts from 1-5 cm / 1-5 deg "
+                    f"around the fit's answer ended elsewhere (up to {far['end_mm']:.1f} mm / "
+                    f"{far['end_deg']:.2f} deg from it")
+            if far.get("score_px256") is not None and self.main_score_px256 is not None:
+                text += (f"; outline error there {far['score_px256']:.2f} px at 256 px, the "
+                         f"fit's {self.main_score_px256:.2f} px")
+            text += ")"
+            if self.restart_used and self.score_after is not None:
+                text += (f"; the best-fitting restart's answer "
+                         f"({self.score_after.error_px256:.2f} px) is used")
+            why.append(text)
         if self.score_after is not None and not self.score_after.ok:
             why.append(f"the refined outline is still {self.score_after.error_px256:.2f} px "
                        "(at 256 px) off")
@@ -138,11 +211,19 @@ class RefineResult:
 
     def summary(self) -> dict:
         """JSON-able result (the calibration itself goes to the YAML)."""
+
+        def num(v, nd):
+            return round(float(v), nd) if v is not None and np.isfinite(v) else None
+
         return {
             "camera": self.camera.name, "frames": self.frames, "intrinsics": self.intrinsics,
             "correction_mm": round(self.correction_mm, 3),
             "correction_deg": round(self.correction_deg, 4),
-            "spread_mm": round(self.spread_mm, 3), "spread_deg": round(self.spread_deg, 4),
+            "spread_mm": num(self.spread_mm, 3), "spread_deg": num(self.spread_deg, 4),
+            "consistency_mm": num(self.consistency_mm, 3),
+            "consistency_deg": num(self.consistency_deg, 4),
+            "consistency_block": self.consistency_block,
+            "restarts": self.restarts, "restart_used": self.restart_used,
             "confidence": self.confidence, "confidence_reason": self.confidence_reason,
             "score_before": self.score_before.to_dict() if self.score_before else None,
             "score_after": self.score_after.to_dict() if self.score_after else None,
@@ -154,6 +235,20 @@ def camera_change(a: Camera, b: Camera) -> tuple[float, float]:
     d = np.linalg.norm(a.T_base_cam[:3, 3] - b.T_base_cam[:3, 3]) * 1e3
     R = a.T_cam_base[:3, :3] @ b.T_cam_base[:3, :3].T
     return float(d), float(np.degrees(Rotation.from_matrix(R).magnitude()))
+
+
+def perturb_camera(cam: Camera, rng: np.random.Generator, cm=(1.0, 5.0),
+                   deg=(1.0, 5.0)) -> Camera:
+    """The camera moved by a random direction x U(cm) centimetres and turned about its own
+    centre by U(deg) degrees about a random axis."""
+    d = rng.normal(size=3)
+    d *= rng.uniform(*cm) * 0.01 / np.linalg.norm(d)
+    a = rng.normal(size=3)
+    a *= np.radians(rng.uniform(*deg)) / np.linalg.norm(a)
+    T = cam.T_base_cam.copy()
+    T[:3, :3] = Rotation.from_rotvec(a).as_matrix() @ T[:3, :3]
+    T[:3, 3] += d
+    return replace(cam, T_cam_base=np.linalg.inv(T))
 
 
 def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]:
@@ -241,52 +336,47 @@ def _solve(cam: Camera, cs: ContourSet, stage: Stage, n_params: int,
     return sol.x
 
 
-def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = False,
-                  stages=DEFAULT_STAGES, bootstrap: int = 12, progress: bool = True,
-                  seed: int = 0) -> RefineResult:
-    """Refine ``frames.camera`` from ``frames``' images (see the module docstring).
+@dataclass
+class _Fit:
+    """One run of the levels: the answer, the last level's contours (for the bootstrap and
+    the consistency check), the camera at the end of each level, and whether it stopped on
+    joining another fit's path."""
 
-    Args:
-        frames: images + joint states of one static camera (``load_frames``).
-        renderer: a ``MeshRenderer`` of the robot.
-        intrinsics: also estimate the focal length (one scale) and the principal point.
-        stages: the resolution levels.
-        bootstrap: frame resamples for the confidence (0: none).
+    camera: Camera
+    cs: ContourSet | None
+    es: EdgeSet | None
+    stage: Stage
+    history: list[dict]
+    ends: list[Camera | None]
+    joined: int | None = None
 
-    Raises:
-        TooFewMovingFramesError / RobotNotInViewError / CameraMovedError: the images cannot
-            say where the camera is (nothing is estimated).
-        NotConvergedError: the solution ran away (worse fit than the start, or a correction
-            beyond ``MAX_CORRECTION``).
-    """
-    from tqdm import tqdm
 
-    t0 = time.perf_counter()
-    check_frames(frames)
-    score_before = alignment_score(frames, renderer, check=True)
-    cam0 = frames.camera
-    cam = cam0
-    n_params = 9 if intrinsics else 6
-    poses = renderer.geometry_poses(frames.arm_q, frames.gripper_width_m)
-    history: list[dict] = []
-    total = sum(s.iterations for s in stages)
-    bar = tqdm(total=total, desc=f"refine {cam0.name}", unit="it", disable=not progress,
-               leave=False)
+def _fit(frames: CalibrationFrames, renderer, poses, cam: Camera, stages, n_params: int, *,
+         images: dict, bar=None, follow: list[Camera | None] | None = None) -> _Fit:
+    """Run ``stages`` from ``cam`` (see the module docstring). With ``follow`` (another
+    fit's cameras at the end of each level), stop as soon as the camera comes within
+    ``JOIN_TOL`` of that level's end in any level but the first (whose wide loss does not
+    settle to a point): from there this fit would take the other's steps."""
     cs = es = None
     stage = stages[-1]
+    history: list[dict] = []
+    ends: list[Camera | None] = [None] * len(stages)
     done: set[tuple[int, int]] = set()
     for si, stage in enumerate(stages):
-        size = work_size(cam0, stage.long_side)
+        size = work_size(cam, stage.long_side)
         if size in done and si < len(stages) - 1:
             continue  # the image is smaller than this level: the next level covers it
         done.add(size)
-        images = resize_images(frames.images, size)
+        if size not in images:
+            images[size] = resize_images(frames.images, size)
         for it in range(stage.iterations):
             c = cam.scaled(size[1], size[0])
             depth, cover = render_depth(renderer, poses, cam, size, stage.supersample)
-            cs, es, _ = build_contours(c, images, depth, guided=stage.guided, cap=stage.cap,
-                                       factor=stage.factor, coverage=cover, edges=stage.edges)
-            bar.update(1)
+            cs, es, _ = build_contours(c, images[size], depth, guided=stage.guided,
+                                       cap=stage.cap, factor=stage.factor, coverage=cover,
+                                       edges=stage.edges)
+            if bar is not None:
+                bar.update(1)
             if cs.points_base.shape[0] < 20:
                 break
             x = _solve(c, cs, stage, n_params, es)
@@ -299,13 +389,64 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
             history.append({"stage": si, "size": list(size), "points": int(cs.frame.size),
                             "step_mm": round(mm, 3), "step_deg": round(deg, 4)})
             cam = new
+            target = follow[si] if follow is not None and si > 0 else None
+            if target is not None:
+                j_mm, j_deg = camera_change(cam, target)
+                if j_mm <= JOIN_TOL[0] and j_deg <= JOIN_TOL[1]:
+                    ends[si] = cam
+                    return _Fit(cam, cs, es, stage, history, ends, joined=si)
             if mm < 0.1 and deg < 0.005 and it > 0:
                 break
-        bar.n = sum(s.iterations for s in stages[: si + 1])
-        bar.refresh()
-    bar.close()
-    spread_mm, spread_deg = _bootstrap(cam, cs, es, stage, n_params, bootstrap, seed,
-                                       len(frames)) if cs is not None else (np.inf, np.inf)
+        ends[si] = cam
+        if bar is not None:
+            bar.n = sum(s.iterations for s in stages[: si + 1])
+            bar.refresh()
+    return _Fit(cam, cs, es, stage, history, ends)
+
+
+def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = False,
+                  stages=DEFAULT_STAGES, bootstrap: int = 12, restarts: int = 2,
+                  phases: int = PHASES, progress: bool = True,
+                  seed: int = 0) -> RefineResult:
+    """Refine ``frames.camera`` from ``frames``' images (see the module docstring).
+
+    Args:
+        frames: images + joint states of one static camera (``load_frames``).
+        renderer: a ``MeshRenderer`` of the robot.
+        intrinsics: also estimate the focal length (one scale) and the principal point.
+        stages: the resolution levels.
+        bootstrap: frame resamples for the confidence (0: none, and the confidence is low).
+        restarts: fits from starts 1-5 cm / 1-5 deg around the answer, which must agree
+            with it (0: none; each costs at most one more fit, usually a fraction of one).
+        phases: blocks of consecutive frames for the consistency check (0: none).
+        seed: of the bootstrap resamples and the restarts' starts.
+
+    Raises:
+        ValueError: a negative ``bootstrap``, ``restarts`` or ``phases``, or ``phases`` 1.
+        TooFewMovingFramesError / RobotNotInViewError / CameraMovedError: the images cannot
+            say where the camera is (nothing is estimated).
+        NotConvergedError: the solution ran away (worse fit than the start, or a correction
+            beyond ``MAX_CORRECTION``).
+    """
+    from tqdm import tqdm
+
+    for name, v in (("bootstrap", bootstrap), ("restarts", restarts), ("phases", phases)):
+        if int(v) != v or v < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+    if phases == 1:
+        raise ValueError("phases must be 0 (no consistency check) or at least 2, got 1")
+    t0 = time.perf_counter()
+    check_frames(frames)
+    score_before = alignment_score(frames, renderer, check=True)
+    cam0 = frames.camera
+    n_params = 9 if intrinsics else 6
+    poses = renderer.geometry_poses(frames.arm_q, frames.gripper_width_m)
+    images: dict[tuple[int, int], np.ndarray] = {}
+    total = sum(s.iterations for s in stages)
+    with tqdm(total=total, desc=f"refine {cam0.name}", unit="it", disable=not progress,
+              leave=False) as bar:
+        main = _fit(frames, renderer, poses, cam0, stages, n_params, images=images, bar=bar)
+    cam = main.camera
     mm, deg = camera_change(cam, cam0)
     score_after = alignment_score(frames, renderer, cam)
     worse = not np.isfinite(score_after.error_px256) or (
@@ -317,9 +458,85 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
             f"{score_before.error_px:.2f} to {score_after.error_px:.2f} px); start closer "
             "(--initial CALIB.yaml) or use a recording where the arm moves more "
             f"({len(frames)} frames were usable)", camera=cam0.name)
+    main_score = score_after
+    best, best_score, runs = main, score_after, []
+    rng = np.random.default_rng([seed, 1])
+    for k in range(restarts):
+        t1 = time.perf_counter()
+        start = perturb_camera(main.camera, rng, *RESTART_SPREAD)
+        with tqdm(total=total, desc=f"restart {k + 1}/{restarts} {cam0.name}", unit="it",
+                  disable=not progress, leave=False) as bar:
+            f = _fit(frames, renderer, poses, start, stages, n_params, images=images,
+                     bar=bar, follow=main.ends)
+        s_mm, s_deg = camera_change(start, main.camera)
+        joined_at = main.ends[f.joined] if f.joined is not None else None
+        e_mm, e_deg = camera_change(f.camera, joined_at or main.camera)
+        run = {"start_mm": round(s_mm, 2), "start_deg": round(s_deg, 3),
+               "joined_level": f.joined, "end_mm": round(e_mm, 3), "end_deg": round(e_deg, 4),
+               "iterations": len(f.history), "score_px256": None, "agrees": True,
+               "used": False}
+        if f.joined is None:
+            run["agrees"] = bool(e_mm <= AGREE_TOL[0] and e_deg <= AGREE_TOL[1])
+            sc = alignment_score(frames, renderer, f.camera)
+            run["score_px256"] = (round(sc.error_px256, 4) if np.isfinite(sc.error_px256)
+                                  else None)
+            c_mm, c_deg = camera_change(f.camera, cam0)
+            if (np.isfinite(sc.error_px256) and c_mm <= MAX_CORRECTION[0]
+                    and c_deg <= MAX_CORRECTION[1]
+                    and sc.error_px256 < BETTER_SCORE * best_score.error_px256):
+                best, best_score = f, sc
+        run["seconds"] = round(time.perf_counter() - t1, 2)
+        runs.append((f, run))
+    for f, run in runs:
+        run["used"] = f is best
+    cam, score_after = best.camera, best_score
+    mm, deg = camera_change(cam, cam0)
+    spread_mm, spread_deg = (_bootstrap(cam, best.cs, best.es, best.stage, n_params, bootstrap,
+                                        seed, len(frames)) if best.cs is not None
+                             else (np.inf, np.inf))
+    cons_mm, cons_deg, block = (_consistency(cam, best.cs, best.es, best.stage, n_params,
+                                             phases, len(frames))
+                                if best.cs is not None else (np.inf, np.inf, None))
+    block_info = None
+    if block is not None:
+        t = (frames.stamps_ns - frames.stamps_ns[0]) * 1e-9
+        block_info = {"first": int(block[0]), "last": int(block[-1]),
+                      "start_s": round(float(t[block[0]]), 2),
+                      "end_s": round(float(t[block[-1]]), 2)}
     return RefineResult(cam, cam0, mm, deg, spread_mm, spread_deg, len(frames),
-                        time.perf_counter() - t0, history, intrinsics, score_before,
-                        score_after)
+                        time.perf_counter() - t0, best.history, intrinsics, score_before,
+                        score_after, cons_mm, cons_deg, block_info, [r for _, r in runs],
+                        best is not main, float(main_score.error_px256))
+
+
+def _consistency(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stage,
+                 n_params: int, n: int, T: int
+                 ) -> tuple[float, float, np.ndarray | None]:
+    """How far the answer moves when one of ``n`` blocks of consecutive frames is left out
+    (the last level solved from its final contours without that block's points): the
+    largest move (mm, deg) and the block that caused it. A bias confined to part of the
+    recording (an object the robot pushes, a shadow) shows here; resampling frames with
+    replacement mixes it into every resample and does not."""
+    if n < 2 or T < 2 * n or cs.points_base.shape[0] < 20:
+        return float("nan"), float("nan"), None
+    H, W = cs.size
+    c = cam.scaled(W, H)
+    every = np.arange(T)
+    ref = apply_correction(c, _solve(c, cs, stage, n_params, es))
+    worst: tuple[float, float, np.ndarray | None] = (0.0, 0.0, None)
+    for block in np.array_split(every, n):
+        keep = np.setdiff1d(every, block)
+        sub = cs.subset(keep)
+        if sub.points_base.shape[0] < 20:
+            continue
+        x = _solve(c, sub, stage, n_params, None if es is None else es.subset(keep))
+        mm, deg = camera_change(apply_correction(c, x), ref)
+        if worst[2] is None or max(mm / CONSISTENCY_TOL[0], deg / CONSISTENCY_TOL[1]) > max(
+                worst[0] / CONSISTENCY_TOL[0], worst[1] / CONSISTENCY_TOL[1]):
+            worst = (mm, deg, block)
+    if worst[2] is None:  # no block left enough points to solve from
+        return float("nan"), float("nan"), None
+    return worst
 
 
 def _bootstrap(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stage, n_params: int,

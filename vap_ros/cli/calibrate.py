@@ -27,6 +27,7 @@ def register(sub) -> None:
                    help="at most this many images, the most distinct robot poses (default 60)")
     r.add_argument("--intrinsics", action="store_true",
                    help="also refine the focal length and the principal point")
+    _restarts_arg(r)
     _common(r)
     r.add_argument("--png", default=None,
                    help="overlay PNG (default: next to --out, <stem>_overlay.png)")
@@ -69,7 +70,54 @@ def register(sub) -> None:
     x.add_argument("--size", type=int, default=256, help="sim: image size (default 256)")
     x.add_argument("--episode", default=None,
                    help="real: episode folder (default shared/data/real/panda_teleop_episode)")
+    x.add_argument("--only-episodes", type=_int_list, default=None, metavar="I,J,...",
+                   help="sim: run only these episode indices of the recorded run (a trial's "
+                        "start depends only on --seed, the episode and the camera)")
+    x.add_argument("--only-cameras", type=_name_list, default=None, metavar="NAME,...",
+                   help="sim: run only these cameras")
+    _restarts_arg(x)
     x.set_defaults(func=run_experiment)
+
+
+def _restarts_arg(p) -> None:
+    p.add_argument("--restarts", type=_non_negative, default=2,
+                   help="fits from starts 1-5 cm / 1-5 deg around the answer that must agree "
+                        "with it for a high confidence (default 2; 0 skips the check). Each "
+                        "stops once it joins the main fit's path, so it usually costs a "
+                        "fraction of a fit, at most one fit")
+
+
+def _non_negative(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def _int_list(text: str) -> list[int]:
+    import argparse
+
+    try:
+        out = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 0:
+        raise argparse.ArgumentTypeError(f"expected episode indices like 9,17, got {text!r}")
+    return out
+
+
+def _name_list(text: str) -> list[str]:
+    import argparse
+
+    out = [t.strip() for t in text.split(",") if t.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected camera names like front,left, got {text!r}")
+    return out
 
 
 def _common(p) -> None:
@@ -93,7 +141,8 @@ def run_refine(args) -> int:
 
     res, frames = refine_bag(args.bag, args.camera, config=args.config, initial=args.initial,
                              frames=args.frames, intrinsics=args.intrinsics,
-                             geometry=args.geometry, progress=not args.no_progress)
+                             geometry=args.geometry, progress=not args.no_progress,
+                             restarts=args.restarts)
     cam = res.camera
     out = save_calibration(cam, args.out)
     geometry = recorded_geometry(args.bag) if args.geometry == "auto" else args.geometry
@@ -113,13 +162,24 @@ def run_refine(args) -> int:
               f"{b[1, 1]:.2f}, cx {a[0, 2]:.2f} -> {b[0, 2]:.2f}, cy {a[1, 2]:.2f} -> "
               f"{b[1, 2]:.2f} px")
     conf = res.confidence
-    print(f"confidence: {conf.upper() if conf == 'low' else conf} (spread over frame "
-          f"resamples {res.spread_mm:.1f} mm, {res.spread_deg:.2f} deg)"
+    print(f"confidence: {conf.upper() if conf == 'low' else conf} ({_checks(res)})"
           + (f": {res.confidence_reason}" if res.confidence_reason else ""))
     print(f"wrote {out} and {png} ({res.seconds:.1f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps(res.summary(), indent=1))
     return 0
+
+
+def _checks(res) -> str:
+    """What the confidence rests on, in one clause."""
+    parts = [f"spread over frame resamples {res.spread_mm:.1f} mm, {res.spread_deg:.2f} deg"]
+    if res.consistency_mm == res.consistency_mm:  # not nan
+        parts.append(f"leaving out a third of the recording moves it {res.consistency_mm:.1f} "
+                     f"mm, {res.consistency_deg:.2f} deg")
+    if res.restarts:
+        agree = sum(r["agrees"] for r in res.restarts)
+        parts.append(f"{agree} of {len(res.restarts)} restarts agree")
+    return "; ".join(parts)
 
 
 def _robot(config) -> str:
@@ -159,10 +219,17 @@ def run_experiment(args) -> int:
 
     if args.which == "sim":
         res = sim_experiment(args.out, trials=args.trials, seed=args.seed, frames=args.frames,
-                             randomize_cameras=args.randomize_cameras, size=args.size)
+                             randomize_cameras=args.randomize_cameras, size=args.size,
+                             episodes=args.only_episodes, cameras=args.only_cameras,
+                             restarts=args.restarts)
     else:
+        if args.only_episodes or args.only_cameras:
+            from vap_ros.errors import ConfigError
+
+            raise ConfigError("--only-episodes / --only-cameras apply to `experiment sim`")
         res = real_experiment(args.out, trials=args.trials, seed=args.seed,
-                              frames=args.frames, episode=args.episode)
+                              frames=args.frames, episode=args.episode,
+                              restarts=args.restarts)
     print(res["table"])
     print(f"wrote {args.out}/results.json")
     return 0
