@@ -24,12 +24,24 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="the JSON file to write")
     p.add_argument("--config", default="sim", help="rig config: preset or YAML (default sim)")
     p.add_argument("--calibration", default=None, help="calibration YAML overriding the bag's")
-    p.add_argument("--steps", type=int, default=None, help="sampler steps (default: model's)")
+    _decode_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0")
     p.add_argument("--dtype", choices=DTYPES, default="float32")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_label)
+
+
+def _decode_args(p) -> None:
+    p.add_argument("--steps", type=int, default=1,
+                   help="sampler steps (default 1: labelling is a deterministic mapping, and "
+                        "the model's one-step prediction gave the lowest error on validation "
+                        "episodes, docs/policy.md)")
+    p.add_argument("--decoder", choices=("robust", "codec"), default="robust",
+                   help="robust (default): matched filter + local fit, outlier views dropped; "
+                        "codec: ActionImageCodec.decode as is")
+    p.add_argument("--smooth", type=int, default=3, metavar="FRAMES",
+                   help="median-filter positions over this many frames (default 3; 1 = off)")
 
 
 def add_labelling_experiment(esub) -> None:
@@ -52,7 +64,7 @@ def add_labelling_experiment(esub) -> None:
                    help="the training clip cache (its mean pose is the trivial baseline)")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--config", default="sim", help="rig config: preset or YAML (default sim)")
-    e.add_argument("--steps", type=int, default=None, help="sampler steps (default: model's)")
+    _decode_args(e)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--videos", type=int, default=1,
                    help="side-by-side videos of the first N episodes per group (default 1)")
@@ -81,7 +93,8 @@ def run_label(args) -> int:
     model, model_id = _model(args)
     doc, labels, _ = label_bag(model, args.bag, args.camera, out=args.out, config=args.config,
                                calibration=args.calibration, steps=args.steps, seed=args.seed,
-                               progress=not args.no_progress, model_id=model_id)
+                               progress=not args.no_progress, model_id=model_id,
+                               decoder=args.decoder, smooth_frames=args.smooth)
     print(f"labelled {len(doc['stamps_ns'])} frames of {args.bag} from cameras "
           f"{doc['cameras']} ({int(labels.valid.sum())} triangulated, the rest filled): "
           f"{args.out}")
@@ -107,7 +120,8 @@ def run_labelling(args) -> int:
     model, model_id = _model(args)
     report = evaluate_labelling(model, groups, baseline, out=out, steps=args.steps,
                                 seed=args.seed, videos=args.videos, config=args.config,
-                                progress=not args.no_progress, model_id=model_id)
+                                progress=not args.no_progress, model_id=model_id,
+                                decoder=args.decoder, smooth_frames=args.smooth)
     if args.print_json:
         print(json.dumps({name: {k: g.get(k) for k in ("episodes", "model", "mean_pose",
                                                         "codec_floor", "seconds_per_episode")}

@@ -103,12 +103,15 @@ def _stats(pos_m, rot_deg, grip_ok, valid=None) -> dict[str, Any]:
 def evaluate_labelling(model, groups: dict[str, Sequence[str | Path]], baseline: MeanPose, *,
                        out: str | Path | None = None, steps: int | None = None, seed: int = 0,
                        videos: int = 1, config=None, progress: bool = True,
-                       model_id: str = "") -> dict[str, Any]:
+                       model_id: str = "", decoder: str = "robust",
+                       smooth_frames: int = 1) -> dict[str, Any]:
     """Label every episode of every group and score it (see the module docstring).
 
     Args:
         groups: name (e.g. "fixed cameras") -> episode bags (or folders of bags).
         baseline: the mean-pose baseline (``mean_pose`` of the training cache).
+        decoder, smooth_frames: how generated action images are decoded
+            (``labeller.decode_labels``).
         out: writes ``labelling.json``, ``table.txt``, per-episode label JSONs
             (``labels/``) and for the first ``videos`` episodes of each group
             ``videos/<group>_<episode>.mp4`` + ``_frames.png`` + ``_xyz.png``.
@@ -125,7 +128,8 @@ def evaluate_labelling(model, groups: dict[str, Sequence[str | Path]], baseline:
     codec = ActionImageCodec()
     outp = Path(out) if out is not None else None
     report: dict[str, Any] = {"model": model_id, "steps": steps or model.config.steps,
-                              "seed": seed, "baseline": {"source": baseline.source,
+                              "seed": seed, "decoder": decoder, "smooth_frames": smooth_frames,
+                              "baseline": {"source": baseline.source,
                                                          "xyz_m": baseline.T[:3, 3].tolist(),
                                                          "open": baseline.open},
                               "groups": {}}
@@ -140,7 +144,8 @@ def evaluate_labelling(model, groups: dict[str, Sequence[str | Path]], baseline:
             try:
                 lab_out = outp / "labels" / f"{_slug(name)}_{bag.name}.json" if outp else None
                 _, labels, bv = label_bag(model, bag, out=lab_out, config=config, steps=steps,
-                                            seed=seed, model_id=model_id)
+                                          seed=seed, model_id=model_id, decoder=decoder,
+                                          smooth_frames=smooth_frames)
                 truth, t_open = truth_poses(bag, bv.stamps_ns, config)
             except VapError as err:
                 skipped.append({"bag": str(bag), "error": f"{type(err).__name__}: {err}"})

@@ -22,7 +22,8 @@ from vap_ros.camera import Camera
 from vap_ros.errors import ModelError
 from vap_ros.prompts import ActionImageCodec
 
-__all__ = ["Labels", "fill_gaps", "label_bag", "label_video", "labels_json", "windows"]
+__all__ = ["DECODERS", "Labels", "decode_labels", "fill_gaps", "label_bag", "label_video",
+           "labels_json", "windows"]
 
 
 @dataclass
@@ -77,15 +78,42 @@ def fill_gaps(T: np.ndarray, grip: np.ndarray, valid: np.ndarray
     return out, grip
 
 
+DECODERS = ("robust", "codec")
+
+
+def decode_labels(acts: np.ndarray, cameras: Sequence[Camera], *, decoder: str = "robust",
+                  smooth_frames: int = 1, codec: ActionImageCodec | None = None) -> Labels:
+    """Decode generated action images (V, N, H, W, 3) into ``Labels``: ``decoder`` "robust"
+    (``label.decode.RobustDecoder``: matched filter + local fit, outlier views dropped) or
+    "codec" (``ActionImageCodec.decode`` as is); ``smooth_frames`` > 1 median-filters the
+    positions over time (``label.decode.smooth``).
+
+    Raises:
+        ModelError: unknown decoder, or no frame whose pose could be triangulated.
+    """
+    from vap_ros.label.decode import RobustDecoder, smooth
+
+    codec = codec or ActionImageCodec()
+    if decoder not in DECODERS:
+        raise ModelError(f"decoder {decoder!r}: expected one of {list(DECODERS)}")
+    dec = (RobustDecoder(codec) if decoder == "robust" else codec).decode(acts, cameras)
+    valid = np.isfinite(dec.T_base_ee).all(axis=(1, 2))
+    poses, grip = fill_gaps(dec.T_base_ee, dec.gripper_open, valid)
+    poses, grip = smooth(poses, grip, smooth_frames)
+    return Labels(poses, grip, valid, acts)
+
+
 def label_video(model, video: np.ndarray, cameras: Sequence[Camera], *,
                 steps: int | None = None, seed: int = 0,
-                codec: ActionImageCodec | None = None, progress: bool = False) -> Labels:
+                codec: ActionImageCodec | None = None, progress: bool = False,
+                decoder: str = "robust", smooth_frames: int = 1) -> Labels:
     """Label a multi-view video (V, N, H, W, 3) uint8 at the model's size and frame rate.
 
     Args:
         model: a ``WorldModel`` with ``generate_actions: action_images``.
         cameras: the V calibrations at the frame size.
         steps, seed: sampler settings (each window samples with ``seed``).
+        decoder, smooth_frames: see ``decode_labels``.
     Raises:
         ModelError: not a joint model, a video of the wrong shape, fewer than 2 views, or no
             frame whose pose could be triangulated.
@@ -113,11 +141,8 @@ def label_video(model, video: np.ndarray, cameras: Sequence[Camera], *,
     for s in tqdm(starts, desc="label", unit="window", disable=not progress, leave=False):
         acts[:, s:s + T] = model.label(np.ascontiguousarray(padded[:, s:s + T]), steps=steps,
                                        seed=seed)
-    acts = acts[:, :N]
-    dec = (codec or ActionImageCodec()).decode(acts, cameras)
-    valid = np.isfinite(dec.T_base_ee).all(axis=(1, 2))
-    poses, grip = fill_gaps(dec.T_base_ee, dec.gripper_open, valid)
-    return Labels(poses, grip, valid, acts)
+    return decode_labels(acts[:, :N], cameras, decoder=decoder, smooth_frames=smooth_frames,
+                         codec=codec)
 
 
 def labels_json(labels: Labels, stamps_ns: np.ndarray, *, open_width_m: float,
@@ -142,7 +167,8 @@ def labels_json(labels: Labels, stamps_ns: np.ndarray, *, open_width_m: float,
 def label_bag(model, bag: str | Path, cameras: Sequence[str] | None = None, *,
               out: str | Path | None = None, config=None, calibration: str | Path | None = None,
               steps: int | None = None, seed: int = 0, progress: bool = False,
-              model_id: str = "") -> tuple[dict[str, Any], Labels, Any]:
+              model_id: str = "", decoder: str = "robust", smooth_frames: int = 1
+              ) -> tuple[dict[str, Any], Labels, Any]:
     """Label a bag from its images and calibration only (no joint states are read).
 
     Returns:
@@ -158,12 +184,14 @@ def label_bag(model, bag: str | Path, cameras: Sequence[str] | None = None, *,
     cfg = model.config
     bv = read_bag_video(bag, cameras, fps=cfg.fps, size=(cfg.height, cfg.width), config=config,
                         calibration=calibration)
-    labels = label_video(model, bv.video, bv.cameras, steps=steps, seed=seed, progress=progress)
+    labels = label_video(model, bv.video, bv.cameras, steps=steps, seed=seed, progress=progress,
+                         decoder=decoder, smooth_frames=smooth_frames)
     robot = RobotModel.from_preset(load_rig_config(config).robot)
     width = robot.gripper.max_width_m if robot.gripper else 0.0
     doc = labels_json(labels, bv.stamps_ns, open_width_m=width, extra={
         "bag": str(bag), "cameras": bv.names, "fps": cfg.fps, "model": model_id,
-        "steps": steps or cfg.steps, "seed": seed, "frames_skipped": bv.skipped})
+        "steps": steps or cfg.steps, "seed": seed, "decoder": decoder,
+        "smooth_frames": smooth_frames, "frames_skipped": bv.skipped})
     if out is not None:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)
