@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from vap_ros.errors import ConfigError, VapError
+from vap_ros.errors import ConfigError, TrajectoryError, VapError
 from vap_ros.label.data import gripper_open
 from vap_ros.prompts import ActionImageCodec
 
@@ -187,9 +187,10 @@ class ActionImagePolicy:
         grip = np.concatenate([gripper_open([width]), dec.gripper_open])
         poses, grip = fill_gaps(poses, grip, np.concatenate([[True], valid]))
         qs, prev = [], q
+        lo, hi = self.robot.lower_limits + 1e-3, self.robot.upper_limits - 1e-3
         for T in poses[1:]:
             try:
-                prev = self.ik.solve(T, prev)
+                prev = np.clip(self.ik.solve(T, prev), lo, hi)
             except PlanningError:
                 pass  # unreachable: hold the last reachable configuration
             qs.append(prev)
@@ -215,6 +216,7 @@ def run_policy(policy: ActionImagePolicy, scene: PolicyScene, *, chunks: int = 6
     t0 = time.perf_counter()
     out: dict[str, Any] = {"frames": [], "predicted": [], "action_images": []}
     tri = []
+    rejected = 0
     with _rig(scene) as rig:
         scene.object_start = scene.object_start or rig.object_poses()
         cams = rig.cameras()
@@ -230,13 +232,17 @@ def run_policy(policy: ActionImagePolicy, scene: PolicyScene, *, chunks: int = 6
                 out["frames"].append(images)
                 out["predicted"].append(video)
                 out["action_images"].append(acts)
-            rig.execute(traj)
+            try:
+                rig.execute(traj)
+            except TrajectoryError:  # an invalid chunk: the robot holds, counted
+                rejected += 1
             while rig.busy:
                 rig.step(50)
         rig.step(int(0.5e9 / rig.timestep_ns))
         err = task_error(scene, rig)
     res = {"error_m": err, "success": err < SUCCESS_M, "chunks": chunks,
-           "triangulated": float(np.mean(tri)), "seconds": time.perf_counter() - t0}
+           "rejected_chunks": rejected, "triangulated": float(np.mean(tri)),
+           "seconds": time.perf_counter() - t0}
     if record:
         res.update(out)
     return res
@@ -255,6 +261,7 @@ def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int =
     size = model.config.height
     rows: dict[str, list] = {"policy": [], "scripted": [], "random_target": []}
     skipped = []
+    rejected = 0
     rng = np.random.default_rng([seed, 99])
     for i in tqdm(range(episodes), desc=f"policy {task}", unit="episode", disable=not progress):
         try:
@@ -264,7 +271,9 @@ def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int =
             continue
         rows["scripted"].append(run_scripted(scene))
         rows["random_target"].append(run_random_target(scene, rng))
-        rows["policy"].append(run_policy(policy, scene, chunks=chunks)["error_m"])
+        r = run_policy(policy, scene, chunks=chunks)
+        rows["policy"].append(r["error_m"])
+        rejected += r["rejected_chunks"]
 
     def summary(errs):
         e = np.asarray(errs, np.float64)
@@ -277,6 +286,7 @@ def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int =
                         "random_target": summary(rows["random_target"])}
     out["per_episode_error_m"] = {k: [round(float(x), 4) for x in v] for k, v in rows.items()}
     out["skipped"] = skipped
+    out["rejected_chunks"] = rejected
     out["settings"] = {"seed": seed, "chunks": chunks, "steps": steps or model.config.steps,
                        "randomize_cameras": randomize_cameras, "success_m": SUCCESS_M}
     return out
