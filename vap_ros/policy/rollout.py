@@ -3,7 +3,7 @@
 One step of the policy (``ActionImagePolicy.plan``): the current image of every view, the
 current joint state as its action image (FK through the codec) and a goal image per view go
 into ``WorldModel.predict_joint``; the generated action images of the next T - 1 frames are
-decoded across the views (``ActionImageCodec.decode``: triangulation) into end-effector poses +
+decoded across the views (``label.decode.RobustDecoder``: triangulation) into end-effector poses +
 gripper states, turned into joint positions by the sim's IK (pinocchio, damped least squares,
 seeded by the previous solution) and timed at the model's frame rate (stretched where a joint
 would exceed its velocity limit). The rig runs that chunk, new images are rendered, and the
@@ -173,6 +173,7 @@ class ActionImagePolicy:
     def plan(self, images: np.ndarray, cameras, q: np.ndarray, width: float,
              goal: np.ndarray | None, vlim: np.ndarray, chunk: int = 0):
         """One chunk: (JointTrajectory, generated video, action images, decoded poses)."""
+        from vap_ros.label.decode import RobustDecoder
         from vap_ros.label.labeller import fill_gaps
         from vap_ros.robot import JointTrajectory
         from vap_ros.sim.ik import PlanningError
@@ -181,7 +182,7 @@ class ActionImagePolicy:
         state = self.codec.encode(T_now[None], gripper_open([width]), cameras)[:, 0]
         video, acts = self.model.predict_joint(images, state, goal, steps=self.steps,
                                                seed=self.seed + chunk)
-        dec = self.codec.decode(acts[:, 1:], cameras)
+        dec = RobustDecoder(self.codec).decode(acts[:, 1:], cameras)
         valid = np.isfinite(dec.T_base_ee).all(axis=(1, 2))
         poses = np.concatenate([T_now[None], dec.T_base_ee])
         grip = np.concatenate([gripper_open([width]), dec.gripper_open])
