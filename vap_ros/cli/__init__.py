@@ -20,9 +20,9 @@ __all__ = ["main"]
 # Modules in vap_ros.cli, each with ``register(subparsers)``; the order is the help order.
 COMMAND_MODULES = (
     "demo", "fk", "prompts", "dataset", "calibrate", "sim", "train", "eval",
-    "experiment", "rank", "run", "bench")
+    "experiment", "rank", "run", "label", "policy", "bench")
 # (command, subcommand) whose --out names a file; every other --out names a folder.
-FILE_OUTPUTS = {("sim", "contact-sheet"), ("calibrate", "refine")}
+FILE_OUTPUTS = {("sim", "contact-sheet"), ("calibrate", "refine"), ("label", None)}
 
 log = logging.getLogger("vap_ros.cli")
 

@@ -79,6 +79,10 @@ def register(sub) -> None:
     add_output_args(r, "print the summary as JSON instead of a table")
     r.set_defaults(func=run_ranking)
 
+    from vap_ros.cli.label import add_labelling_experiment
+
+    add_labelling_experiment(esub)
+
 
 def run_horizon(args) -> int:
     import json

@@ -74,7 +74,15 @@ def run(args) -> int:
         config = load_saved_config(args.out).replace(**overrides)
     else:
         raise ConfigError("--config is required for a new run")
-    dataset = ClipDataset(args.data, source=args.source, per_view=config.per_view)
+    from vap_ros.label.data import ActionImageClips, wants_action_images
+
+    if wants_action_images(config):  # joint video + action images: logged FK as targets
+        if args.source not in (None, "logged"):
+            raise ConfigError(f"--source {args.source}: a model that generates action images "
+                              "trains on the logged end-effector poses (--source logged)")
+        dataset = ActionImageClips(args.data, per_view=config.per_view)
+    else:
+        dataset = ClipDataset(args.data, source=args.source, per_view=config.per_view)
     if args.time_budget is not None:
         summary = _train_in_budget(args, config, dataset, started)
     else:

@@ -39,6 +39,7 @@ __all__ = [
     "materialise",
     "rotary_embedding",
     "widen_patch_embed",
+    "widen_proj_out",
 ]
 
 
@@ -69,7 +70,9 @@ def build_transformer(config: WorldModelConfig) -> CogVideoXTransformer3DModel:
     )
 
     kw = dict(config.transformer)
-    kw["in_channels"] = config.input_groups * int(kw.get("out_channels", 16))
+    c = int(kw.get("out_channels", 16))  # the working space's channels (RGB 3, VAE 16)
+    kw["in_channels"] = config.input_groups * c
+    kw["out_channels"] = config.latent_groups * c  # joint action generation: RGB + actions
     return CogVideoXTransformer3DModel(**kw)
 
 
@@ -201,6 +204,35 @@ def widen_patch_embed(transformer: CogVideoXTransformer3DModel, in_channels: int
             new.bias.copy_(proj.bias)
     transformer.patch_embed.proj = new
     transformer.register_to_config(in_channels=in_channels)
+    return True
+
+
+def widen_proj_out(transformer: CogVideoXTransformer3DModel, out_channels: int) -> bool:
+    """Widen the output projection to ``out_channels`` (joint action generation: RGB + action
+    latents) with zero weights for the new channels; the old channels' outputs are unchanged.
+
+    diffusers unpatchifies ``proj_out``'s features as (C, [p_t,] p, p) with C outermost, so
+    the new channels are rows appended at the end. Returns True when it was widened.
+    """
+    cfg = transformer.config
+    old = int(cfg["out_channels"])
+    if old == out_channels:
+        return False
+    if old > out_channels:
+        raise CheckpointError(f"base transformer predicts {old} channels, expected at most "
+                              f"{out_channels}")
+    proj = transformer.proj_out
+    per_channel = proj.out_features // old
+    new = nn.Linear(proj.in_features, per_channel * out_channels, bias=proj.bias is not None
+                    ).to(proj.weight.device, proj.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:proj.out_features] = proj.weight
+        if proj.bias is not None and new.bias is not None:
+            new.bias.zero_()
+            new.bias[:proj.out_features] = proj.bias
+    transformer.proj_out = new
+    transformer.register_to_config(out_channels=out_channels)
     return True
 
 

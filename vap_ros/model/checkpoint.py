@@ -162,7 +162,8 @@ def save(wm: SavedModel, path: str | Path, include_base: bool | None = None,
         extra.update({f"action_adapter.{k}": v for k, v in d.action_adapter.state_dict().items()})
     if not include_base and wm.train_patch_embed:
         extra.update({f"transformer.{k}": v for k, v in _base_state(transformer).items()
-                      if k.startswith("patch_embed.proj")})
+                      if k.startswith("patch_embed.proj")
+                      or (cfg.joint_actions and k.startswith("proj_out."))})
     save_file(_cpu(extra), path / "conditioning.safetensors")
     if cfg.lora_rank > 0:
         _save_lora(transformer, path / "lora")
@@ -251,6 +252,9 @@ def load(path: str | Path, base: str | Path | None = None) -> CheckpointParts:
     patch = {k[len("transformer."):]: v for k, v in extra.items() if k.startswith("transformer.")}
     if patch:
         backbone.widen_patch_embed(transformer, patch["patch_embed.proj.weight"].shape[1])
+        if "proj_out.weight" in patch:  # joint action generation widened the output
+            per = transformer.proj_out.out_features // int(transformer.config["out_channels"])
+            backbone.widen_proj_out(transformer, patch["proj_out.weight"].shape[0] // per)
         transformer.load_state_dict(patch, strict=False)
     if "text_embedding" not in extra:
         raise CheckpointError(f"world model checkpoint {path} does not fit its config: "

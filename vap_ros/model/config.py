@@ -24,9 +24,11 @@ Space = Literal["pixel", "latent"]
 ImageCondition = Literal["first", "repeat"]
 Scheduler = Literal["ddim", "dpm"]
 PromptInjection = Literal["controlnet", "concat"]
+GenerateActions = Literal["none", "action_images"]
 CONDITIONINGS, SPACES = get_args(Conditioning), get_args(Space)
 IMAGE_CONDITIONS, SCHEDULERS = get_args(ImageCondition), get_args(Scheduler)
 PROMPT_INJECTIONS = get_args(PromptInjection)
+GENERATE_ACTIONS = get_args(GenerateActions)
 PRESETS = Presets("vap_ros.model", "world model")
 # transformer entries the geometry is computed from: positive integers
 _TRANSFORMER_INTS = ("patch_size", "num_attention_heads", "attention_head_dim", "num_layers")
@@ -88,6 +90,20 @@ class WorldModelConfig(StrictConfig):
             each frame); elsewhere the first frame is kept. A robot that holds still then gives
             a still scene, and nothing changes far from the arm (pixel-space residual skeleton
             models only; 0 = off).
+        generate_actions: "none" (the model predicts video from given actions) or
+            "action_images": joint video + action-image generation (Action Images, Zhen et al.;
+            ``vap_ros.model.joint``). The transformer denoises, for every view, the RGB frames
+            and the action images (``prompts.ActionImageCodec``: the end-effector pose + gripper
+            as heatmaps) together: the latents carry both on the channel axis (2C channels, the
+            output projection widened), the same VAE/codec encodes both. Conditions on the input
+            channels: the first frame, the current action image (the joint state through FK and
+            the codec), a goal image per view and, to label a video, the clean video itself
+            (each blank = zeros when not given). Needs ``conditioning: none`` (the actions are
+            generated, not given).
+        action_label_fraction: share of training samples in labelling mode (the clean video
+            given, no joint state and no goal; loss on the action channels only); the rest are
+            policy samples (first frame + current action image + goal -> video + actions).
+        action_loss_weight: loss weight of the action-image channels relative to RGB.
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -124,6 +140,9 @@ class WorldModelConfig(StrictConfig):
     residual_scale: float = 0.5
     residual_deadband: float = 0.0
     residual_gate_px: int = 0
+    generate_actions: GenerateActions = "none"
+    action_label_fraction: float = 0.5
+    action_loss_weight: float = 1.0
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict[str, float] = field(default_factory=dict)
@@ -158,8 +177,22 @@ class WorldModelConfig(StrictConfig):
         return self.conditioning == "skeleton" and self.prompt_injection == "controlnet"
 
     @property
+    def joint_actions(self) -> bool:
+        """The model generates action images with the video (``generate_actions``)."""
+        return self.generate_actions != "none"
+
+    @property
+    def latent_groups(self) -> int:
+        """Channel groups of the denoised latents: RGB (, action images)."""
+        return 2 if self.joint_actions else 1
+
+    @property
     def input_groups(self) -> int:
-        """Channel groups on the transformer input: noisy latents, image condition (, prompt)."""
+        """Channel groups on the transformer input: noisy latents, image condition (, prompt);
+        joint action generation: noisy RGB + action latents, first frame, current action
+        image, goal image, clean video (``vap_ros.model.joint``)."""
+        if self.joint_actions:
+            return 6
         concat = self.conditioning == "skeleton" and self.prompt_injection == "concat"
         return 3 if concat else 2
 
@@ -223,6 +256,14 @@ class WorldModelConfig(StrictConfig):
         require(self.residual_deadband == 0.0 or (self.residual and self.space == "pixel"),
                 "residual_deadband", self.residual_deadband,
                 "0 unless residual is true and space is 'pixel'")
+        require(not self.joint_actions or self.conditioning == "none", "conditioning",
+                self.conditioning, "'none' with generate_actions "
+                f"{self.generate_actions!r} (the model generates the actions; a given action "
+                "prompt would hand it the answer)")
+        require(0.0 <= self.action_label_fraction <= 1.0, "action_label_fraction",
+                self.action_label_fraction, "a probability in [0, 1]")
+        require(self.action_loss_weight > 0, "action_loss_weight", self.action_loss_weight,
+                "> 0")
         require(self.residual_gate_px >= 0, "residual_gate_px", self.residual_gate_px,
                 "a radius in pixels >= 0")
         require(self.residual_gate_px == 0 or (self.residual and self.space == "pixel"

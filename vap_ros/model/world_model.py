@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vap_ros.errors import CheckpointError, ModelError
-from vap_ros.model import backbone, checkpoint, inputs, long_rollout
+from vap_ros.model import backbone, checkpoint, inputs, joint, long_rollout
 from vap_ros.model.action_adapter import ActionAdapter
 from vap_ros.model.cond_aug import CondAugment, check_level, cond_noise_seed, gaussian_blur
 from vap_ros.model.config import WorldModelConfig, load_preset
@@ -58,14 +58,17 @@ class WorldModel(nn.Module):
         self.codec = backbone.Codec(vae)
         self.codec.requires_grad_(False)
         c = self.codec.channels
-        n_in = config.input_groups * c
+        n_in, n_out = config.input_groups * c, config.latent_groups * c
         widened = backbone.widen_patch_embed(transformer, n_in)
+        widened |= backbone.widen_proj_out(transformer, n_out)
         self.train_patch_embed = bool(train_patch_embed or widened)
         tcfg = transformer.config  # diffusers' FrozenDict
-        if tcfg["in_channels"] != n_in or tcfg["out_channels"] != c:
+        if tcfg["in_channels"] != n_in or tcfg["out_channels"] != n_out:
             raise ModelError(f"transformer has in/out channels {tcfg['in_channels']}/"
-                             f"{tcfg['out_channels']}; expected {n_in}/{c} for {config.space} "
-                             f"space and prompt_injection {config.prompt_injection!r}")
+                             f"{tcfg['out_channels']}; expected {n_in}/{n_out} for "
+                             f"{config.space} space, prompt_injection "
+                             f"{config.prompt_injection!r} and generate_actions "
+                             f"{config.generate_actions!r}")
         inner: int = tcfg["num_attention_heads"] * tcfg["attention_head_dim"]
         controlnet = None
         if config.uses_controlnet:  # copy blocks BEFORE LoRA is attached
@@ -195,7 +198,8 @@ class WorldModel(nn.Module):
         for name, p in d.transformer.named_parameters():
             if "lora_" in name:
                 groups["lora"].append(p)
-            elif name.startswith("patch_embed.proj") and self.train_patch_embed:
+            elif self.train_patch_embed and (name.startswith("patch_embed.proj") or (
+                    self.config.joint_actions and name.startswith("proj_out."))):
                 groups["patch_embed"].append(p)
             elif self.config.train_base:
                 groups["base"].append(p)
@@ -294,6 +298,8 @@ class WorldModel(nn.Module):
             ModelError: a batch entry is missing or has the wrong shape.
         """
         cfg = self.config
+        if cfg.joint_actions:  # video + action images (vap_ros.model.joint)
+            return joint.training_loss(self, batch, generator)
         b = inputs.check_batch(batch, cfg)
         dev, dtype = self.device, self.dtype
         video = b.video.to(dev, dtype)
@@ -400,6 +406,9 @@ class WorldModel(nn.Module):
             ``cond_noise``.
         """
         cfg = self.config
+        if cfg.joint_actions:
+            raise ModelError(f"this model generates actions (generate_actions "
+                             f"{cfg.generate_actions!r}): use predict_joint() or label()")
         frames = inputs.check_first_frames(first_frames, cfg)
         views = frames.shape[0]
         dev, dtype = self.device, self.dtype
@@ -449,6 +458,43 @@ class WorldModel(nn.Module):
         video = self.codec.decode(latents.to(dtype)).float()
         video[:, :, :1] = first.float()
         return inputs.to_uint8(video)
+
+    def predict_joint(self, first_frames: np.ndarray, action_state: np.ndarray | None = None,
+                      goal: np.ndarray | None = None, steps: int | None = None, seed: int = 0,
+                      guidance_scale: float = 1.0, eta: float = 0.0, callback=None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Policy mode of a joint model (``generate_actions: action_images``): generate the next
+        T frames and their action images together (``vap_ros.model.joint``).
+
+        Args:
+            first_frames: uint8 (V, H, W, 3), the current image per view.
+            action_state: uint8 (V, H, W, 3), the current end-effector pose + gripper as action
+                images (``prompts.ActionImageCodec`` of the FK of the joint state), or None.
+            goal: uint8 (V, H, W, 3), a goal image per view, or None.
+            guidance_scale: classifier-free guidance towards the goal (1.0: none).
+        Returns:
+            (video, action_images): uint8 (V, T, H, W, 3) each.
+        Raises:
+            ModelError: not a joint model, or inputs of the wrong type, shape, size or views.
+        """
+        return joint.sample(self, first_frames, action_state=action_state, goal=goal,
+                            steps=steps, seed=seed, guidance_scale=guidance_scale, eta=eta,
+                            callback=callback)
+
+    def label(self, video: np.ndarray, steps: int | None = None, seed: int = 0,
+              eta: float = 0.0, callback=None) -> np.ndarray:
+        """Labelling mode of a joint model: the action images of a given video (V, T, H, W, 3)
+        uint8, T = ``num_frames``; no joint state or goal is used. Returns uint8
+        (V, T, H, W, 3); decode them with ``prompts.ActionImageCodec.decode``.
+
+        Raises:
+            ModelError: not a joint model, or a video of the wrong type, shape or length.
+        """
+        if not isinstance(video, np.ndarray) or video.ndim != 5:
+            raise ModelError(f"video must be a numpy uint8 array (V, T, H, W, 3), got "
+                             f"{inputs._shape(video)}")
+        return joint.sample(self, video[:, 0], video=video, steps=steps, seed=seed, eta=eta,
+                            callback=callback)[1]
 
     def predict_long(self, first_frames: np.ndarray, prompts: np.ndarray | None = None,
                      chunk: int | None = None, actions: np.ndarray | None = None,

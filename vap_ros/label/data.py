@@ -1,0 +1,134 @@
+"""Training data of the joint video + action-image model: clip-cache clips with their action
+images (the end-effector pose from pinocchio FK of the logged joints, through the codec) and a
+goal image per view.
+
+``ActionImageClips`` is a ``vap_ros.data.ClipDataset`` over the *logged* variant (the pose the
+arm really had at each image stamp) whose items also hold
+
+    action_images  float32 (V, 3, F, H, W) in [-1, 1]: ``ActionImageCodec.encode`` of the clip's
+                   ``ee_poses`` (T_base_tcp, FK of the logged joint states at the reference
+                   stamps) and gripper state, drawn through each view's clip-size calibration
+    goal           float32 (V, 3, 1, H, W) in [-1, 1]: each view's image at the end of the
+                   episode (the last frame of the bag's last clip in the cache)
+
+and no ``prompts`` (a joint model is given no action).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from vap_ros.camera import Camera
+from vap_ros.data import ClipDataset
+from vap_ros.errors import CalibrationError
+from vap_ros.prompts import ActionImageCodec
+
+__all__ = ["OPEN_WIDTH_M", "ActionImageClips", "clip_cameras", "gripper_open",
+           "wants_action_images"]
+
+#: The gripper counts as open when its fingers are (almost) fully apart: a Panda hand closed
+#: on a 4-6 cm object is not open, whatever its width.
+OPEN_WIDTH_M = 0.07
+
+
+def gripper_open(width_m) -> np.ndarray:
+    """Binary gripper state of finger widths (m): open iff width >= ``OPEN_WIDTH_M``."""
+    return np.asarray(width_m, np.float64) >= OPEN_WIDTH_M
+
+
+def clip_cameras(K: np.ndarray, T_cam_base: np.ndarray, size: tuple[int, int],
+                 names: Sequence[str] | None = None) -> list[Camera]:
+    """Cameras of a clip from its stored calibration: ``K`` (V, 3, 3) at the clip size,
+    ``T_cam_base`` (V, 4, 4); no distortion (the cache keeps none; the sim has none).
+
+    Raises:
+        CalibrationError: a calibration that is not a camera (naming the view).
+    """
+    H, W = size
+    K = np.asarray(K, np.float64)
+    T = np.asarray(T_cam_base, np.float64)
+    cams = []
+    for v in range(K.shape[0]):
+        R = T[v, :3, :3]
+        U, _, Vt = np.linalg.svd(R)  # float32 storage: re-orthonormalise
+        Tv = T[v].copy()
+        Tv[:3, :3] = U @ Vt
+        name = names[v] if names is not None else f"view{v}"
+        try:
+            cams.append(Camera(name, W, H, K[v], T_cam_base=Tv))
+        except CalibrationError as err:
+            raise CalibrationError(f"clip camera {name!r}: {err}") from err
+    return cams
+
+
+class ActionImageClips(ClipDataset):
+    """A clip cache's clips with action images and goal images (see the module docstring).
+
+    Args:
+        root: the clip cache folder.
+        per_view: one view per item (the action images of that view only).
+        codec: the action-image codec (default ``ActionImageCodec()``).
+    Raises:
+        ConfigError / CacheError: as ``ClipDataset``.
+    """
+
+    def __init__(self, root: str | Path, per_view: bool = False,
+                 codec: ActionImageCodec | None = None):
+        super().__init__(root, source="logged", per_view=per_view)
+        self.codec = codec or ActionImageCodec()
+        last: dict[str, int] = {}
+        for i, c in enumerate(self.clips):
+            j = last.get(c["bag"])
+            if j is None or c["t1_ns"] > self.clips[j]["t1_ns"]:
+                last[c["bag"]] = i
+        self._goal_clip = last
+
+    def goal_frames(self, clip: int) -> np.ndarray:
+        """uint8 (V, H, W, 3): every view's last image of clip ``clip``'s episode."""
+        j = self._goal_clip[self.clips[clip]["bag"]]
+        c = self.clips[j]
+        return np.array(self._array(c["shard"], "video")[c["row"]][:, -1])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = super().__getitem__(i)
+        item.pop("prompts", None)
+        clip, view = (divmod(int(i), self.num_views) if self.per_view else (int(i), None))
+        H, W = item["video"].shape[-2:]
+        cams = clip_cameras(item["camera_K"].numpy(), item["camera_T_cam_base"].numpy(),
+                            (H, W), item["meta"]["cameras"])
+        poses = item["ee_poses"].numpy().astype(np.float64)
+        grip = gripper_open(item["actions"][:, -1].numpy())
+        acts = self.codec.encode(poses, grip, cams)  # (V, F, H, W, 3) uint8
+        goal = self.goal_frames(clip)
+        if view is not None:
+            goal = goal[view:view + 1]
+        item["action_images"] = _to_float(acts)
+        item["goal"] = _to_float(goal[:, None])
+        return item
+
+
+def _to_float(u8: np.ndarray) -> torch.Tensor:
+    """uint8 (V, F, H, W, 3) -> float32 (V, 3, F, H, W) in [-1, 1]."""
+    return torch.from_numpy(u8).permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1.0)
+
+
+def wants_action_images(train_config) -> bool:
+    """Whether a training config's model generates action images (then it trains on
+    ``ActionImageClips``): its preset or pretrained model's config with the overrides."""
+    mc = train_config.model
+    if "generate_actions" in mc.overrides:
+        return mc.overrides["generate_actions"] != "none"
+    if mc.pretrained is not None:
+        import json
+
+        p = Path(mc.pretrained) / "vap_config.json"
+        if p.is_file():
+            return json.loads(p.read_text()).get("generate_actions", "none") != "none"
+        return False
+    from vap_ros.model.config import load_preset
+
+    return load_preset(mc.preset).joint_actions
