@@ -99,6 +99,8 @@ def run_run(args) -> int:
     res = run_policy(policy, scene, chunks=args.chunks, record=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    goals = scene.goal_images
+    assert goals is not None  # run_scripted sets them
     frames = []
     for real, pred, acts in zip(res.pop("frames"), res.pop("predicted"),
                                 res.pop("action_images")):
@@ -107,7 +109,7 @@ def run_run(args) -> int:
             overlay = np.clip(0.55 * pred[v].astype(np.float32) + acts[v], 0, 255
                               ).astype(np.uint8)
             rows.append(side_by_side(np.repeat(real[v][None], pred.shape[1], 0), overlay,
-                                     np.repeat(scene.goal_images[v][None], pred.shape[1], 0),
+                                     np.repeat(goals[v][None], pred.shape[1], 0),
                                      scale=3))
         frames.append(np.concatenate(rows, axis=1))
     write_mp4(out / "rollout.mp4", np.concatenate(frames), model.config.fps)

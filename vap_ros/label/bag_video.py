@@ -97,9 +97,9 @@ def read_bag_video(bag: str | Path, cameras: Sequence[str] | None = None, *, fps
                               f"got {names}")
         chosen = [by_name[n] for n in names]
         override = {}
-        if calibration or cfg.calibration:
-            override = load_calibration(calibration or cfg.calibration,
-                                        base_frame=robot.base_frame)
+        calibration_file = calibration or cfg.calibration
+        if calibration_file:
+            override = load_calibration(calibration_file, base_frame=robot.base_frame)
         tf_topics = [t for t in cfg.tf_topics if t in reader.topics
                      and reader.topics[t].msgtype == TF_TYPE]
         info_topics = {c.info_topic for c in chosen if c.name not in override
@@ -159,7 +159,8 @@ def read_bag_video(bag: str | Path, cameras: Sequence[str] | None = None, *, fps
         if not keep.size:
             raise BagError(f"bag {str(bag)!r}: no frame has an image from every camera "
                            f"{names} within {cfg.sync.max_camera_gap_ms:g} ms")
-        want = {c.topic: {} for c in chosen}  # topic -> {message index: [(view, frame)]}
+        # topic -> {message index: [(view, frame)]}
+        want: dict[str, dict[int, list[tuple[int, int]]]] = {c.topic: {} for c in chosen}
         for v, c in enumerate(chosen):
             for f, i in enumerate(index[v][keep].tolist()):
                 want[c.topic].setdefault(i, []).append((v, f))

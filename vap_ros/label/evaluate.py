@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -100,7 +100,7 @@ def _stats(pos_m, rot_deg, grip_ok, valid=None) -> dict[str, Any]:
     return out
 
 
-def evaluate_labelling(model, groups: dict[str, Sequence[str | Path]], baseline: MeanPose, *,
+def evaluate_labelling(model, groups: Mapping[str, Sequence[str | Path]], baseline: MeanPose, *,
                        out: str | Path | None = None, steps: int | None = None, seed: int = 0,
                        videos: int = 1, config=None, progress: bool = True,
                        model_id: str = "", decoder: str = "robust",

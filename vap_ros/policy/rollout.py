@@ -195,13 +195,13 @@ class ActionImagePolicy:
             except PlanningError:
                 pass  # unreachable: hold the last reachable configuration
             qs.append(prev)
-        qs = np.asarray(qs)
+        q_plan = np.asarray(qs)
         dt = 1.0 / self.model.config.fps
-        steps_q = np.diff(np.vstack([q[None], qs]), axis=0)
+        steps_q = np.diff(np.vstack([q[None], q_plan]), axis=0)
         seg = np.maximum(dt, (np.abs(steps_q) / (0.9 * vlim)).max(axis=1))
         stamps = np.round(np.cumsum(seg) * 1e9).astype(np.int64)
         widths = np.where(grip[1:], self.max_width, 0.0)
-        traj = JointTrajectory(self.robot.arm_joint_names, qs, stamps, widths)
+        traj = JointTrajectory(self.robot.arm_joint_names, q_plan, stamps, widths)
         return traj, video, acts, poses, valid
 
 

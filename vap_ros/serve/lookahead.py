@@ -46,7 +46,8 @@ class Predictor(Protocol):
     the same for prompts (V, L, H, W, 3) of any length.
     """
 
-    config: Any
+    @property
+    def config(self) -> Any: ...
 
     def predict(self, first_frames: np.ndarray, prompts: np.ndarray, **kw) -> np.ndarray: ...
 
