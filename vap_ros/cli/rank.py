@@ -1,4 +1,5 @@
-"""``vap-ros rank``: rank candidate plans of a simulated scene with the world model."""
+"""``vap-ros rank``: rank candidate plans of a simulated scene (``--sim-seed``) or of a bag's
+scene (``--bag``, plans from JSON, a goal image per camera) with the world model."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ def add_model_args(p) -> None:
     p.add_argument("--dtype", choices=DTYPES, default="float32")
 
 
-def add_ranking_args(p) -> None:
+def add_ranking_args(p, task_required: bool = True) -> None:
     """--task, --candidates, --metric, --tolerance-m."""
-    p.add_argument("--task", choices=TASKS, required=True, help="the scripted task")
+    p.add_argument("--task", choices=TASKS, required=task_required,
+                   help="the scripted task" + ("" if task_required else " (with --sim-seed)"))
     p.add_argument("--candidates", type=int, default=6,
                    help="K plans: the task's scripted plan + K-1 perturbed variants (default 6)")
     p.add_argument("--metric", choices=("region", "psnr"), default="region",
@@ -39,17 +41,38 @@ def add_output_args(p, json_help: str) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "rank", help="rank candidate plans of a simulated scene with the world model",
-        description="Build the simulated scene of --sim-seed (the first episode `vap-ros sim "
-                    "record --seed S` would record), plan --task's scripted plan and "
-                    "--candidates - 1 perturbed variants (targets rotated/shifted), predict "
-                    "every plan's whole video from the cameras' current images, and rank the "
-                    "plans by their predicted final frames against the goal: the nominal plan's "
-                    "real final frame per camera. Every plan is also run in the physics: the "
-                    "true score and success are reported beside the prediction. Writes "
-                    "OUT/ranking.json and OUT/candidates.png (predicted | real final frames).")
-    p.add_argument("--sim-seed", type=int, required=True, help="the scene's seed")
-    add_ranking_args(p)
+        "rank", help="rank candidate plans of a scene (simulated or a bag's) with the world model",
+        description="Predict every candidate plan's whole video from the cameras' current "
+                    "images and rank the plans by their predicted final frames against a goal "
+                    "image per camera. --sim-seed: build the simulated scene of the seed (the "
+                    "first episode `vap-ros sim record --seed S` would record), plan --task's "
+                    "scripted plan and --candidates - 1 perturbed variants (targets "
+                    "rotated/shifted); the goal is the nominal plan's real final frame per "
+                    "camera, and every plan is also run in the physics (true score and success "
+                    "beside the prediction). --bag: the scene is each camera's image at (or "
+                    "just before) --at in the bag, its calibration (camera_info + /tf_static, "
+                    "or --calibration) and the logged joint state; the plans come from --plans "
+                    "(JSON, see docs/model.md) and the goal from --goal CAM=IMAGE.png per "
+                    "camera. Writes OUT/ranking.json and OUT/candidates.png.")
+    scene = p.add_mutually_exclusive_group(required=True)
+    scene.add_argument("--sim-seed", type=int, help="the simulated scene's seed (with --task)")
+    scene.add_argument("--bag", help="a bag (folder or file): rank plans on its scene")
+    b = p.add_argument_group("bag scenes (--bag)")
+    b.add_argument("--at", type=float, default=None, metavar="SECONDS",
+                   help="the scene's moment, seconds from the bag's first image (default: the "
+                        "newest moment every camera has an image)")
+    b.add_argument("--plans", help="candidate plans, JSON: {\"joint_names\": [...], "
+                                   "\"plans\": [{\"name\": ..., \"points\": [{\"t\": s, "
+                                   "\"positions\": [...]}, ...]}, ...]}")
+    b.add_argument("--goal", action="append", default=[], metavar="CAM=IMAGE.png",
+                   help="the goal image of a camera, its images' size (repeat per camera)")
+    b.add_argument("--camera", action="append", default=[], metavar="NAME",
+                   help="rank with this camera (repeatable; default every camera of the bag)")
+    b.add_argument("--calibration", default=None,
+                   help="calibration YAML overriding the bag's camera_info/TF")
+    b.add_argument("--config", default=None,
+                   help="rig config: preset (sim, franka_lab) or YAML path (default sim)")
+    add_ranking_args(p, task_required=False)
     add_model_args(p)
     add_output_args(p, "print {plans, ranking, ...} as JSON instead of the table")
     p.set_defaults(func=run_rank)
@@ -79,11 +102,41 @@ def settings(args):
     return s
 
 
+def check_args(args) -> None:
+    """The options of one scene kind only (argparse checks that exactly one is given).
+
+    Raises:
+        ConfigError: naming the option.
+    """
+    from vap_ros.errors import ConfigError
+
+    if args.bag is None:
+        if args.task is None:
+            raise ConfigError("--sim-seed needs --task")
+        given = [o for o, v in (("--plans", args.plans), ("--goal", args.goal),
+                                ("--camera", args.camera), ("--at", args.at),
+                                ("--calibration", args.calibration),
+                                ("--config", args.config)) if v]
+        if given:
+            raise ConfigError(f"{given[0]} is for --bag scenes, not --sim-seed")
+        return
+    if args.task is not None:
+        raise ConfigError("--task is for --sim-seed scenes; with --bag give --plans")
+    if not args.plans:
+        raise ConfigError("--bag needs --plans PLANS.json")
+    if not args.goal:
+        raise ConfigError("--bag needs a goal image per camera: --goal CAM=IMAGE.png")
+
+
 def run_rank(args) -> int:
     import json
     from pathlib import Path
 
     from vap_ros.outputs import check_out_dir, refuse_overwrite
+
+    check_args(args)
+    if args.bag is not None:
+        return run_rank_bag(args)
     from vap_ros.train.ranking import format_ranking, rank_sim_scene, write_candidates_png
 
     s = settings(args)
@@ -100,5 +153,45 @@ def run_rank(args) -> int:
         print(json.dumps(sr.entry, indent=1))
     else:
         print(format_ranking(sr.entry))
+        print(f"wrote {out}/ranking.json and candidates.png")
+    return 0
+
+
+def run_rank_bag(args) -> int:
+    """``rank --bag``: everything is checked (scene, plans, goals) before the model loads."""
+    import json
+    from pathlib import Path
+
+    from vap_ros.data.config import load_rig_config
+    from vap_ros.errors import ConfigError
+    from vap_ros.outputs import check_out_dir, refuse_overwrite
+    from vap_ros.robot import RobotModel
+    from vap_ros.serve.ranking import METRICS
+    from vap_ros.train import bag_ranking as rb
+
+    if args.metric not in METRICS:
+        raise ConfigError(f"metric {args.metric!r}: expected one of {list(METRICS)}")
+    out = Path(check_out_dir(args.out))
+    refuse_overwrite([out / "ranking.json", out / "candidates.png"], force=args.force)
+    goals = rb.parse_goal_args(args.goal)
+    scene = rb.read_bag_scene(args.bag, at_s=args.at, cameras=args.camera or None,
+                              config=args.config, calibration=args.calibration)
+    robot = RobotModel.from_preset(load_rig_config(args.config).robot)
+    names, plans = rb.load_plans(args.plans, robot, start_q=scene.q, start_width_m=scene.width_m)
+    goal = rb.load_goal_images(goals, scene)
+    model, model_id, _cfg, _robot = load(args)
+    ranked = rb.rank_bag_scene(model, scene, names, plans, goal, steps=args.steps,
+                               seed=args.seed, metric=args.metric,
+                               progress=not args.no_progress)
+    ranked.entry["model"] = model_id
+    ranked.entry["plans_file"] = str(args.plans)
+    ranked.entry["goals"] = {c: str(goals[c]) for c in scene.names}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "ranking.json").write_text(json.dumps(ranked.entry, indent=1))
+    rb.write_bag_candidates_png(ranked, out / "candidates.png")
+    if args.print_json:
+        print(json.dumps(ranked.entry, indent=1))
+    else:
+        print(rb.format_bag_ranking(ranked.entry))
         print(f"wrote {out}/ranking.json and candidates.png")
     return 0

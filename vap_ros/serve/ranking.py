@@ -125,7 +125,8 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
                plans: Sequence[JointTrajectory], goal: Sequence[np.ndarray], *,
                renderer=None, frames: int | None = None, settle_s: float = 0.2,
                steps: int | None = None, seed: int = 0, metric: str = "region",
-               keep_videos: bool = False, progress: bool = False) -> RankResult:
+               keep_videos: bool = False, progress: bool = False,
+               current_width_m: float | None = None) -> RankResult:
     """Predict every plan's video and rank the plans by their predicted final frames.
 
     Args:
@@ -141,6 +142,8 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
         steps, seed: sampler steps per chunk (None: the model's) and the seed of every plan.
         metric: the score that ranks, one of ``METRICS``.
         keep_videos: keep every plan's predicted video and prompts (``RankResult.videos``).
+        current_width_m: the gripper width drawn for a plan that carries none (None: no
+            gripper width, the renderer's default).
     Returns:
         a ``RankResult``.
     Raises:
@@ -171,7 +174,8 @@ def rank_plans(model: Predictor, first_frames: Sequence[np.ndarray], cameras: Se
     scores: dict[str, list[float]] = {m: [] for m in METRICS}
     t0 = time.perf_counter()
     for plan in tqdm(plans, desc="rank plans", unit="plan", disable=not progress):
-        inputs = RolloutInputs(list(cameras), list(images), [0] * V, plan=plan)
+        inputs = RolloutInputs(list(cameras), list(images), [0] * V, plan=plan,
+                               current_width_m=current_width_m)
         first, prompts, _q, _t = look.prepare(inputs, L)
         video = np.asarray(model.predict_long(first, prompts, **kw))
         if video.shape != prompts.shape or video.dtype != np.uint8:
