@@ -73,7 +73,7 @@ def test_rank_bag_cli_matches_rank_plans(inputs, tmp_path, capsys):
     scene = rb.read_bag_scene(root / "bag", at_s=0.5)
     robot = RobotModel.from_preset("panda")
     names, plans = rb.load_plans(root / "plans.json", robot, start_q=scene.q,
-                              start_width_m=scene.width_m)
+                                 start_width_m=scene.width_m)
     assert names == ["stay", "turn", "grip"]
     assert plans[1].stamps_ns[0] == 0 and np.allclose(plans[1].positions[0], scene.q)
     goal = rb.load_goal_images(rb.parse_goal_args(goals[1::2]), scene)
