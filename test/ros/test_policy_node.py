@@ -31,17 +31,19 @@ from vap_ros.ros.probe import ARM, GRIP, wait_for
 
 CAMS = ["front", "left"]
 TARGET = np.array([0.45, 0.12, 0.25])
+DRIVE_TARGET = np.array([0.40, -0.15, 0.30])  # the test that moves the arm: 0.28 m away
 
 
 class GoToTarget:
     """A joint model: predict_joint -> action images of the tool at TARGET (top-down) in every
     frame, drawn through the node's own cameras at the model size."""
 
-    def __init__(self, node_cams):
+    def __init__(self, node_cams, target=TARGET):
         from vap_ros.model.config import load_preset
 
         self.config = load_preset("tiny", conditioning="none", generate_actions="action_images")
         self.node_cams = node_cams  # () -> the node's calibrated cameras
+        self.target = target
         self.calls: list[tuple] = []
 
     def predict_joint(self, images, action_state, goal, steps=None, seed=0):
@@ -51,17 +53,17 @@ class GoToTarget:
         c = self.config
         self.calls.append((images.shape, action_state.shape, goal.shape))
         cams = [cam.scaled(c.width, c.height) for cam in self.node_cams()]
-        T = top_down(TARGET, 0.0)
+        T = top_down(self.target, 0.0)
         acts = ActionImageCodec().encode(np.repeat(T[None], c.num_frames, 0),
                                          np.ones(c.num_frames, bool), cams)
         return np.repeat(images[:, None], c.num_frames, 1), acts
 
 
-def fake_factory(holder):
+def fake_factory(holder, target=TARGET):
     def factory(params, robot):
         from vap_ros.policy import ActionImagePolicy
 
-        fake = GoToTarget(lambda: holder["node"].inputs.cameras())
+        fake = GoToTarget(lambda: holder["node"].inputs.cameras(), target)
         holder["fake"] = fake
         return ActionImagePolicy(fake, robot, seed=params.seed), "fake-go-to-target"
     return factory
@@ -85,12 +87,12 @@ def sim_rig_process(tmp_path_factory, ros):
         proc.kill()
 
 
-def make_node(ros, name, factory=None, cams=CAMS, **params):
+def make_node(ros, name, factory=None, cams=CAMS, target=TARGET, **params):
     holder: dict = {}
     overrides = [Parameter("cameras", value=list(cams)), Parameter("rate_hz", value=0.0)]
     overrides += [Parameter(k, value=v) for k, v in params.items()]
     node = ros.add(PolicyNode(name, context=ros.context,
-                              policy_factory=factory or fake_factory(holder),
+                              policy_factory=factory or fake_factory(holder, target),
                               parameter_overrides=overrides))
     holder["node"] = node
     return node, holder
@@ -144,9 +146,10 @@ def test_plan_from_the_sim_rig_moves_toward_the_target(ros, rig):
     wait_for(lambda: len(node._goals) == len(CAMS) and trigger.get_subscription_count(),
              what="the goal images and the plan_now subscription")
     q_now = node.joints.latest.arm_q.copy()
+    n_plans, n_commands = len(got["plans"]), len(got["commands"])
     trigger.publish(Empty())
-    wait_for(lambda: got["plans"], what="a plan on " + DEFAULT_PLAN_TOPIC)
-    plan = got["plans"][0]
+    wait_for(lambda: len(got["plans"]) > n_plans, what="a plan on " + DEFAULT_PLAN_TOPIC)
+    plan = got["plans"][n_plans]
     fake = holder["fake"]
     assert fake.calls and fake.calls[0] == ((2, 32, 32, 3),) * 3  # resized to the model's
     assert list(plan.joint_names) == list(ARM) + list(GRIP)
@@ -159,7 +162,7 @@ def test_plan_from_the_sim_rig_moves_toward_the_target(ros, rig):
     d = np.linalg.norm(tcp(q) - TARGET, axis=1)
     assert d[-1] < 0.02 and d[-1] < d[0] - 0.05, d  # ends at the fake model's target
     # the default plan topic is nobody's command topic: the rig got nothing
-    assert not got["commands"]
+    assert len(got["commands"]) == n_commands
     assert client.count_publishers("/planned_trajectory") == 0
     ros.remove(node)
 
@@ -230,20 +233,37 @@ def test_pointed_at_the_rigs_command_topic_the_arm_moves(ros, rig):
     """The user's explicit choice: plan_topic := the rig's command topic executes the plan."""
     client, got = rig
     node, _ = make_node(ros, "policy_node_drive", plan_topic="/planned_trajectory",
-                        goal_namespace="/drive")
+                        goal_namespace="/drive", target=DRIVE_TARGET)
     wait_for(lambda: ready(node), what="the rig's inputs reaching the policy node")
     pubs = goal_publishers(client, "/drive")
     for c in CAMS:
         pubs[c].publish(got["images"][c][-1])
     wait_for(lambda: len(node._goals) == len(CAMS), what="the goal images")
     start = tcp(node.joints.latest.arm_q)[0]
+    n_commands = len(got["commands"])
     msg = node.plan_once()
     duration = msg.points[-1].time_from_start
-    wait_for(lambda: got["commands"], what="the plan on the rig's command topic")
+    wait_for(lambda: len(got["commands"]) > n_commands,
+             what="the plan on the rig's command topic")
 
     def arrived():
-        d = np.linalg.norm(tcp(node.joints.latest.arm_q)[0] - TARGET)
+        d = np.linalg.norm(tcp(node.joints.latest.arm_q)[0] - DRIVE_TARGET)
         return d < 0.03
     wait_for(arrived, what=f"the arm reaching the target (plan {duration.sec} s)")
-    assert np.linalg.norm(start - TARGET) > 0.05
+    assert np.linalg.norm(start - DRIVE_TARGET) > 0.05
     ros.remove(node)
+
+
+def test_parameter_file_holds_declared_parameters():
+    import yaml
+
+    from vap_ros.ros.policy_node import PolicyParams
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "config", "policy_node.yaml")
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    assert list(doc) == ["policy_node"]
+    params = doc["policy_node"]["ros__parameters"]
+    assert set(params) <= set(PolicyParams.field_names())
+    p = PolicyParams.from_dict({**PolicyParams.defaults(), **params}, source=path)
+    assert p.plan_topic == DEFAULT_PLAN_TOPIC and not looks_like_controller(p.plan_topic)

@@ -202,7 +202,7 @@ class PolicyNode(Node):
         self.last_poses: np.ndarray | None = None  # decoded end-effector poses of the last plan
         self._plan_lock = threading.Lock()
         if p.rate_hz > 0:
-            self.create_timer(1.0 / p.rate_hz, self._plan_guarded, callback_group=plan_group)
+            self.create_timer(1.0 / p.rate_hz, self._on_timer, callback_group=plan_group)
         if p.diagnostics_period_s > 0:
             self.create_timer(p.diagnostics_period_s, self._publish_diagnostics,
                               callback_group=inputs_group)
@@ -254,6 +254,10 @@ class PolicyNode(Node):
     # ------------------------------------------------------------ planning
     def _plan_guarded(self) -> None:
         guarded(self.errors, "policy", self.plan_once)
+
+    def _on_timer(self) -> None:
+        if self.policy is not None:  # else: said once at start-up, and in /diagnostics
+            self._plan_guarded()
 
     def plan_once(self) -> JointTrajectoryMsg:
         """Plan one chunk from the newest inputs and publish it (returned).
