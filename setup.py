@@ -50,6 +50,7 @@ setup(
             "sim_rig = vap_ros.ros.sim_rig_node:main",
             "lookahead_node = vap_ros.ros.lookahead_node:main",
             "prompt_node = vap_ros.ros.prompt_node:main",
+            "policy_node = vap_ros.ros.policy_node:main",
             "bag_player_node = vap_ros.ros.bag_player_node:main",
         ],
     },
