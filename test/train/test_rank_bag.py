@@ -109,6 +109,8 @@ def _bad_plans(root, plans):
     ("with sim-seed", "not allowed with argument"),
     ("task with bag", "--task is for --sim-seed scenes"),
     ("plans with sim", "--plans is for --bag scenes"),
+    ("candidates with bag", "--candidates is for --sim-seed scenes"),
+    ("tolerance with bag", "--tolerance-m is for --sim-seed scenes"),
 ])
 def test_rank_bag_bad_input_is_one_clear_error(inputs, tmp_path, capsys, case, message):
     root, doc, goals = inputs
@@ -145,6 +147,10 @@ def test_rank_bag_bad_input_is_one_clear_error(inputs, tmp_path, capsys, case, m
         args += ["--sim-seed", "3"]
     elif case == "task with bag":
         args += ["--task", "reach"]
+    elif case == "candidates with bag":
+        args += ["--candidates", "4"]
+    elif case == "tolerance with bag":
+        args += ["--tolerance-m", "0.05"]
     elif case == "plans with sim":
         args = ["rank", "--sim-seed", "3", "--task", "reach", "--plans", "p.json",
                 "--model", "tiny", "--out", str(tmp_path / "o")]

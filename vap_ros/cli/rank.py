@@ -21,13 +21,14 @@ def add_ranking_args(p, task_required: bool = True) -> None:
     """--task, --candidates, --metric, --tolerance-m."""
     p.add_argument("--task", choices=TASKS, required=task_required,
                    help="the scripted task" + ("" if task_required else " (with --sim-seed)"))
-    p.add_argument("--candidates", type=int, default=6,
+    p.add_argument("--candidates", type=int, default=None,
                    help="K plans: the task's scripted plan + K-1 perturbed variants (default 6)")
     p.add_argument("--metric", choices=("region", "psnr"), default="region",
                    help="rank by PSNR over the goal's changed region (default) or the whole "
                         "frame")
-    p.add_argument("--tolerance-m", type=float, default=0.03,
-                   help="success: the object (reach: the tool) ends this close to the goal's")
+    p.add_argument("--tolerance-m", type=float, default=None,
+                   help="success: the object (reach: the tool) ends this close to the goal's "
+                        "(default 0.03)")
 
 
 def add_output_args(p, json_help: str) -> None:
@@ -96,8 +97,10 @@ def load(args):
 def settings(args):
     from vap_ros.train.ranking import RankingSettings
 
-    s = RankingSettings(candidates=args.candidates, steps=args.steps, seed=args.seed,
-                        tolerance_m=args.tolerance_m, metric=args.metric)
+    s = RankingSettings(candidates=6 if args.candidates is None else args.candidates,
+                        steps=args.steps, seed=args.seed,
+                        tolerance_m=0.03 if args.tolerance_m is None else args.tolerance_m,
+                        metric=args.metric)
     s.check()  # before the model loads
     return s
 
@@ -122,6 +125,11 @@ def check_args(args) -> None:
         return
     if args.task is not None:
         raise ConfigError("--task is for --sim-seed scenes; with --bag give --plans")
+    sim_only = [o for o, v in (("--candidates", args.candidates),
+                               ("--tolerance-m", args.tolerance_m)) if v is not None]
+    if sim_only:
+        raise ConfigError(f"{sim_only[0]} is for --sim-seed scenes (generated candidates, "
+                          "executed outcomes), not --bag: the plans come from --plans")
     if not args.plans:
         raise ConfigError("--bag needs --plans PLANS.json")
     if not args.goal:
