@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 
 from vap_ros.camera import Camera
-from vap_ros.errors import CalibrationError, ImageError
+from vap_ros.errors import ImageError
 from vap_ros.prompts import ActionImageCodec
-from vap_ros.prompts.action_images import DecodedActions, _fit_pose, _triangulate
+from vap_ros.prompts.action_images import DecodedActions, _triangulate
 
 __all__ = ["RobustDecoder", "smooth"]
 
@@ -96,32 +96,8 @@ class RobustDecoder:
         imgs = np.asarray(images)
         if imgs.ndim != 5 or imgs.shape[-1] != 3:
             raise ImageError(f"action images must be (V, T, H, W, 3), got {imgs.shape}")
-        V, T, H, W, _ = imgs.shape
-        if V != len(cameras):
-            raise ImageError(f"{V} views of action images but {len(cameras)} cameras")
-        if V < 2:
-            raise CalibrationError("decoding action images needs at least 2 calibrated views")
-        cc = self.codec
-        cams = [c if (c.height, c.width) == (H, W) else c.scaled(W, H) for c in cameras]
-        sigma = cc.sigma_frac * min(H, W)
-        f = imgs.astype(np.float64) / 255.0
-        poses = np.full((T, 4, 4), np.nan)
-        opened = np.zeros(T, bool)
-        used = np.zeros((T, 3), np.int64)
-        model = cc.model_points()
-        for t in range(T):
-            opened[t] = np.median(f[:, t, :, :, cc.gripper_channel]) > 0.5 * cc.open_level
-            pts = np.full((3, 3), np.nan)
-            for k in range(3):
-                bg = cc.open_level if (opened[t] and k == cc.gripper_channel) else 0.0
-                rays = [(cam, uv) for v, cam in enumerate(cams)
-                        if (uv := self.centre(f[v, t, :, :, k], bg, sigma)) is not None]
-                used[t, k] = len(rays)
-                if len(rays) >= 2:
-                    pts[k] = self.triangulate(rays)
-            if np.all(np.isfinite(pts)):
-                poses[t] = _fit_pose(model, pts)
-        return DecodedActions(poses, opened, used)
+        return self.codec.decode(imgs, cameras, centre=self.centre,
+                                 triangulate=self.triangulate)
 
 
 def smooth(T_base_ee: np.ndarray, gripper_open: np.ndarray, frames: int

@@ -116,8 +116,16 @@ class ActionImageCodec:
             return None
         return np.array([-a / (2 * c), -b / (2 * c)])
 
-    def decode(self, images: np.ndarray, cameras: Sequence[Camera]) -> DecodedActions:
-        """Decode (V, T, H, W, 3) uint8 action images from V ≥ 2 calibrated views."""
+    def decode(self, images: np.ndarray, cameras: Sequence[Camera], *, centre=None,
+               triangulate=None) -> DecodedActions:
+        """Decode (V, T, H, W, 3) uint8 action images from V ≥ 2 calibrated views.
+
+        ``centre(channel (H, W) in [0, 1], background, sigma) -> uv or None`` and
+        ``triangulate([(camera, uv), ...]) -> xyz`` replace the per-blob steps (default: one
+        global Gaussian fit, linear least squares); ``vap_ros.label.decode`` passes robust ones
+        for generated images."""
+        centre = self._centre if centre is None else centre
+        triangulate = _triangulate if triangulate is None else triangulate
         imgs = np.asarray(images)
         if imgs.ndim == 4:
             imgs = imgs[:, None]
@@ -143,12 +151,12 @@ class ActionImageCodec:
                 bg = self.open_level if (opened[t] and k == self.gripper_channel) else 0.0
                 rays = []
                 for v, cam in enumerate(cams):
-                    uv = self._centre(f[v, t, :, :, k], bg, sigma)
+                    uv = centre(f[v, t, :, :, k], bg, sigma)
                     if uv is not None:
                         rays.append((cam, uv))
                 used[t, k] = len(rays)
                 if len(rays) >= 2:
-                    pts3[k] = _triangulate(rays)
+                    pts3[k] = triangulate(rays)
             if np.all(np.isfinite(pts3)):
                 poses[t] = _fit_pose(model, pts3)
         return DecodedActions(poses, opened, used)
