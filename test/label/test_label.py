@@ -113,10 +113,11 @@ def test_label_bag_recovers_the_logged_trajectory(oracle, episode, tmp_path):
 
     model, bv, truth, t_open = oracle
     out = tmp_path / "traj.json"
+    calls0 = model.calls  # the oracle is shared by the module's tests, in any order
     doc, labels, _ = label_bag(model, episode, ["front", "left", "right"], out=out)
     assert json.loads(out.read_text()) == doc
     n = bv.video.shape[1]
-    assert model.calls == -(-n // 5)  # windows of the model's 5 frames
+    assert model.calls - calls0 == -(-n // 5)  # windows of the model's 5 frames
     for key in ("stamps_ns", "ee_xyz_m", "ee_quat_xyzw", "gripper_width_m"):
         assert len(doc[key]) == n
     assert doc["stamps_ns"] == bv.stamps_ns.tolist()
