@@ -203,7 +203,8 @@ def test_bad_inputs_are_one_line_each_and_the_node_keeps_running(ros, rig):
     for c in CAMS:  # the model's size is fine too: the node recovers
         pubs[c].publish(convert.image_msg(np.zeros((32, 32, 3), np.uint8), 0,
                                           f"{c}_optical_frame"))
-    wait_for(lambda: node._goals["front"].width == 32, what="the model-size goals")
+    wait_for(lambda: all(node._goals[c].width == 32 for c in CAMS),
+             what="the model-size goals of every camera")
     assert node.plan_once().points
     ros.remove(node)
 
