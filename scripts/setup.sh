@@ -27,6 +27,13 @@ pip="$venv/bin/python -m pip"
 stamp=$venv/.vap_ros_setup
 want=$(cat "$repo/requirements.txt" "$repo/requirements-ros.txt" "$repo/setup.py" "$0" | sha1sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # the environment takes ~3 GB (torch, MuJoCo, diffusers, ROS 2 wheels): say so up front
+  # rather than fail half-installed
+  free_kb=$(df -Pk "$venv" | awk 'NR==2 {print $4}')
+  if [ "$free_kb" -lt 4000000 ]; then
+    echo "[setup] only $((free_kb / 1000000)) GB free at $venv; installing needs about 4 GB" >&2
+    exit 1
+  fi
   echo "[setup] installing Python packages (first run: a few minutes)"
   $pip install -q --upgrade pip
   # torch: the local CPU wheel; any other spec would pull GBs of CUDA packages.

@@ -69,6 +69,23 @@ def dds_domain(monkeypatch):
     monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
     yield domain
     f.close()
+# The suite writes clip caches, bags, checkpoints and videos under the temp folder: about 0.8 GB
+# at its peak (a passed test's tmp_path is deleted when it ends, setup.cfg). A full disk would
+# otherwise surface as hundreds of unrelated errors (CI's run of 2026-11-29), so say it once.
+MIN_FREE_TMP_GB = 2.0
+
+
+def pytest_sessionstart(session):
+    import shutil
+
+    tmp = Path(tempfile.gettempdir())
+    free_gb = shutil.disk_usage(tmp).free / 1e9
+    if free_gb < MIN_FREE_TMP_GB:
+        pytest.exit(f"only {free_gb:.1f} GB free in {tmp}; the test suite needs at least "
+                    f"{MIN_FREE_TMP_GB:.0f} GB there (set TMPDIR to a folder with room)",
+                    returncode=2)
+
+
 SHARED_REAL = REPO.parent / "shared" / "data" / "real"
 
 
