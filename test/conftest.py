@@ -69,8 +69,9 @@ def dds_domain(monkeypatch):
     monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
     yield domain
     f.close()
-# The suite writes clip caches, bags, checkpoints and videos under the temp folder: about 0.8 GB
-# at its peak (a passed test's tmp_path is deleted when it ends, setup.cfg). A full disk would
+# The suite writes clip caches, bags, checkpoints and videos under the temp folder: 0.2 GB at its
+# peak, as a passed test's tmp_path is deleted when it ends (setup.cfg; 0.75 GB when all were
+# kept). A full disk would
 # otherwise surface as hundreds of unrelated errors (CI's run of 2026-11-29), so say it once.
 MIN_FREE_TMP_GB = 2.0
 
