@@ -71,8 +71,8 @@ def dds_domain(monkeypatch):
     f.close()
 # The suite writes clip caches, bags, checkpoints and videos under the temp folder: 0.2 GB at its
 # peak, as a passed test's tmp_path is deleted when it ends (setup.cfg; 0.75 GB when all were
-# kept). A full disk would
-# otherwise surface as hundreds of unrelated errors (CI's run of 2026-11-29), so say it once.
+# kept). A full disk would otherwise surface as hundreds of unrelated errors (CI's run of
+# 2026-11-29), so say it once.
 MIN_FREE_TMP_GB = 2.0
 
 
