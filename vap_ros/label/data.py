@@ -61,7 +61,7 @@ class JointStateScale:
                               "joints + the gripper width (a gripper with max_width_m > 0)")
         self.dim = self.lower.size + 1
 
-    def normalise(self, q: np.ndarray, width: np.ndarray) -> np.ndarray:
+    def normalise(self, q: np.ndarray, width: np.ndarray | float) -> np.ndarray:
         """(..., n) joint positions and (...) widths (m) -> (..., n + 1) in [-1, 1]."""
         q = np.asarray(q, np.float64)
         a = 2.0 * (q - self.lower) / (self.upper - self.lower) - 1.0

@@ -88,8 +88,8 @@ class CheckpointParts:
         train_patch_embed: the model trains its patch embedding.
         card: the model card's ``training_data`` and ``metrics``.
         text_embedding: (1, L, text_embed_dim).
-        action_adapter, action_head, controlnet, lora: state dicts (empty when the model has no such part;
-            ``lora`` under the transformer's module names).
+        action_adapter, action_head, controlnet, lora: state dicts (empty when the model has
+            no such part; ``lora`` under the transformer's module names).
     """
 
     path: Path

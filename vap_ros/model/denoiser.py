@@ -91,7 +91,14 @@ class Denoiser(nn.Module):
         assert tokens is not None
         return out, tokens, temb
 
-    def _run(self, latents, timestep, control, frame_emb, rotary, action_tokens):
+    def _run(self, latents: torch.Tensor, timestep: torch.Tensor,
+             control: torch.Tensor | None, frame_emb: torch.Tensor | None,
+             rotary: tuple[torch.Tensor, torch.Tensor] | None,
+             action_tokens: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """The forward pass (see ``forward``), with the action tokens in the text stream when
+        given: (video prediction, action tokens after the blocks or None, timestep embedding).
+        """
         t = self.transformer
         b, frames, _, height, width = latents.shape
         temb = t.time_proj(timestep).to(dtype=latents.dtype)
