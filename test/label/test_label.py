@@ -170,7 +170,7 @@ def test_action_image_clips(episode, tmp_path):
     js = JointStateClips(tmp_path / "cache", per_view=True)[3 * 1 + 2]
     np.testing.assert_array_equal(js["action_images"], one["action_images"])
     x = js["joint_states"].numpy()
-    assert x.shape == (5, 8) and np.all(np.abs(x) <= 1.0)
+    assert x.shape == (5, 8) and np.all(np.abs(x) <= 1.001)  # a logged width may pass its max
     robot = RobotModel.from_preset("panda")
     q, w = JointStateScale(robot).denormalise(x)
     np.testing.assert_allclose(robot.tcp_poses(q, w), item["ee_poses"].numpy(), atol=1e-4)
