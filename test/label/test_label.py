@@ -164,6 +164,16 @@ def test_action_image_clips(episode, tmp_path):
     one = pv[3 * 1 + 2]  # view 2 of clip 1
     np.testing.assert_array_equal(one["action_images"][0], item["action_images"][2])
     np.testing.assert_array_equal(one["goal"][0], item["goal"][2])
+    from vap_ros.label import JointStateClips, JointStateScale
+    from vap_ros.robot import RobotModel
+
+    js = JointStateClips(tmp_path / "cache", per_view=True)[3 * 1 + 2]
+    np.testing.assert_array_equal(js["action_images"], one["action_images"])
+    x = js["joint_states"].numpy()
+    assert x.shape == (5, 8) and np.all(np.abs(x) <= 1.001)  # a logged width may pass its max
+    robot = RobotModel.from_preset("panda")
+    q, w = JointStateScale(robot).denormalise(x)
+    np.testing.assert_allclose(robot.tcp_poses(q, w), item["ee_poses"].numpy(), atol=1e-4)
 
 
 def test_evaluate_labelling_and_the_cli(oracle, episode, tmp_path, monkeypatch):
@@ -194,3 +204,51 @@ def test_evaluate_labelling_and_the_cli(oracle, episode, tmp_path, monkeypatch):
                  "oracle", "--out", str(tmp_path / "t.json"), "--no-progress"]) == 0
     doc = json.loads((tmp_path / "t.json").read_text())
     assert doc["cameras"] == ["front", "left"] and doc["model"] == "oracle"
+
+
+class JointOracle:
+    """A stand-in for a trained joint-state model: the true normalised joint states of the
+    frames shown, one sequence per view."""
+
+    def __init__(self, config, video: np.ndarray, joints: np.ndarray):
+        self.config = config
+        self.index = {video[0, f].tobytes(): f for f in range(video.shape[1])}
+        self.joints = joints
+        self.calls = 0
+
+    def label(self, video, steps=None, seed=0):
+        self.calls += 1
+        rows = [self.index[video[0, f].tobytes()] for f in range(video.shape[1])]
+        return np.repeat(self.joints[rows][None], video.shape[0], axis=0)
+
+
+def test_label_bag_with_a_joint_state_model(episode, tmp_path):
+    """A joint-state model's labels are FK of its joint sequence: fed the logged joints, the
+    labeller returns the logged end-effector poses, widths and gripper states exactly."""
+    from vap_ros.data.bag import BagReader
+    from vap_ros.data.config import load_rig_config
+    from vap_ros.data.recording import read_recording
+    from vap_ros.label import JointStateScale
+    from vap_ros.label.bag_video import read_bag_video
+    from vap_ros.label.evaluate import errors, truth_poses
+    from vap_ros.label.labeller import label_bag
+    from vap_ros.model.config import load_preset
+    from vap_ros.robot import RobotModel
+
+    cfg = load_preset("tiny", conditioning="none", generate_actions="joint_states")
+    bv = read_bag_video(episode, fps=cfg.fps, size=(cfg.height, cfg.width))
+    robot = RobotModel.from_preset("panda")
+    with BagReader(episode) as reader:
+        rec = read_recording(reader, load_rig_config(None), robot)
+    s = rec.logged.sample(np.asarray(bv.stamps_ns, np.int64))
+    oracle = JointOracle(cfg, bv.video, JointStateScale(robot).normalise(s.positions,
+                                                                         s.gripper_width_m))
+    doc, labels, _ = label_bag(oracle, episode, out=tmp_path / "l.json")
+    truth, t_open = truth_poses(episode, bv.stamps_ns)
+    pos, rot = errors(labels.T_base_ee, truth)
+    assert oracle.calls >= 2 and labels.valid.all()
+    assert pos.max() < 1e-5 and rot.max() < 1e-3
+    assert labels.gripper_open.tolist() == t_open.tolist() and t_open.any() and not t_open.all()
+    np.testing.assert_allclose(doc["joint_positions_rad"], s.positions, atol=5e-5)  # float32
+    assert doc["generate_actions"] == "joint_states"
+    assert labels.action_images.shape == bv.video.shape

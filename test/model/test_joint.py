@@ -38,7 +38,7 @@ def test_config_is_validated():
     with pytest.raises(ConfigError, match="conditioning"):
         load_preset("tiny", generate_actions="action_images")  # skeleton prompt + actions
     with pytest.raises(ConfigError, match="generate_actions"):
-        load_preset("tiny", conditioning="none", generate_actions="joint_states")
+        load_preset("tiny", conditioning="none", generate_actions="joint_torques")
     with pytest.raises(ConfigError, match="action_label_fraction"):
         load_preset("tiny", action_label_fraction=1.5, **JOINT)
     with pytest.raises(ConfigError, match="action_loss_weight"):
@@ -84,8 +84,10 @@ def test_bad_inputs_get_one_clear_error(wm):
         wm.predict_joint(first, guidance_scale=2.0)
     with pytest.raises(ModelError, match=r"4 frames.*takes 5"):
         wm.label(_u8((2, 4, 32, 32, 3), 0))
-    with pytest.raises(ModelError, match="does not generate actions"):
+    with pytest.raises(ModelError, match="does not generate action images"):
         WorldModel.from_preset("tiny", seed=0).predict_joint(first)
+    with pytest.raises(ModelError, match="joint_state is an input of"):
+        wm.predict_joint(first, joint_state=np.zeros(8, np.float32))
     video = torch.zeros(1, 2, 3, 5, 32, 32)
     with pytest.raises(ModelError, match="action_images"):
         wm.training_loss({"video": video})

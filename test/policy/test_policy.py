@@ -62,6 +62,46 @@ def test_policy_closes_the_loop_to_the_decoded_target(scene):
     assert len(res["frames"]) == 2 and res["frames"][0].shape == (3, 32, 32, 3)
 
 
+class GoToJoints:
+    """A joint-state model's predict_joint -> the joints of the tool at ``target`` (IK) in
+    every frame after the first, normalised, the same for every view."""
+
+    def __init__(self, config, robot, target):
+        from vap_ros.label import JointStateScale
+        from vap_ros.sim.ik import IKSolver, top_down
+        from vap_ros.sim.tasks import HOME_Q
+
+        self.config = config
+        q = IKSolver(robot, HOME_Q).solve(top_down(np.asarray(target), 0.0), HOME_Q)
+        self.scale = JointStateScale(robot)
+        self.x = self.scale.normalise(q, 0.08)
+        self.calls = 0
+
+    def predict_joint(self, images, action_state, goal, steps=None, seed=0, joint_state=None):
+        self.calls += 1
+        assert images.shape == goal.shape == action_state.shape and joint_state.shape == (8,)
+        seq = np.repeat(self.x[None], self.config.num_frames, 0)
+        seq[0] = joint_state
+        return (np.repeat(images[:, None], self.config.num_frames, 1),
+                np.repeat(seq[None], images.shape[0], 0))
+
+
+def test_joint_state_policy_runs_the_generated_joints(scene):
+    """The action head's joint sequence is the plan itself (no decoding, no IK)."""
+    from vap_ros.model.config import load_preset
+    from vap_ros.policy import ActionImagePolicy, run_policy
+    from vap_ros.robot import RobotModel
+
+    cfg = load_preset("tiny", conditioning="none", generate_actions="joint_states")
+    robot = RobotModel.from_preset("panda")
+    fake = GoToJoints(cfg, robot, scene.info["target_m"])
+    policy = ActionImagePolicy(fake, robot)
+    res = run_policy(policy, scene, chunks=2, record=True)
+    assert fake.calls == 2 and res["triangulated"] == 1.0 and res["rejected_chunks"] == 0
+    assert res["success"] and res["error_m"] < 0.01, res["error_m"]
+    assert res["action_images"][0].shape == (3, 5, 32, 32, 3)
+
+
 def test_policy_refuses_a_model_without_action_images():
     from vap_ros.model import WorldModel
     from vap_ros.policy import ActionImagePolicy, make_scene

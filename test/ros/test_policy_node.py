@@ -224,7 +224,7 @@ def test_a_model_that_is_not_a_joint_model_is_one_clear_error(ros):
 
     node, _ = make_node(ros, "policy_node_model", factory=not_joint)
     assert node.policy is None and "generate_actions" in node.model_error
-    assert node.errors.seen("needs a model that generates action images")
+    assert node.errors.seen("needs a model that generates actions")
     node._plan_guarded()  # keeps running: each request says why it cannot plan
     assert node.errors.counts["model"] >= 1 and node.errors.counts["input"] >= 1
     ros.remove(node)

@@ -11,7 +11,11 @@ arm really had at each image stamp) whose items also hold
     goal           float32 (V, 3, 1, H, W) in [-1, 1]: each view's image at the end of the
                    episode (the last frame of the bag's last clip in the cache)
 
-and no ``prompts`` (a joint model is given no action).
+and no ``prompts`` (a joint model is given no action). ``JointStateClips`` (for
+``generate_actions: joint_states`` models) adds
+
+    joint_states   float32 (F, D) in [-1, 1]: the logged joint positions + gripper width at the
+                   image stamps, normalised by the URDF limits (``JointStateScale``)
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ import torch
 
 from vap_ros.camera import Camera
 from vap_ros.data import ClipDataset
-from vap_ros.errors import CalibrationError
+from vap_ros.errors import CalibrationError, ConfigError
 from vap_ros.prompts import ActionImageCodec
 
-__all__ = ["OPEN_WIDTH_M", "ActionImageClips", "clip_cameras", "gripper_open",
-           "wants_action_images"]
+__all__ = ["OPEN_WIDTH_M", "ActionImageClips", "JointStateClips", "JointStateScale",
+           "clip_cameras", "gripper_open", "wants_action_images", "wants_joint_states"]
 
 #: The gripper counts as open when its fingers are (almost) fully apart: a Panda hand closed
 #: on a 4-6 cm object is not open, whatever its width.
@@ -38,6 +42,38 @@ OPEN_WIDTH_M = 0.07
 def gripper_open(width_m) -> np.ndarray:
     """Binary gripper state of finger widths (m): open iff width >= ``OPEN_WIDTH_M``."""
     return np.asarray(width_m, np.float64) >= OPEN_WIDTH_M
+
+
+class JointStateScale:
+    """Joint positions + gripper width <-> the [-1, 1] vectors of ``joint_states`` models: each
+    arm joint scaled by its URDF limits, the width by [0, the gripper's maximum width].
+
+    Args:
+        robot: a ``RobotModel`` (its arm limits and gripper).
+    """
+
+    def __init__(self, robot):
+        self.lower = np.asarray(robot.lower_limits, np.float64)
+        self.upper = np.asarray(robot.upper_limits, np.float64)
+        self.max_width = float(robot.gripper.max_width_m) if robot.gripper else 0.0
+        if self.max_width <= 0:
+            raise ConfigError("the robot has no gripper: joint-state models generate the arm "
+                              "joints + the gripper width (a gripper with max_width_m > 0)")
+        self.dim = self.lower.size + 1
+
+    def normalise(self, q: np.ndarray, width: np.ndarray | float) -> np.ndarray:
+        """(..., n) joint positions and (...) widths (m) -> (..., n + 1) in [-1, 1]."""
+        q = np.asarray(q, np.float64)
+        a = 2.0 * (q - self.lower) / (self.upper - self.lower) - 1.0
+        w = 2.0 * np.asarray(width, np.float64) / self.max_width - 1.0
+        return np.concatenate([a, w[..., None]], axis=-1).astype(np.float32)
+
+    def denormalise(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(..., n + 1) model vectors -> (joint positions clipped to the limits, widths (m)
+        clipped to [0, max width])."""
+        x = np.clip(np.asarray(x, np.float64), -1.0, 1.0)
+        q = self.lower + (x[..., :-1] + 1.0) * 0.5 * (self.upper - self.lower)
+        return q, (x[..., -1] + 1.0) * 0.5 * self.max_width
 
 
 def clip_cameras(K: np.ndarray, T_cam_base: np.ndarray, size: tuple[int, int],
@@ -111,24 +147,61 @@ class ActionImageClips(ClipDataset):
         return item
 
 
+class JointStateClips(ActionImageClips):
+    """``ActionImageClips`` with the normalised logged joint states (``joint_states`` (F, D)),
+    the training data of ``generate_actions: joint_states`` models (the action images stay:
+    the current one is a condition, as for the action-image model).
+
+    Args:
+        root, per_view, codec: as ``ActionImageClips``.
+        robot: the ``RobotModel`` (default: the cache's robot preset).
+    """
+
+    def __init__(self, root: str | Path, per_view: bool = False,
+                 codec: ActionImageCodec | None = None, robot=None):
+        super().__init__(root, per_view=per_view, codec=codec)
+        if robot is None:
+            from vap_ros.robot import RobotModel
+
+            robot = RobotModel.from_preset(self.manifest.get("robot", {}).get("preset", "panda"))
+        self.scale = JointStateScale(robot)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = super().__getitem__(i)
+        a = item["actions"].numpy()
+        item["joint_states"] = torch.from_numpy(self.scale.normalise(a[:, :-1], a[:, -1]))
+        return item
+
+
 def _to_float(u8: np.ndarray) -> torch.Tensor:
     """uint8 (V, F, H, W, 3) -> float32 (V, 3, F, H, W) in [-1, 1]."""
     return torch.from_numpy(u8).permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1.0)
 
 
-def wants_action_images(train_config) -> bool:
-    """Whether a training config's model generates action images (then it trains on
-    ``ActionImageClips``): its preset or pretrained model's config with the overrides."""
+def generated_actions(train_config) -> str:
+    """A training config's model's ``generate_actions`` ("none", "action_images",
+    "joint_states"): its preset or pretrained model's config with the overrides."""
     mc = train_config.model
     if "generate_actions" in mc.overrides:
-        return mc.overrides["generate_actions"] != "none"
+        return str(mc.overrides["generate_actions"])
     if mc.pretrained is not None:
         import json
 
         p = Path(mc.pretrained) / "vap_config.json"
         if p.is_file():
-            return json.loads(p.read_text()).get("generate_actions", "none") != "none"
-        return False
+            return str(json.loads(p.read_text()).get("generate_actions", "none"))
+        return "none"
     from vap_ros.model.config import load_preset
 
-    return load_preset(mc.preset).joint_actions
+    return load_preset(mc.preset).generate_actions
+
+
+def wants_action_images(train_config) -> bool:
+    """Whether a training config's model generates actions (action images or joint states:
+    then it trains on ``ActionImageClips`` / ``JointStateClips``)."""
+    return generated_actions(train_config) != "none"
+
+
+def wants_joint_states(train_config) -> bool:
+    """Whether a training config's model generates joint states (``JointStateClips``)."""
+    return generated_actions(train_config) == "joint_states"

@@ -1,5 +1,11 @@
 """Label a video with end-effector poses + gripper states: the joint model's labelling mode.
 
+A ``generate_actions: joint_states`` model (the action head) labels joint states instead:
+each window's joint sequence is generated per view, averaged over the views, and turned into
+the end-effector pose by FK (pinocchio, ``RobotModel.tcp_poses``) and into the gripper state by
+its width (``data.gripper_open``); every frame is then ``valid``, and ``Labels.action_images``
+holds the action images of the labelled poses (for the side-by-sides).
+
 A multi-view video of any length N is cut into windows of the model's T frames (consecutive,
 the last one aligned to the end: every frame is labelled once, by the last window holding it),
 each window's action images are generated from its clean frames alone (``WorldModel.label``: no
@@ -22,8 +28,8 @@ from vap_ros.camera import Camera
 from vap_ros.errors import ModelError
 from vap_ros.prompts import ActionImageCodec
 
-__all__ = ["DECODERS", "Labels", "decode_labels", "fill_gaps", "label_bag", "label_video",
-           "labels_json", "windows"]
+__all__ = ["DECODERS", "Labels", "decode_labels", "fill_gaps", "joints_to_labels", "label_bag",
+           "label_video", "labels_json", "windows"]
 
 
 @dataclass
@@ -34,13 +40,18 @@ class Labels:
         T_base_ee: (N, 4, 4) end-effector poses (gaps filled, see ``valid``).
         gripper_open: (N,) bool.
         valid: (N,) bool: the pose was triangulated at this frame (not filled).
-        action_images: uint8 (V, N, H, W, 3) the generated action images.
+        action_images: uint8 (V, N, H, W, 3) the generated action images (joint-state models:
+            those of the labelled poses).
+        joint_positions: (N, n) arm joint positions (joint-state models), else None.
+        gripper_width_m: (N,) gripper widths (joint-state models), else None.
     """
 
     T_base_ee: np.ndarray
     gripper_open: np.ndarray
     valid: np.ndarray
     action_images: np.ndarray
+    joint_positions: np.ndarray | None = None
+    gripper_width_m: np.ndarray | None = None
 
 
 def windows(length: int, frames: int) -> list[int]:
@@ -103,25 +114,43 @@ def decode_labels(acts: np.ndarray, cameras: Sequence[Camera], *, decoder: str =
     return Labels(poses, grip, valid, acts)
 
 
+def joints_to_labels(joints: np.ndarray, cameras: Sequence[Camera], robot, *,
+                     smooth_frames: int = 1, codec: ActionImageCodec | None = None) -> Labels:
+    """Generated joint sequences (V, N, D) (normalised, one per view) -> ``Labels``: the views
+    averaged, denormalised (``data.JointStateScale``), FK to the end-effector pose, the
+    gripper state from the width; ``smooth_frames`` as ``decode_labels``."""
+    from vap_ros.label.data import JointStateScale, gripper_open
+    from vap_ros.label.decode import smooth
+
+    codec = codec or ActionImageCodec()
+    q, width = JointStateScale(robot).denormalise(np.asarray(joints, np.float64).mean(axis=0))
+    poses = robot.tcp_poses(q, width)
+    grip = gripper_open(width)
+    poses, grip = smooth(poses, grip, smooth_frames)
+    acts = codec.encode(poses, grip, cameras)
+    return Labels(poses, grip, np.ones(len(poses), bool), acts, q, width)
+
+
 def label_video(model, video: np.ndarray, cameras: Sequence[Camera], *,
                 steps: int | None = None, seed: int = 0,
                 codec: ActionImageCodec | None = None, progress: bool = False,
-                decoder: str = "robust", smooth_frames: int = 1) -> Labels:
+                decoder: str = "robust", smooth_frames: int = 1, robot=None) -> Labels:
     """Label a multi-view video (V, N, H, W, 3) uint8 at the model's size and frame rate.
 
     Args:
-        model: a ``WorldModel`` with ``generate_actions: action_images``.
+        model: a ``WorldModel`` with ``generate_actions: action_images`` or ``joint_states``.
         cameras: the V calibrations at the frame size.
         steps, seed: sampler settings (each window samples with ``seed``).
-        decoder, smooth_frames: see ``decode_labels``.
+        decoder, smooth_frames: see ``decode_labels`` (``decoder``: action images only).
+        robot: the ``RobotModel`` of a joint-state model's joints (default: panda).
     Raises:
         ModelError: not a joint model, a video of the wrong shape, fewer than 2 views, or no
             frame whose pose could be triangulated.
     """
     cfg = model.config
     if not cfg.joint_actions:
-        raise ModelError("labelling needs a model that generates action images "
-                         f"(generate_actions 'action_images'); this one has "
+        raise ModelError("labelling needs a model that generates actions "
+                         f"(generate_actions 'action_images' or 'joint_states'); this one has "
                          f"{cfg.generate_actions!r}")
     if not isinstance(video, np.ndarray) or video.ndim != 5 or video.dtype != np.uint8:
         raise ModelError(f"video must be uint8 (V, N, H, W, 3), got "
@@ -134,11 +163,23 @@ def label_video(model, video: np.ndarray, cameras: Sequence[Camera], *,
     padded = video
     if N < T:  # a short video: hold the last frame
         padded = np.concatenate([video, np.repeat(video[:, -1:], T - N, axis=1)], axis=1)
-    acts = np.zeros_like(padded)
     starts = windows(padded.shape[1], T)
     from tqdm import tqdm
 
-    for s in tqdm(starts, desc="label", unit="window", disable=not progress, leave=False):
+    bar = tqdm(starts, desc="label", unit="window", disable=not progress, leave=False)
+    if cfg.joint_states:
+        joints = np.zeros((V, padded.shape[1], cfg.action_dim), np.float32)
+        for s in bar:
+            joints[:, s:s + T] = model.label(np.ascontiguousarray(padded[:, s:s + T]),
+                                             steps=steps, seed=seed)
+        if robot is None:
+            from vap_ros.robot import RobotModel
+
+            robot = RobotModel.from_preset("panda")
+        return joints_to_labels(joints[:, :N], cameras, robot, smooth_frames=smooth_frames,
+                                codec=codec)
+    acts = np.zeros_like(padded)
+    for s in bar:
         acts[:, s:s + T] = model.label(np.ascontiguousarray(padded[:, s:s + T]), steps=steps,
                                        seed=seed)
     return decode_labels(acts[:, :N], cameras, decoder=decoder, smooth_frames=smooth_frames,
@@ -184,14 +225,18 @@ def label_bag(model, bag: str | Path, cameras: Sequence[str] | None = None, *,
     cfg = model.config
     bv = read_bag_video(bag, cameras, fps=cfg.fps, size=(cfg.height, cfg.width), config=config,
                         calibration=calibration)
-    labels = label_video(model, bv.video, bv.cameras, steps=steps, seed=seed, progress=progress,
-                         decoder=decoder, smooth_frames=smooth_frames)
     robot = RobotModel.from_preset(load_rig_config(config).robot)
+    labels = label_video(model, bv.video, bv.cameras, steps=steps, seed=seed, progress=progress,
+                         decoder=decoder, smooth_frames=smooth_frames, robot=robot)
     width = robot.gripper.max_width_m if robot.gripper else 0.0
     doc = labels_json(labels, bv.stamps_ns, open_width_m=width, extra={
         "bag": str(bag), "cameras": bv.names, "fps": cfg.fps, "model": model_id,
         "steps": steps or cfg.steps, "seed": seed, "decoder": decoder,
-        "smooth_frames": smooth_frames, "frames_skipped": bv.skipped})
+        "smooth_frames": smooth_frames, "frames_skipped": bv.skipped,
+        "generate_actions": cfg.generate_actions})
+    if labels.joint_positions is not None and labels.gripper_width_m is not None:
+        doc["joint_positions_rad"] = np.round(labels.joint_positions, 6).tolist()
+        doc["gripper_width_generated_m"] = np.round(labels.gripper_width_m, 6).tolist()
     if out is not None:
         p = Path(out)
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ conditioning parts, a peft adapter for LoRA, JSON for the config and the model c
   vae/                       diffusers AutoencoderKLCogVideoX (latent space; same rule)
   scheduler/                 diffusers scheduler config
   controlnet.safetensors     ControlNet branch (skeleton conditioning)
-  conditioning.safetensors   text embedding, action adapter, trainable transformer parts
+  conditioning.safetensors   text embedding, action adapter, action head (joint_states),
+                             trainable transformer parts
   lora/                      LoRA in both standard layouts (the same tensors twice):
     adapter_config.json + adapter_model.safetensors   peft (PeftModel.save_pretrained layout:
                              keys "base_model.model.<module>.lora_A.weight")
@@ -87,8 +88,8 @@ class CheckpointParts:
         train_patch_embed: the model trains its patch embedding.
         card: the model card's ``training_data`` and ``metrics``.
         text_embedding: (1, L, text_embed_dim).
-        action_adapter, controlnet, lora: state dicts (empty when the model has no such part;
-            ``lora`` under the transformer's module names).
+        action_adapter, action_head, controlnet, lora: state dicts (empty when the model has
+            no such part; ``lora`` under the transformer's module names).
     """
 
     path: Path
@@ -101,6 +102,7 @@ class CheckpointParts:
     card: dict[str, Any]
     text_embedding: torch.Tensor
     action_adapter: dict[str, torch.Tensor]
+    action_head: dict[str, torch.Tensor]
     controlnet: dict[str, torch.Tensor]
     lora: dict[str, torch.Tensor]
 
@@ -160,10 +162,12 @@ def save(wm: SavedModel, path: str | Path, include_base: bool | None = None,
     extra: dict[str, torch.Tensor] = {"text_embedding": d.text_embedding}
     if d.action_adapter is not None:
         extra.update({f"action_adapter.{k}": v for k, v in d.action_adapter.state_dict().items()})
+    if d.action_head is not None:
+        extra.update({f"action_head.{k}": v for k, v in d.action_head.state_dict().items()})
     if not include_base and wm.train_patch_embed:
         extra.update({f"transformer.{k}": v for k, v in _base_state(transformer).items()
                       if k.startswith("patch_embed.proj")
-                      or (cfg.joint_actions and k.startswith("proj_out."))})
+                      or (cfg.action_images and k.startswith("proj_out."))})
     save_file(_cpu(extra), path / "conditioning.safetensors")
     if cfg.lora_rank > 0:
         _save_lora(transformer, path / "lora")
@@ -266,6 +270,8 @@ def load(path: str | Path, base: str | Path | None = None) -> CheckpointParts:
         text_embedding=extra["text_embedding"],
         action_adapter={k[len("action_adapter."):]: v for k, v in extra.items()
                         if k.startswith("action_adapter.")},
+        action_head={k[len("action_head."):]: v for k, v in extra.items()
+                     if k.startswith("action_head.")},
         controlnet=(_load_st(path / "controlnet.safetensors") if cfg.uses_controlnet else {}),
         lora=_read_lora(path, cfg) if cfg.lora_rank > 0 else {})
 
@@ -301,6 +307,8 @@ def restore(denoiser: Denoiser, parts: CheckpointParts) -> None:
             d.text_embedding.copy_(parts.text_embedding)
         if d.action_adapter is not None:
             d.action_adapter.load_state_dict(parts.action_adapter, strict=True)
+        if d.action_head is not None:
+            d.action_head.load_state_dict(parts.action_head, strict=True)
         if d.controlnet is not None:
             d.controlnet.load_state_dict(parts.controlnet, strict=True)
         if parts.config.lora_rank > 0:

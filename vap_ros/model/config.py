@@ -24,7 +24,7 @@ Space = Literal["pixel", "latent"]
 ImageCondition = Literal["first", "repeat"]
 Scheduler = Literal["ddim", "dpm"]
 PromptInjection = Literal["controlnet", "concat"]
-GenerateActions = Literal["none", "action_images"]
+GenerateActions = Literal["none", "action_images", "joint_states"]
 CONDITIONINGS, SPACES = get_args(Conditioning), get_args(Space)
 IMAGE_CONDITIONS, SCHEDULERS = get_args(ImageCondition), get_args(Scheduler)
 PROMPT_INJECTIONS = get_args(PromptInjection)
@@ -100,10 +100,19 @@ class WorldModelConfig(StrictConfig):
             the codec), a goal image per view and, to label a video, the clean video itself
             (each blank = zeros when not given). Needs ``conditioning: none`` (the actions are
             generated, not given).
+            "joint_states": joint video + joint-state generation through an action head
+            (CoVAR-style; ``vap_ros.model.joint_states``): the same conditions, the RGB frames
+            denoised on the channels as above, and per video frame the ``action_dim`` joint
+            positions + gripper width (normalised to [-1, 1] by the URDF limits) as a noisy
+            action sequence: one action token per frame (plus one token of the current joint
+            state) in the transformer's text stream, attending jointly with the video tokens,
+            decoded by a timestep-conditioned output head. Pixel space only (one token-frame
+            per video frame).
         action_label_fraction: share of training samples in labelling mode (the clean video
             given, no joint state and no goal; loss on the action channels only); the rest are
             policy samples (first frame + current action image + goal -> video + actions).
-        action_loss_weight: loss weight of the action-image channels relative to RGB.
+        action_loss_weight: loss weight of the action-image channels relative to RGB (or of the
+            joint-state sequence's mean loss relative to the video's, ``joint_states``).
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -178,21 +187,34 @@ class WorldModelConfig(StrictConfig):
 
     @property
     def joint_actions(self) -> bool:
-        """The model generates action images with the video (``generate_actions``)."""
+        """The model generates actions with the video (``generate_actions``: action images or
+        joint states)."""
         return self.generate_actions != "none"
+
+    @property
+    def action_images(self) -> bool:
+        """The model generates action images on the latent channels."""
+        return self.generate_actions == "action_images"
+
+    @property
+    def joint_states(self) -> bool:
+        """The model generates joint-state sequences through its action head."""
+        return self.generate_actions == "joint_states"
 
     @property
     def latent_groups(self) -> int:
         """Channel groups of the denoised latents: RGB (, action images)."""
-        return 2 if self.joint_actions else 1
+        return 2 if self.action_images else 1
 
     @property
     def input_groups(self) -> int:
         """Channel groups on the transformer input: noisy latents, image condition (, prompt);
-        joint action generation: noisy RGB + action latents, first frame, current action
-        image, goal image, clean video (``vap_ros.model.joint``)."""
-        if self.joint_actions:
+        joint action generation: noisy RGB (+ action latents), first frame, current action
+        image, goal image, clean video (``vap_ros.model.joint``, ``joint_states``)."""
+        if self.action_images:
             return 6
+        if self.joint_states:
+            return 5
         concat = self.conditioning == "skeleton" and self.prompt_injection == "concat"
         return 3 if concat else 2
 
@@ -264,6 +286,9 @@ class WorldModelConfig(StrictConfig):
                 self.action_label_fraction, "a probability in [0, 1]")
         require(self.action_loss_weight > 0, "action_loss_weight", self.action_loss_weight,
                 "> 0")
+        require(not self.joint_states or self.space == "pixel", "space", self.space,
+                "'pixel' with generate_actions 'joint_states' (one action token per video "
+                "frame needs one token-frame per video frame)")
         require(self.residual_gate_px >= 0, "residual_gate_px", self.residual_gate_px,
                 "a radius in pixels >= 0")
         require(self.residual_gate_px == 0 or (self.residual and self.space == "pixel"

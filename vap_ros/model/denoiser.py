@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from vap_ros.model.action_adapter import ActionAdapter
+from vap_ros.model.action_head import ActionHead
 from vap_ros.model.controlnet import ControlNet
 
 if TYPE_CHECKING:
@@ -33,16 +34,20 @@ class Denoiser(nn.Module):
             the transformer's ``max_text_seq_length`` (sin-cos position embeddings).
         controlnet: the VAP ControlNet branch or None.
         action_adapter: the raw-action adaptive norms or None (hooks attached here).
+        action_head: the joint-state action tokens' input/output head
+            (``generate_actions: joint_states``) or None.
     """
 
     def __init__(self, transformer: CogVideoXTransformer3DModel, text_embedding: torch.Tensor,
                  controlnet: ControlNet | None = None,
-                 action_adapter: ActionAdapter | None = None):
+                 action_adapter: ActionAdapter | None = None,
+                 action_head: ActionHead | None = None):
         super().__init__()
         self.transformer = transformer
         self.text_embedding = nn.Parameter(text_embedding.clone())
         self.controlnet = controlnet
         self.action_adapter = action_adapter
+        self.action_head = action_head
         if action_adapter is not None:
             action_adapter.attach(transformer)
         self.gradient_checkpointing = False
@@ -68,6 +73,32 @@ class Denoiser(nn.Module):
         Returns:
             (B, F, C_out, h, w).
         """
+        return self._run(latents, timestep, control, frame_emb, rotary, None)[0]
+
+    def forward_actions(self, latents: torch.Tensor, timestep: torch.Tensor,
+                        action_tokens: torch.Tensor,
+                        rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The forward of a ``joint_states`` model: ``action_tokens`` (B, K, inner) join the
+        text stream (after the text tokens), attend with the video tokens in every block and
+        come back after the last one.
+
+        Returns:
+            (the video prediction (B, F, C_out, h, w), the action tokens (B, K, inner)), and
+            the timestep embedding (B, time_embed_dim) the action head's output norm needs.
+        """
+        out, tokens, temb = self._run(latents, timestep, None, None, rotary, action_tokens)
+        assert tokens is not None
+        return out, tokens, temb
+
+    def _run(self, latents: torch.Tensor, timestep: torch.Tensor,
+             control: torch.Tensor | None, frame_emb: torch.Tensor | None,
+             rotary: tuple[torch.Tensor, torch.Tensor] | None,
+             action_tokens: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """The forward pass (see ``forward``), with the action tokens in the text stream when
+        given: (video prediction, action tokens after the blocks or None, timestep embedding).
+        """
         t = self.transformer
         b, frames, _, height, width = latents.shape
         temb = t.time_proj(timestep).to(dtype=latents.dtype)
@@ -81,6 +112,8 @@ class Denoiser(nn.Module):
         hidden = t.embedding_dropout(t.patch_embed(text, latents))
         text_len = text.shape[1]
         enc, hidden = hidden[:, :text_len], hidden[:, text_len:]
+        if action_tokens is not None:  # the action tokens travel in the text stream
+            enc = torch.cat([enc, action_tokens.to(enc.dtype)], dim=1)
 
         if self.action_adapter is not None:
             self.action_adapter.frame_emb = frame_emb
@@ -99,13 +132,15 @@ class Denoiser(nn.Module):
         hidden = t.norm_final(hidden)
         hidden = t.norm_out(hidden, temb=temb)
         hidden = t.proj_out(hidden)
+        tokens = enc[:, text_len:] if action_tokens is not None else None
         p: int = t.config["patch_size"]
         p_t: int | None = t.config["patch_size_t"]
         if p_t is None:
             out = hidden.reshape(b, frames, height // p, width // p, -1, p, p)
-            return out.permute(0, 1, 4, 2, 5, 3, 6).flatten(5, 6).flatten(3, 4)
+            return out.permute(0, 1, 4, 2, 5, 3, 6).flatten(5, 6).flatten(3, 4), tokens, temb
         out = hidden.reshape(b, (frames + p_t - 1) // p_t, height // p, width // p, -1, p_t, p, p)
-        return out.permute(0, 1, 5, 4, 2, 6, 3, 7).flatten(6, 7).flatten(4, 5).flatten(1, 2)
+        out = out.permute(0, 1, 5, 4, 2, 6, 3, 7).flatten(6, 7).flatten(4, 5).flatten(1, 2)
+        return out, tokens, temb
 
     def reference(self, latents: torch.Tensor, timestep: torch.Tensor,
                   rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:

@@ -186,9 +186,10 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray
         ModelError: inputs of the wrong type, shape, size or view count.
     """
     cfg = wm.config
-    if not cfg.joint_actions:
-        raise ModelError("this model does not generate actions (generate_actions 'none'); "
-                         "use predict()")
+    if not cfg.action_images:
+        raise ModelError(f"this model does not generate action images (generate_actions "
+                         f"{cfg.generate_actions!r}); use predict() ('none') or "
+                         "WorldModel.predict_joint ('joint_states')")
     frames = inputs.check_first_frames(first_frames, cfg)
     views = frames.shape[0]
     if video is not None:

@@ -18,8 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vap_ros.errors import CheckpointError, ModelError
-from vap_ros.model import backbone, checkpoint, inputs, joint, long_rollout
+from vap_ros.model import backbone, checkpoint, inputs, joint, joint_states, long_rollout
 from vap_ros.model.action_adapter import ActionAdapter
+from vap_ros.model.action_head import ActionHead
 from vap_ros.model.cond_aug import CondAugment, check_level, cond_noise_seed, gaussian_blur
 from vap_ros.model.config import WorldModelConfig, load_preset
 from vap_ros.model.controlnet import ControlNet
@@ -88,8 +89,12 @@ class WorldModel(nn.Module):
         if config.conditioning == "raw_action":
             adapter = ActionAdapter(config.action_dim, config.action_embed_dim, inner,
                                     tcfg["num_layers"], config.temporal_ratio)
+        head = None
+        if config.joint_states:
+            head = ActionHead(config.action_dim, config.num_frames, inner,
+                              tcfg["time_embed_dim"])
         text = torch.zeros(1, tcfg["max_text_seq_length"], tcfg["text_embed_dim"])
-        self.denoiser = Denoiser(transformer, text, controlnet, adapter)
+        self.denoiser = Denoiser(transformer, text, controlnet, adapter, head)
         self.scheduler = scheduler or backbone.build_scheduler(config)
         self._set_trainable()
 
@@ -195,11 +200,13 @@ class WorldModel(nn.Module):
             groups["controlnet"] = list(d.controlnet.parameters())
         if d.action_adapter is not None:
             groups["action"] = list(d.action_adapter.parameters())
+        if d.action_head is not None:
+            groups["action"] = list(d.action_head.parameters())
         for name, p in d.transformer.named_parameters():
             if "lora_" in name:
                 groups["lora"].append(p)
             elif self.train_patch_embed and (name.startswith("patch_embed.proj") or (
-                    self.config.joint_actions and name.startswith("proj_out."))):
+                    self.config.action_images and name.startswith("proj_out."))):
                 groups["patch_embed"].append(p)
             elif self.config.train_base:
                 groups["base"].append(p)
@@ -298,6 +305,8 @@ class WorldModel(nn.Module):
             ModelError: a batch entry is missing or has the wrong shape.
         """
         cfg = self.config
+        if cfg.joint_states:  # video + joint states (vap_ros.model.joint_states)
+            return joint_states.training_loss(self, batch, generator)
         if cfg.joint_actions:  # video + action images (vap_ros.model.joint)
             return joint.training_loss(self, batch, generator)
         b = inputs.check_batch(batch, cfg)
@@ -461,10 +470,11 @@ class WorldModel(nn.Module):
 
     def predict_joint(self, first_frames: np.ndarray, action_state: np.ndarray | None = None,
                       goal: np.ndarray | None = None, steps: int | None = None, seed: int = 0,
-                      guidance_scale: float = 1.0, eta: float = 0.0, callback=None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-        """Policy mode of a joint model (``generate_actions: action_images``): generate the next
-        T frames and their action images together (``vap_ros.model.joint``).
+                      guidance_scale: float = 1.0, eta: float = 0.0, callback=None,
+                      joint_state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Policy mode of a joint model: generate the next T frames and their actions together
+        (``generate_actions: action_images``: ``vap_ros.model.joint``; ``joint_states``:
+        ``vap_ros.model.joint_states``).
 
         Args:
             first_frames: uint8 (V, H, W, 3), the current image per view.
@@ -472,20 +482,33 @@ class WorldModel(nn.Module):
                 images (``prompts.ActionImageCodec`` of the FK of the joint state), or None.
             goal: uint8 (V, H, W, 3), a goal image per view, or None.
             guidance_scale: classifier-free guidance towards the goal (1.0: none).
+            joint_state: ``joint_states`` models only: the current joint positions + gripper
+                width normalised to [-1, 1] (``label.JointStateScale``), (D,), or None.
         Returns:
-            (video, action_images): uint8 (V, T, H, W, 3) each.
+            (video, actions): uint8 (V, T, H, W, 3) and the action images uint8
+            (V, T, H, W, 3) (``action_images``) or the joint sequence float32 (V, T, D)
+            normalised (``joint_states``, one per view).
         Raises:
-            ModelError: not a joint model, or inputs of the wrong type, shape, size or views.
+            ModelError: not a joint model, a ``joint_state`` for an action-image model, or
+            inputs of the wrong type, shape, size or views.
         """
-        return joint.sample(self, first_frames, action_state=action_state, goal=goal,
-                            steps=steps, seed=seed, guidance_scale=guidance_scale, eta=eta,
-                            callback=callback)
+        cfg = self.config
+        kw: dict[str, Any] = dict(action_state=action_state, goal=goal, steps=steps, seed=seed,
+                                  guidance_scale=guidance_scale, eta=eta, callback=callback)
+        if cfg.joint_states:
+            return joint_states.sample(self, first_frames, joint_state=joint_state, **kw)
+        if joint_state is not None:
+            raise ModelError(f"joint_state is an input of generate_actions 'joint_states' "
+                             f"models; this one has {cfg.generate_actions!r} (give the state "
+                             "as action_state images)")
+        return joint.sample(self, first_frames, **kw)
 
     def label(self, video: np.ndarray, steps: int | None = None, seed: int = 0,
               eta: float = 0.0, callback=None) -> np.ndarray:
-        """Labelling mode of a joint model: the action images of a given video (V, T, H, W, 3)
-        uint8, T = ``num_frames``; no joint state or goal is used. Returns uint8
-        (V, T, H, W, 3); decode them with ``prompts.ActionImageCodec.decode``.
+        """Labelling mode of a joint model: the actions of a given video (V, T, H, W, 3)
+        uint8, T = ``num_frames``; no joint state or goal is used. Returns the action images
+        uint8 (V, T, H, W, 3) (decode them with ``prompts.ActionImageCodec.decode``) or, for
+        a ``joint_states`` model, the joint sequence float32 (V, T, D) normalised, per view.
 
         Raises:
             ModelError: not a joint model, or a video of the wrong type, shape or length.
@@ -493,6 +516,9 @@ class WorldModel(nn.Module):
         if not isinstance(video, np.ndarray) or video.ndim != 5:
             raise ModelError(f"video must be a numpy uint8 array (V, T, H, W, 3), got "
                              f"{inputs._shape(video)}")
+        if self.config.joint_states:
+            return joint_states.sample(self, video[:, 0], video=video, steps=steps, seed=seed,
+                                       eta=eta, callback=callback)[1]
         return joint.sample(self, video[:, 0], video=video, steps=steps, seed=seed, eta=eta,
                             callback=callback)[1]
 

@@ -7,7 +7,10 @@ decoded across the views (``label.decode.RobustDecoder``: triangulation) into en
 gripper states, turned into joint positions by the sim's IK (pinocchio, damped least squares,
 seeded by the previous solution) and timed at the model's frame rate (stretched where a joint
 would exceed its velocity limit). The rig runs that chunk, new images are rendered, and the
-policy plans again (``run_policy``), for ``chunks`` chunks.
+policy plans again (``run_policy``), for ``chunks`` chunks. A ``generate_actions:
+joint_states`` model (the action head) gets the current joint state as a vector too and
+generates the joint sequence itself: averaged over the views and denormalised, it is the
+chunk's joint plan (clipped to the limits; no decoding, no IK).
 
 Evaluation (``evaluate_policy``) on held-out scenes of a task: scene i of seed S is drawn as
 ``vap-ros sim record`` draws episode i (layout, start pose, the task's scripted plan). The
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from vap_ros.errors import ConfigError, TrajectoryError, VapError
-from vap_ros.label.data import gripper_open
+from vap_ros.label.data import JointStateScale, gripper_open
 from vap_ros.prompts import ActionImageCodec
 
 __all__ = ["ActionImagePolicy", "PolicyScene", "evaluate_policy", "make_scene", "run_policy",
@@ -150,7 +153,7 @@ class ActionImagePolicy:
     """Plans chunks from images with a joint model (see the module docstring).
 
     Args:
-        model: a ``WorldModel`` with ``generate_actions: action_images``.
+        model: a ``WorldModel`` with ``generate_actions: action_images`` or ``joint_states``.
         robot: the ``RobotModel`` (FK, IK, gripper width).
         steps, seed: sampler settings.
     """
@@ -161,25 +164,37 @@ class ActionImagePolicy:
         from vap_ros.sim.tasks import HOME_Q
 
         if not model.config.joint_actions:
-            raise ConfigError("the policy needs a model that generates action images "
-                              f"(generate_actions 'action_images'); this one has "
-                              f"{model.config.generate_actions!r}")
+            raise ConfigError("the policy needs a model that generates actions "
+                              "(generate_actions 'action_images' or 'joint_states'); this one "
+                              f"has {model.config.generate_actions!r}")
         self.model, self.robot = model, robot
         self.steps, self.seed = steps, seed
         self.codec = codec or ActionImageCodec()
         self.ik = IKSolver(robot, HOME_Q)
         self.max_width = robot.gripper.max_width_m if robot.gripper else 0.0
+        self.scale = JointStateScale(robot) if model.config.joint_states else None
 
     def plan(self, images: np.ndarray, cameras, q: np.ndarray, width: float,
              goal: np.ndarray | None, vlim: np.ndarray, chunk: int = 0):
         """One chunk: (JointTrajectory, generated video, action images, decoded poses)."""
         from vap_ros.label.decode import RobustDecoder
         from vap_ros.label.labeller import fill_gaps
-        from vap_ros.robot import JointTrajectory
         from vap_ros.sim.ik import PlanningError
 
         T_now = self.robot.tcp_poses(q[None], np.array([width]))[0]
         state = self.codec.encode(T_now[None], gripper_open([width]), cameras)[:, 0]
+        lo, hi = self.robot.lower_limits + 1e-3, self.robot.upper_limits - 1e-3
+        if self.scale is not None:  # the action head: the joint sequence is the plan
+            video, joints = self.model.predict_joint(
+                images, state, goal, steps=self.steps, seed=self.seed + chunk,
+                joint_state=self.scale.normalise(q, width))
+            q_all, w_all = self.scale.denormalise(joints.mean(axis=0))
+            q_all[0], w_all[0] = q, width
+            poses = self.robot.tcp_poses(q_all, w_all)
+            grip = gripper_open(w_all)
+            acts = self.codec.encode(poses, grip, cameras)
+            traj = self._timed(q, np.clip(q_all[1:], lo, hi), grip, vlim)
+            return traj, video, acts, poses, np.ones(len(poses) - 1, bool)
         video, acts = self.model.predict_joint(images, state, goal, steps=self.steps,
                                                seed=self.seed + chunk)
         dec = RobustDecoder(self.codec).decode(acts[:, 1:], cameras)
@@ -188,21 +203,25 @@ class ActionImagePolicy:
         grip = np.concatenate([gripper_open([width]), dec.gripper_open])
         poses, grip = fill_gaps(poses, grip, np.concatenate([[True], valid]))
         qs, prev = [], q
-        lo, hi = self.robot.lower_limits + 1e-3, self.robot.upper_limits - 1e-3
         for T in poses[1:]:
             try:
                 prev = np.clip(self.ik.solve(T, prev), lo, hi)
             except PlanningError:
                 pass  # unreachable: hold the last reachable configuration
             qs.append(prev)
-        q_plan = np.asarray(qs)
+        return self._timed(q, np.asarray(qs), grip, vlim), video, acts, poses, valid
+
+    def _timed(self, q: np.ndarray, q_plan: np.ndarray, grip: np.ndarray, vlim: np.ndarray):
+        """The plan (T - 1, n) from ``q`` at the model's frame rate, stretched where a joint
+        would exceed 90 % of its velocity limit; the gripper binary (open: full width)."""
+        from vap_ros.robot import JointTrajectory
+
         dt = 1.0 / self.model.config.fps
         steps_q = np.diff(np.vstack([q[None], q_plan]), axis=0)
         seg = np.maximum(dt, (np.abs(steps_q) / (0.9 * vlim)).max(axis=1))
         stamps = np.round(np.cumsum(seg) * 1e9).astype(np.int64)
         widths = np.where(grip[1:], self.max_width, 0.0)
-        traj = JointTrajectory(self.robot.arm_joint_names, q_plan, stamps, widths)
-        return traj, video, acts, poses, valid
+        return JointTrajectory(self.robot.arm_joint_names, q_plan, stamps, widths)
 
 
 def run_policy(policy: ActionImagePolicy, scene: PolicyScene, *, chunks: int = 6,
