@@ -92,7 +92,8 @@ class PolicyParams(NodeParams):
               "arm-only controller")
     rate_hz: float = param(0.5, "plans per second (0 = only on <goal_namespace>/plan_now)")
     model: str = param("", "joint-model checkpoint directory (generate_actions: "
-                           "action_images); empty = the shipped model, which is not one")
+                           "action_images or joint_states); empty = the shipped model, "
+                           "which is not one")
     model_seed: int = param(0, "initialisation seed of a preset without weights")
     device: str = param("cpu", "torch device: cpu, cuda, cuda:0")
     dtype: str = param("float32", "model weights and activations: float32, bfloat16, float16")
