@@ -55,7 +55,7 @@ from vap_ros.calib.contours import (
 )
 from vap_ros.calib.errors import NotConvergedError
 from vap_ros.calib.frames import CalibrationFrames
-from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
+from vap_ros.calib.observe import difference_sdt, model_difference, observe, subpixel_sdt
 from vap_ros.calib.score import (
     AlignmentScore,
     alignment_score,
@@ -83,10 +83,15 @@ class Stage:
     supersample: int = 1
     edges: float = 0.0
     loss: str = "cauchy"
+    contrast: bool = True
 
 
 DEFAULT_STAGES = (Stage(128, 3.0, 20.0, False, 6, 2, 1), Stage(320, 1.0, 8.0, True, 5, 4, 3),
                   Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0))
+
+#: Largest shift (px) of a rendered contour point's expected outline by the observed robot's
+#: contrast (``observe.model_difference``); beyond it the uniform-contrast offset is kept.
+CONTRAST_MAX_SHIFT = 2.0
 
 #: Corrections beyond these (mm, degrees) are refused as runaway solutions: the first level
 #: converges from a few centimetres and degrees, not from tens.
@@ -264,7 +269,7 @@ def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]
 
 def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided: bool,
                    cap: float, factor: int = 1, coverage: np.ndarray | None = None,
-                   edges: float = 0.0, max_per_frame: int = 400
+                   edges: float = 0.0, max_per_frame: int = 400, contrast: bool = False
                    ) -> tuple[ContourSet, EdgeSet | None, object]:
     """Observation + contour points of one iteration at ``images``' size (cam at that size).
 
@@ -296,11 +301,21 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
     sdt = np.stack([subpixel_sdt(obs, t, factor, whole, cap) for t in range(T)])
     if coverage is not None and pts.shape[0]:
         # where the rendered outline itself lands after the same resampling/thresholding
-        model = np.stack([difference_sdt(100.0 * coverage[t, y0:y1, x0:x1].astype(np.float32),
-                                         1.0, factor, cap) for t in range(T)])
         coords = np.stack([idx.astype(np.float64), (uv[:, 1] - y0 + 0.5) * factor - 0.5,
                            (uv[:, 0] - x0 + 0.5) * factor - 0.5])
+        model = np.stack([difference_sdt(
+            100.0 * coverage[t, y0:y1, x0:x1].astype(np.float32), 1.0, factor, cap)
+            for t in range(T)])
         off = -map_coordinates(model, coords, order=1, mode="nearest")
+        if contrast and guided:  # with the observed robot's contrast, see model_difference
+            model = np.stack([difference_sdt(model_difference(coverage[t, y0:y1, x0:x1],
+                                                              obs.diff[t]),
+                                             obs.threshold, factor, cap) for t in range(T)])
+            off_c = -map_coordinates(model, coords, order=1, mode="nearest")
+            # a larger shift means the nearest covered pixel shows no robot (the calibration
+            # is still off there), not a contrast effect: keep the uniform-contrast offset
+            ok_c = np.abs(off_c - off) <= CONTRAST_MAX_SHIFT
+            off = np.where(ok_c, off_c, off)
     cs = ContourSet(pts[use], idx[use], off[use], sdt, (H, W), factor, box)
     es = None
     if edges > 0 and pts.shape[0]:
@@ -374,7 +389,7 @@ def _fit(frames: CalibrationFrames, renderer, poses, cam: Camera, stages, n_para
             depth, cover = render_depth(renderer, poses, cam, size, stage.supersample)
             cs, es, _ = build_contours(c, images[size], depth, guided=stage.guided,
                                        cap=stage.cap, factor=stage.factor, coverage=cover,
-                                       edges=stage.edges)
+                                       edges=stage.edges, contrast=stage.contrast)
             if bar is not None:
                 bar.update(1)
             if cs.points_base.shape[0] < 20:
