@@ -9,7 +9,10 @@ Method (coarse to fine, every level the same loop):
    plus whatever else moved), with a sub-pixel half-maximum outline;
 3. back-project the rendered silhouette's contour pixels to 3D points on the robot's surface;
    where each sits relative to the outline comes from passing the rendered coverage through
-   the same outline pipeline as the images;
+   the same outline pipeline as the images (in the guided levels with the robot's contrast
+   as observed at the nearest fully covered pixel, ``observe.model_difference``: a shaded
+   rim or a low-contrast part shrinks the observed outline, and the predicted one must
+   shrink with it);
 4. move the camera (6-DoF, robust least squares: Cauchy loss, analytic Jacobian) so these
    points project onto the observed outline (signed distance fields, bilinear); in the last
    level, contour points where the background is never seen (static parts of the robot) are
@@ -72,7 +75,9 @@ __all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "perturb_
 @dataclass(frozen=True)
 class Stage:
     """One resolution level: long image side (px), loss scale and residual cap (px at that
-    size), whether the background is estimated with the rendered silhouettes, iterations."""
+    size), whether the background is estimated with the rendered silhouettes, iterations;
+    ``contrast``: in a guided level, predict the rendered outline with the observed robot's
+    contrast (``observe.model_difference``) rather than a uniform one."""
 
     long_side: int
     f_scale: float
@@ -277,7 +282,10 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
     where the background is known; with the plain median only where the rendered robot
     covers the pixel in fewer than 40 % of the frames. With ``edges`` > 0, every contour
     point (static parts of the robot included) is also matched to the strongest colour edge
-    within ``edges`` px along its normal."""
+    within ``edges`` px along its normal. With ``contrast`` (guided levels, with
+    ``coverage``), a contour point's expected outline offset is predicted with the observed
+    robot's contrast (``observe.model_difference``) where that moves it by at most
+    ``CONTRAST_MAX_SHIFT`` px from the uniform-contrast prediction."""
     sil = depth > 0
     T, H, W = sil.shape
     x0, y0, x1, y1 = box = robot_box(sil, int(np.ceil(cap)) + 8)
