@@ -9,7 +9,7 @@ Method (coarse to fine, every level the same loop):
    plus whatever else moved), with a sub-pixel half-maximum outline;
 3. back-project the rendered silhouette's contour pixels to 3D points on the robot's surface;
    where each sits relative to the outline comes from passing the rendered coverage through
-   the same outline pipeline as the images (in the guided levels with the robot's contrast
+   the same outline pipeline as the images (in the last level with the robot's contrast
    as observed at the nearest fully covered pixel, ``observe.model_difference``: a shaded
    rim or a low-contrast part shrinks the observed outline, and the predicted one must
    shrink with it);
@@ -77,7 +77,8 @@ class Stage:
     """One resolution level: long image side (px), loss scale and residual cap (px at that
     size), whether the background is estimated with the rendered silhouettes, iterations;
     ``contrast``: in a guided level, predict the rendered outline with the observed robot's
-    contrast (``observe.model_difference``) rather than a uniform one."""
+    contrast (``observe.model_difference``) rather than a uniform one (the default stages:
+    in the last level only)."""
 
     long_side: int
     f_scale: float
@@ -88,11 +89,14 @@ class Stage:
     supersample: int = 1
     edges: float = 0.0
     loss: str = "cauchy"
-    contrast: bool = True
+    contrast: bool = False
 
 
+#: The observed contrast (``Stage.contrast``) only in the last level: from farther off (the
+#: 320 px level starts a few px away) it made two short recordings of the randomised-camera
+#: measurement run away.
 DEFAULT_STAGES = (Stage(128, 3.0, 20.0, False, 6, 2, 1), Stage(320, 1.0, 8.0, True, 5, 4, 3),
-                  Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0))
+                  Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0, contrast=True))
 
 #: Largest shift (px) of a rendered contour point's expected outline by the observed robot's
 #: contrast (``observe.model_difference``); beyond it the uniform-contrast offset is kept.
