@@ -127,21 +127,24 @@ def test_a_restart_that_fits_better_replaces_the_answer(sim_bag, frames, rendere
 
 
 def test_low_confidence_when_parts_of_the_recording_disagree(sim_bag, frames, renderer):
-    """The last third of the frames carries joint states 3 deg off at the shoulder (the
+    """The last third of the frames carries joint states 5 deg off at the shoulder (the
     robot model does not explain them, as it does not explain an object the robot pushes):
-    the answer lands 10+ mm off while the bootstrap spread, which mixes those frames into
-    every resample, stays small. Leaving each third out shows the disagreement."""
+    the answer lands 8+ mm off while the bootstrap spread, which mixes those frames into
+    every resample, stays within its tolerance. Leaving each third out shows the
+    disagreement. (3 deg was enough before the outline was predicted with the observed
+    contrast; that fit leans less on the bad third, 7 mm off instead of 12+.)"""
     truth = bag_camera(sim_bag, "side")
     T = len(frames)
     q = frames.arm_q.copy()
-    q[2 * T // 3:, 1] += np.radians(3.0)
+    q[2 * T // 3:, 1] += np.radians(5.0)
     start = perturb_camera(truth, np.random.default_rng(3), cm=(3, 3), deg=(3, 3))
     res = refine_camera(replace(frames, camera=start, arm_q=q), renderer, progress=False,
                         bootstrap=4, restarts=0)
     mm, _ = camera_change(res.camera, truth)
-    assert mm > 12.0  # a wrong answer
-    assert res.score_after.ok and res.spread_mm < 0.2 * res.consistency_mm
-    assert res.consistency_mm > 3 * CONSISTENCY_TOL[0]
+    assert mm > 8.0  # a wrong answer
+    # the score and the bootstrap alone would call it confident
+    assert res.score_after.ok and res.spread_mm <= SPREAD_TOL[0]
+    assert res.consistency_mm > CONSISTENCY_TOL[0]
     assert res.confidence == "low"
     assert "parts of the recording disagree" in res.confidence_reason
     b = res.consistency_block

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from vap_ros.calib.errors import RefinementRefused
 from vap_ros.calib.frames import CalibrationFrames, load_frames
@@ -175,6 +176,7 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
         row["refused"] = str(err)
         return None
     row["error_mm"], row["error_deg"] = camera_change(res.camera, truth)
+    row["error_cam_mm"], row["error_cam_deg"] = error_in_camera(res.camera, truth)
     row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
                consistency_mm=res.consistency_mm, consistency_deg=res.consistency_deg,
                restarts=res.restarts, restart_used=res.restart_used,
@@ -183,6 +185,15 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
                             else float("nan")),
                seconds=res.seconds)
     return res
+
+
+def error_in_camera(cam: Camera, truth: Camera) -> tuple[list[float], list[float]]:
+    """``cam``'s error in ``truth``'s optical frame (x right, y down, z along the optical
+    axis): its optical centre's offset (mm) and its rotation vector (degrees)."""
+    R = truth.T_cam_base[:3, :3]
+    d = R @ (cam.T_base_cam[:3, 3] - truth.T_base_cam[:3, 3]) * 1e3
+    w = Rotation.from_matrix(cam.T_cam_base[:3, :3] @ R.T).as_rotvec()
+    return [round(float(v), 3) for v in d], [round(float(v), 4) for v in np.degrees(w)]
 
 
 def _px(cam: Camera, origins: np.ndarray, ref) -> float:

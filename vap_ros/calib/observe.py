@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Observation", "difference", "difference_sdt", "half_max_mask", "observe",
-           "signed_distance", "subpixel_sdt"]
+__all__ = ["Observation", "difference", "difference_sdt", "half_max_mask", "model_difference",
+           "observe", "signed_distance", "subpixel_sdt"]
 
 #: Smallest difference (0..255, max over RGB) that counts as a change.
 MIN_THRESHOLD = 8.0
@@ -170,3 +170,27 @@ def difference_sdt(diff: np.ndarray, threshold: float, factor: int, cap: float,
     if unknown is not None and unknown.any():
         m |= cv2.resize(unknown.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
     return np.clip(signed_distance(m) / factor, -cap, cap).astype(np.float32)
+
+
+def model_difference(coverage: np.ndarray, diff: np.ndarray, full: float = 0.99) -> np.ndarray:
+    """(H, W) float32: the difference image a rendered ``coverage`` (fraction of each pixel
+    the robot covers) would produce given the observed ``diff`` (same frame and size).
+
+    A pixel the robot covers by c differs from the background by c times the robot's own
+    contrast there, which is taken from the nearest fully covered pixel's observed
+    difference. Passed through ``difference_sdt`` with the observation's threshold, the
+    rendered outline then shrinks wherever the observed one must: where the robot's contrast
+    varies within the half-maximum window (shading, parts of another colour) or comes near
+    the threshold (a dark link on a dark table). A uniform contrast would not, and that
+    difference pulled the fit to a camera slightly too far away (about 0.1-0.3 px at 256 px
+    in the simulated rig). Without any fully covered pixel: a uniform contrast of 100."""
+    cov = np.asarray(coverage, np.float32)
+    inside = cov >= full
+    if not inside.any():
+        return 100.0 * cov
+    _, labels = cv2.distanceTransformWithLabels((~inside).astype(np.uint8), cv2.DIST_L2,
+                                                cv2.DIST_MASK_5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    value = np.zeros(int(labels.max()) + 1, np.float32)
+    value[labels[inside]] = np.asarray(diff, np.float32)[inside]
+    return cov * value[labels]

@@ -9,7 +9,10 @@ Method (coarse to fine, every level the same loop):
    plus whatever else moved), with a sub-pixel half-maximum outline;
 3. back-project the rendered silhouette's contour pixels to 3D points on the robot's surface;
    where each sits relative to the outline comes from passing the rendered coverage through
-   the same outline pipeline as the images;
+   the same outline pipeline as the images (in the last level with the robot's contrast
+   as observed at the nearest fully covered pixel, ``observe.model_difference``: a shaded
+   rim or a low-contrast part shrinks the observed outline, and the predicted one must
+   shrink with it);
 4. move the camera (6-DoF, robust least squares: Cauchy loss, analytic Jacobian) so these
    points project onto the observed outline (signed distance fields, bilinear); in the last
    level, contour points where the background is never seen (static parts of the robot) are
@@ -55,7 +58,7 @@ from vap_ros.calib.contours import (
 )
 from vap_ros.calib.errors import NotConvergedError
 from vap_ros.calib.frames import CalibrationFrames
-from vap_ros.calib.observe import difference_sdt, observe, subpixel_sdt
+from vap_ros.calib.observe import difference_sdt, model_difference, observe, subpixel_sdt
 from vap_ros.calib.score import (
     AlignmentScore,
     alignment_score,
@@ -72,7 +75,10 @@ __all__ = ["DEFAULT_STAGES", "RefineResult", "Stage", "camera_change", "perturb_
 @dataclass(frozen=True)
 class Stage:
     """One resolution level: long image side (px), loss scale and residual cap (px at that
-    size), whether the background is estimated with the rendered silhouettes, iterations."""
+    size), whether the background is estimated with the rendered silhouettes, iterations;
+    ``contrast``: in a guided level, predict the rendered outline with the observed robot's
+    contrast (``observe.model_difference``) rather than a uniform one (the default stages:
+    in the last level only)."""
 
     long_side: int
     f_scale: float
@@ -83,10 +89,18 @@ class Stage:
     supersample: int = 1
     edges: float = 0.0
     loss: str = "cauchy"
+    contrast: bool = False
 
 
+#: The observed contrast (``Stage.contrast``) only in the last level: from farther off (the
+#: 320 px level starts a few px away) it made two short recordings of the randomised-camera
+#: measurement run away.
 DEFAULT_STAGES = (Stage(128, 3.0, 20.0, False, 6, 2, 1), Stage(320, 1.0, 8.0, True, 5, 4, 3),
-                  Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0))
+                  Stage(640, 0.7, 6.0, True, 4, 2, 3, 2.0, contrast=True))
+
+#: Largest shift (px) of a rendered contour point's expected outline by the observed robot's
+#: contrast (``observe.model_difference``); beyond it the uniform-contrast offset is kept.
+CONTRAST_MAX_SHIFT = 2.0
 
 #: Corrections beyond these (mm, degrees) are refused as runaway solutions: the first level
 #: converges from a few centimetres and degrees, not from tens.
@@ -264,7 +278,7 @@ def robot_box(silhouettes: np.ndarray, margin: int) -> tuple[int, int, int, int]
 
 def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided: bool,
                    cap: float, factor: int = 1, coverage: np.ndarray | None = None,
-                   edges: float = 0.0, max_per_frame: int = 400
+                   edges: float = 0.0, max_per_frame: int = 400, contrast: bool = False
                    ) -> tuple[ContourSet, EdgeSet | None, object]:
     """Observation + contour points of one iteration at ``images``' size (cam at that size).
 
@@ -272,7 +286,10 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
     where the background is known; with the plain median only where the rendered robot
     covers the pixel in fewer than 40 % of the frames. With ``edges`` > 0, every contour
     point (static parts of the robot included) is also matched to the strongest colour edge
-    within ``edges`` px along its normal."""
+    within ``edges`` px along its normal. With ``contrast`` (guided levels, with
+    ``coverage``), a contour point's expected outline offset is predicted with the observed
+    robot's contrast (``observe.model_difference``) where that moves it by at most
+    ``CONTRAST_MAX_SHIFT`` px from the uniform-contrast prediction."""
     sil = depth > 0
     T, H, W = sil.shape
     x0, y0, x1, y1 = box = robot_box(sil, int(np.ceil(cap)) + 8)
@@ -296,11 +313,21 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
     sdt = np.stack([subpixel_sdt(obs, t, factor, whole, cap) for t in range(T)])
     if coverage is not None and pts.shape[0]:
         # where the rendered outline itself lands after the same resampling/thresholding
-        model = np.stack([difference_sdt(100.0 * coverage[t, y0:y1, x0:x1].astype(np.float32),
-                                         1.0, factor, cap) for t in range(T)])
         coords = np.stack([idx.astype(np.float64), (uv[:, 1] - y0 + 0.5) * factor - 0.5,
                            (uv[:, 0] - x0 + 0.5) * factor - 0.5])
+        model = np.stack([difference_sdt(
+            100.0 * coverage[t, y0:y1, x0:x1].astype(np.float32), 1.0, factor, cap)
+            for t in range(T)])
         off = -map_coordinates(model, coords, order=1, mode="nearest")
+        if contrast and guided:  # with the observed robot's contrast, see model_difference
+            model = np.stack([difference_sdt(model_difference(coverage[t, y0:y1, x0:x1],
+                                                              obs.diff[t]),
+                                             obs.threshold, factor, cap) for t in range(T)])
+            off_c = -map_coordinates(model, coords, order=1, mode="nearest")
+            # a larger shift means the nearest covered pixel shows no robot (the calibration
+            # is still off there), not a contrast effect: keep the uniform-contrast offset
+            ok_c = np.abs(off_c - off) <= CONTRAST_MAX_SHIFT
+            off = np.where(ok_c, off_c, off)
     cs = ContourSet(pts[use], idx[use], off[use], sdt, (H, W), factor, box)
     es = None
     if edges > 0 and pts.shape[0]:
@@ -374,7 +401,7 @@ def _fit(frames: CalibrationFrames, renderer, poses, cam: Camera, stages, n_para
             depth, cover = render_depth(renderer, poses, cam, size, stage.supersample)
             cs, es, _ = build_contours(c, images[size], depth, guided=stage.guided,
                                        cap=stage.cap, factor=stage.factor, coverage=cover,
-                                       edges=stage.edges)
+                                       edges=stage.edges, contrast=stage.contrast)
             if bar is not None:
                 bar.update(1)
             if cs.points_base.shape[0] < 20:
