@@ -216,18 +216,7 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray
         generator=torch.Generator().manual_seed(int(seed)), guidance_scale=guidance_scale,
         rotary=wm.rotary(cond), eta=eta, callback=callback, **kw)
     rgb, act = latents[:, :, :c], latents[:, :, c:]
-    if video is not None:
-        out_video = video.copy()
-    else:
-        if cfg.residual:
-            change = rgb.float() / cfg.residual_scale
-            if cfg.residual_deadband > 0:
-                still = change.abs().amax(dim=2, keepdim=True) <= 2.0 * cfg.residual_deadband
-                change = change.masked_fill(still, 0.0)
-            rgb = change + wm.codec.encode(first)[:, :1].float()
-        v = wm.codec.decode(rgb.to(dtype)).float()
-        v[:, :, :1] = first.float()
-        out_video = inputs.to_uint8(v)
+    out_video = video.copy() if video is not None else wm.decode_video(rgb, first)
     acts = inputs.to_uint8(wm.codec.decode(act.to(dtype)).float())
     if state is not None:
         acts[:, 0] = state

@@ -213,18 +213,7 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, joint_state: np.ndarray 
             callback(i)
     rgb = x[:, :split].view(b, f, c, h, w)
     joints = x[:, split:].view(b, cfg.num_frames, cfg.action_dim).float().cpu().numpy()
-    if video is not None:
-        out_video = video.copy()
-    else:
-        if cfg.residual:
-            change = rgb.float() / cfg.residual_scale
-            if cfg.residual_deadband > 0:
-                still = change.abs().amax(dim=2, keepdim=True) <= 2.0 * cfg.residual_deadband
-                change = change.masked_fill(still, 0.0)
-            rgb = change + wm.codec.encode(first)[:, :1].float()
-        v = wm.codec.decode(rgb.to(dtype)).float()
-        v[:, :, :1] = first.float()
-        out_video = inputs.to_uint8(v)
+    out_video = video.copy() if video is not None else wm.decode_video(rgb, first)
     if q is not None:
         joints[:, 0] = q
     return out_video, joints.astype(np.float32)

@@ -455,16 +455,24 @@ class WorldModel(nn.Module):
             steps=steps or cfg.steps, generator=torch.Generator().manual_seed(int(seed)),
             guidance_scale=guidance_scale, rotary=self.rotary(cond), eta=eta, callback=callback,
             **kw)
+        return self.decode_video(latents, first, p)
+
+    def decode_video(self, latents: torch.Tensor, first: torch.Tensor,
+                     prompt: torch.Tensor | None = None) -> np.ndarray:
+        """Sampled RGB ``latents`` (V, T, C, h, w) -> uint8 video (V, T, H, W, 3): with
+        ``residual`` the change (deadband, and with a ``prompt`` the residual gate) is added
+        to the first frame's encoding; frame 0 is ``first`` (V, 1, 3, H, W) itself."""
+        cfg = self.config
         if cfg.residual:
             change = latents.float() / cfg.residual_scale
             if cfg.residual_deadband > 0:  # pixel space, (V, T, 3, H, W), 1 = half the range
                 still = change.abs().amax(dim=2, keepdim=True) <= 2.0 * cfg.residual_deadband
                 change = change.masked_fill(still, 0.0)
-            if cfg.residual_gate_px > 0 and p is not None:  # only where the arm has been
-                swept = inputs.prompt_swept_region(p.float(), cfg.residual_gate_px)
+            if cfg.residual_gate_px > 0 and prompt is not None:  # only where the arm has been
+                swept = inputs.prompt_swept_region(prompt.float(), cfg.residual_gate_px)
                 change = change.masked_fill(~swept, 0.0)
             latents = change + self.codec.encode(first)[:, :1].float()
-        video = self.codec.decode(latents.to(dtype)).float()
+        video = self.codec.decode(latents.to(self.dtype)).float()
         video[:, :, :1] = first.float()
         return inputs.to_uint8(video)
 
