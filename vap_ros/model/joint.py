@@ -166,6 +166,26 @@ def _images(x: Any, name: str, views: int, cfg) -> np.ndarray:
 
 
 @torch.no_grad()
+def check_sample_inputs(cfg, first_frames: Any, action_state: Any, goal: Any, video: Any,
+                        guidance_scale: float
+                        ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None,
+                                   np.ndarray | None]:
+    """The sampling inputs every joint model takes, checked (ModelError naming the wrong one):
+    (first frames (V, H, W, 3), video to label or None, action_state or None, goal or None)."""
+    frames = inputs.check_first_frames(first_frames, cfg)
+    views = frames.shape[0]
+    if video is not None:
+        video = inputs.check_video(video, "video", views, cfg)
+        if video.shape[1] != cfg.num_frames:
+            raise ModelError(f"the video to label has {video.shape[1]} frames; the model "
+                             f"({cfg.preset}) takes {cfg.num_frames}")
+    state = None if action_state is None else _images(action_state, "action_state", views, cfg)
+    goal_u8 = None if goal is None else _images(goal, "goal", views, cfg)
+    if guidance_scale != 1.0 and goal_u8 is None:
+        raise ModelError("guidance_scale != 1 guides towards the goal: give goal images")
+    return frames, video, state, goal_u8
+
+
 def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray | None = None,
            goal: np.ndarray | None = None, video: np.ndarray | None = None,
            steps: int | None = None, seed: int = 0, guidance_scale: float = 1.0,
@@ -190,17 +210,8 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray
         raise ModelError(f"this model does not generate action images (generate_actions "
                          f"{cfg.generate_actions!r}); use predict() ('none') or "
                          "WorldModel.predict_joint ('joint_states')")
-    frames = inputs.check_first_frames(first_frames, cfg)
-    views = frames.shape[0]
-    if video is not None:
-        video = inputs.check_video(video, "video", views, cfg)
-        if video.shape[1] != cfg.num_frames:
-            raise ModelError(f"the video to label has {video.shape[1]} frames; the model "
-                             f"({cfg.preset}) takes {cfg.num_frames}")
-    state = None if action_state is None else _images(action_state, "action_state", views, cfg)
-    goal_u8 = None if goal is None else _images(goal, "goal", views, cfg)
-    if guidance_scale != 1.0 and goal_u8 is None:
-        raise ModelError("guidance_scale != 1 guides towards the goal: give goal images")
+    frames, video, state, goal_u8 = check_sample_inputs(cfg, first_frames, action_state, goal,
+                                                        video, guidance_scale)
     dev, dtype = wm.device, wm.dtype
     first = inputs.from_uint8(frames[:, None], dev, dtype)
     t_state = None if state is None else inputs.from_uint8(state[:, None], dev, dtype)

@@ -33,7 +33,7 @@ import torch
 from vap_ros.errors import ModelError
 from vap_ros.model import inputs
 from vap_ros.model.action_head import ActionHead
-from vap_ros.model.joint import _images, check_joint_batch, conditions
+from vap_ros.model.joint import check_joint_batch, check_sample_inputs, conditions
 
 if TYPE_CHECKING:
     from vap_ros.model.world_model import WorldModel
@@ -153,18 +153,10 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, joint_state: np.ndarray 
     """
     cfg = wm.config
     head = _head(wm)
-    frames = inputs.check_first_frames(first_frames, cfg)
+    frames, video, state, goal_u8 = check_sample_inputs(cfg, first_frames, action_state, goal,
+                                                        video, guidance_scale)
     views = frames.shape[0]
-    if video is not None:
-        video = inputs.check_video(video, "video", views, cfg)
-        if video.shape[1] != cfg.num_frames:
-            raise ModelError(f"the video to label has {video.shape[1]} frames; the model "
-                             f"({cfg.preset}) takes {cfg.num_frames}")
     q = None if joint_state is None else _state(joint_state, views, cfg)
-    state = None if action_state is None else _images(action_state, "action_state", views, cfg)
-    goal_u8 = None if goal is None else _images(goal, "goal", views, cfg)
-    if guidance_scale != 1.0 and goal_u8 is None:
-        raise ModelError("guidance_scale != 1 guides towards the goal: give goal images")
     steps = steps or cfg.steps
     sched = _scheduler(wm, steps)
     dev, dtype = wm.device, wm.dtype

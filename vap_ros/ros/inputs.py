@@ -27,6 +27,7 @@ from vap_ros.data.messages import (
 )
 from vap_ros.errors import (
     CalibrationError,
+    ConfigError,
     ImageError,
     JointStateError,
     MissingInputError,
@@ -264,6 +265,22 @@ class CameraInputs:
             if images and self._slots[n].image is None:
                 out.append(f"camera {n!r}: no image yet on {self.topics[n][0]}")
         return out
+
+
+def calibration_for(path: str, cameras, base_frame: str) -> dict[str, Camera]:
+    """The ``calibration_file`` parameter of a node: {} when empty (camera_info + /tf_static
+    are used), else every camera of ``cameras`` from the file (ConfigError naming the ones it
+    lacks)."""
+    from vap_ros.camera import load_calibration
+
+    if not path:
+        return {}
+    calibration = load_calibration(path, base_frame=base_frame)
+    missing = [n for n in cameras if n not in calibration]
+    if missing:
+        raise ConfigError(f"calibration file {path!r} has no camera {missing}",
+                          key="calibration_file", value=path)
+    return calibration
 
 
 def topics_for(names, image_pattern: str, info_pattern: str,

@@ -40,20 +40,25 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, JointState
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
-from vap_ros.camera import load_calibration
 from vap_ros.data.messages import (
     display_trajectory_to_trajectory,
     header_stamp_ns,
     plan_to_trajectory,
     stamp_ns,
 )
-from vap_ros.errors import ConfigError, RolloutCancelled, StaleInputError, TimeJump, VapError
+from vap_ros.errors import RolloutCancelled, StaleInputError, TimeJump, VapError
 from vap_ros.prompts import PromptRenderer
 from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
 from vap_ros.ros.convert import stamp_msg, trajectory_msg, video_rollout_msg
 from vap_ros.ros.diagnostics import LookaheadStats, diagnostic_array, level_for
-from vap_ros.ros.inputs import CameraInputs, JointStateInput, guarded, topics_for
+from vap_ros.ros.inputs import (
+    CameraInputs,
+    JointStateInput,
+    calibration_for,
+    guarded,
+    topics_for,
+)
 from vap_ros.ros.lookahead_params import LookaheadParams
 from vap_ros.ros.node_utils import SENSOR_QOS, SENSOR_QOS_DEEP, ErrorLog, reliable_qos
 from vap_ros.ros.params import declare, on_set
@@ -95,12 +100,7 @@ class LookaheadNode(Node):
         self.camera_names = tuple(p.cameras)
         topics = topics_for(self.camera_names, p.image_topic, p.camera_info_topic,
                             p.image_transport)
-        calibration = (load_calibration(p.calibration_file, base_frame=p.base_frame)
-                       if p.calibration_file else {})
-        missing = [n for n in self.camera_names if calibration and n not in calibration]
-        if missing:
-            raise ConfigError(f"calibration file {p.calibration_file!r} has no camera {missing}",
-                              key="calibration_file", value=p.calibration_file)
+        calibration = calibration_for(p.calibration_file, self.camera_names, p.base_frame)
         self.mapper = JointStateMapper.for_robot(self.robot, extra=p.extra_joints,
                                                  name_map=p.joint_name_map)
         self.joints = JointStateInput(self.mapper, p.joint_states_topic, p.time_jump_threshold_s)

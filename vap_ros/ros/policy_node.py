@@ -36,7 +36,6 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Empty
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
-from vap_ros.camera import load_calibration
 from vap_ros.config import require
 from vap_ros.data.clips import resize_frame
 from vap_ros.data.messages import image_from_msg
@@ -45,7 +44,13 @@ from vap_ros.robot import JointStateMapper, JointTrajectory
 from vap_ros.robot.loader import load_robot
 from vap_ros.ros.convert import trajectory_msg
 from vap_ros.ros.diagnostics import diagnostic_array, level_for
-from vap_ros.ros.inputs import CameraInputs, JointStateInput, guarded, topics_for
+from vap_ros.ros.inputs import (
+    CameraInputs,
+    JointStateInput,
+    calibration_for,
+    guarded,
+    topics_for,
+)
 from vap_ros.ros.node_utils import SENSOR_QOS, SENSOR_QOS_DEEP, ErrorLog, RateMeter, reliable_qos
 from vap_ros.ros.params import NodeParams, declare, param
 from vap_ros.ros.runtime import run_node
@@ -146,12 +151,7 @@ class PolicyNode(Node):
         self.vlim = velocity_limits(self.robot)
         self.camera_names = tuple(p.cameras)
         topics = topics_for(self.camera_names, p.image_topic, p.camera_info_topic)
-        calibration = (load_calibration(p.calibration_file, base_frame=p.base_frame)
-                       if p.calibration_file else {})
-        missing = [n for n in self.camera_names if calibration and n not in calibration]
-        if missing:
-            raise ConfigError(f"calibration file {p.calibration_file!r} has no camera {missing}",
-                              key="calibration_file", value=p.calibration_file)
+        calibration = calibration_for(p.calibration_file, self.camera_names, p.base_frame)
         self.mapper = JointStateMapper.for_robot(self.robot, name_map=p.joint_name_map)
         self.joints = JointStateInput(self.mapper, p.joint_states_topic, p.time_jump_threshold_s)
         # the model: a model that is not a joint model is one error line, the node keeps
