@@ -127,3 +127,81 @@ def test_policy_eval_cli(tmp_path, capsys):
     assert printed["baselines"]["scripted"]["success_rate"] == 1.0
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["episodes"] == 1 and len(saved["per_episode_error_m"]["policy"]) == 1
+
+
+class LabelsTarget:
+    """label(clip) -> action images of the tool at ``target`` in every frame; records the
+    clips it was given. predict_joint must not be called by the goal planner."""
+
+    def __init__(self, config, cameras, target, blank=False):
+        from vap_ros.prompts import ActionImageCodec
+        from vap_ros.sim.ik import top_down
+
+        self.config = config
+        T = top_down(np.asarray(target), 0.0)
+        self.acts = ActionImageCodec().encode(np.repeat(T[None], config.num_frames, 0),
+                                              np.ones(config.num_frames, bool), cameras)
+        if blank:  # nothing a decoder can find
+            self.acts[:] = 0
+        self.clips: list = []
+
+    def label(self, video, steps=None, seed=0):
+        self.clips.append((video, steps, seed))
+        return self.acts.copy()
+
+    def predict_joint(self, *a, **k):
+        raise AssertionError("the goal planner generates no frames")
+
+
+def test_goal_planner_moves_the_tool_to_the_labelled_goal(scene):
+    """The goal images' label is the target; the tool goes there at the planner's speed,
+    and the goal is labelled once per goal (label_seeds draws of a still clip)."""
+    from vap_ros.model.config import load_preset
+    from vap_ros.policy import ActionImagePolicy, run_policy
+    from vap_ros.policy.rollout import _rig
+    from vap_ros.robot import RobotModel
+
+    cfg = load_preset("tiny", conditioning="none", generate_actions="action_images")
+    with _rig(scene) as rig:
+        cams = rig.cameras()
+        start = rig.robot.tcp_poses(rig.arm_q[None], np.array([rig.gripper_width_m]))[0]
+    target = np.asarray(scene.info["target_m"])
+    fake = LabelsTarget(cfg, cams, target)
+    robot = RobotModel.from_preset("panda")
+    slow = ActionImagePolicy(fake, robot, planner="goal", speed_m_s=0.02, label_seeds=3)
+    one = run_policy(slow, scene, chunks=1, record=True)
+    chunk_s = (cfg.num_frames - 1) / cfg.fps
+    moved = np.linalg.norm(target - start[:3, 3]) - one["error_m"]
+    assert 0.5 * 0.02 * chunk_s < moved <= 0.02 * chunk_s + 0.005, moved  # the speed cap
+    assert len(fake.clips) == 3 and {c[2] for c in fake.clips} == {0, 1000, 2000}
+    clip = fake.clips[0][0]
+    assert clip.shape == (3, cfg.num_frames, 32, 32, 3)
+    assert (clip == scene.goal_images[:, None]).all()  # the goal, still
+    fake.clips.clear()
+    policy = ActionImagePolicy(fake, robot, planner="goal", speed_m_s=0.3, label_seeds=2)
+    res = run_policy(policy, scene, chunks=3)
+    assert len(fake.clips) == 2  # labelled once, re-planned from the state every chunk
+    assert res["success"] and res["error_m"] < 0.01, res["error_m"]
+    assert res["rejected_chunks"] == 0 and res["triangulated"] == 1.0
+
+
+def test_goal_planner_holds_when_the_goal_is_not_found(scene):
+    from vap_ros.model.config import load_preset
+    from vap_ros.policy import ActionImagePolicy, run_policy
+    from vap_ros.policy.rollout import _rig
+    from vap_ros.robot import RobotModel
+
+    cfg = load_preset("tiny", conditioning="none", generate_actions="action_images")
+    with _rig(scene) as rig:
+        cams = rig.cameras()
+        start = rig.robot.tcp_poses(rig.arm_q[None], np.array([rig.gripper_width_m]))[0]
+    fake = LabelsTarget(cfg, cams, scene.info["target_m"], blank=True)
+    robot = RobotModel.from_preset("panda")
+    res = run_policy(ActionImagePolicy(fake, robot, planner="goal"), scene, chunks=1)
+    assert res["triangulated"] == 0.0
+    still = np.linalg.norm(np.asarray(scene.info["target_m"]) - start[:3, 3])
+    assert abs(res["error_m"] - still) < 0.005  # held where it was
+    with pytest.raises(ConfigError, match="planner"):
+        ActionImagePolicy(fake, robot, planner="dream")
+    with pytest.raises(ConfigError, match="label_seeds"):
+        ActionImagePolicy(fake, robot, planner="goal", label_seeds=0)

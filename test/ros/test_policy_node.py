@@ -16,6 +16,8 @@ import sys
 import numpy as np
 import pytest
 
+from vap_ros.errors import ConfigError
+
 pytestmark = [pytest.mark.ros, pytest.mark.mujoco]
 
 from rclpy.node import Node
@@ -268,3 +270,6 @@ def test_parameter_file_holds_declared_parameters():
     assert set(params) <= set(PolicyParams.field_names())
     p = PolicyParams.from_dict({**PolicyParams.defaults(), **params}, source=path)
     assert p.plan_topic == DEFAULT_PLAN_TOPIC and not looks_like_controller(p.plan_topic)
+    assert p.planner == "generate"
+    with pytest.raises(ConfigError, match="planner"):
+        PolicyParams.from_dict({**PolicyParams.defaults(), "planner": "dream"}, source=path)

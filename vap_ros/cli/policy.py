@@ -15,6 +15,11 @@ def _common(p) -> None:
     p.add_argument("--chunks", type=int, default=8,
                    help="re-plans per episode, each T-1 frames at the model's fps (default 8)")
     p.add_argument("--steps", type=int, default=None, help="sampler steps (default: model's)")
+    p.add_argument("--planner", choices=("generate", "goal"), default="generate",
+                   help="generate: the next frames' action images, generated with the video "
+                        "(Action Images' policy); goal: move the tool by the difference of "
+                        "the positions the model labels in the goal and the current images "
+                        "(default: generate)")
     p.add_argument("--randomize-cameras", action="store_true",
                    help="jitter the cameras per scene (as sim record --randomize-cameras)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0")
@@ -69,7 +74,7 @@ def run_eval(args) -> int:
     model, model_id = _model(args)
     res = evaluate_policy(model, args.task, args.episodes, args.seed, chunks=args.chunks,
                           steps=args.steps, randomize_cameras=args.randomize_cameras,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, planner=args.planner)
     res["model"] = model_id
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +100,7 @@ def run_run(args) -> int:
                        randomize_cameras=args.randomize_cameras)
     scripted = run_scripted(scene)
     policy = ActionImagePolicy(model, RobotModel.from_preset("panda"), steps=args.steps,
-                               seed=args.seed)
+                               seed=args.seed, planner=args.planner)
     res = run_policy(policy, scene, chunks=args.chunks, record=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,14 @@ joint_states`` model (the action head) gets the current joint state as a vector 
 generates the joint sequence itself: averaged over the views and denormalised, it is the
 chunk's joint plan (clipped to the limits; no decoding, no IK).
 
+``planner="goal"`` does not generate the next frames: it uses the model's *labelling* mode on
+the goal images (a still clip: each repeated for T frames; ``label_seeds`` draws, median of
+the triangulated positions) to read where the goal images show the tool, and moves the tool
+straight there, at most ``speed_m_s``, keeping the current tool orientation (the labeller's
+rotation does not work at 64 px, docs/policy.md) with the gripper as labelled in the goal.
+Every chunk re-plans from the robot's actual joint state. Positions only: it reaches where the
+goal images show the tool; it does not grasp or push on the way.
+
 Evaluation (``evaluate_policy``) on held-out scenes of a task: scene i of seed S is drawn as
 ``vap-ros sim record`` draws episode i (layout, start pose, the task's scripted plan). The
 scripted plan is run first in the scene: its final camera images are the goal images (a
@@ -39,6 +47,7 @@ __all__ = ["ActionImagePolicy", "PolicyScene", "evaluate_policy", "make_scene", 
 
 SUCCESS_M = 0.03
 EVAL_TASKS = ("reach", "push", "pick_place")
+PLANNERS = ("generate", "goal")
 
 
 @dataclass
@@ -156,10 +165,15 @@ class ActionImagePolicy:
         model: a ``WorldModel`` with ``generate_actions: action_images`` or ``joint_states``.
         robot: the ``RobotModel`` (FK, IK, gripper width).
         steps, seed: sampler settings.
+        planner: ``"generate"`` (the next frames' actions generated with the video) or
+            ``"goal"`` (servoing on the labelled positions of the goal and current images).
+        speed_m_s: the goal planner's largest tool speed.
+        label_seeds: the goal planner's draws of the goal's label (median).
     """
 
     def __init__(self, model, robot, *, steps: int | None = None, seed: int = 0,
-                 codec: ActionImageCodec | None = None):
+                 codec: ActionImageCodec | None = None, planner: str = "generate",
+                 speed_m_s: float = 0.15, label_seeds: int = 5):
         from vap_ros.sim.ik import IKSolver
         from vap_ros.sim.tasks import HOME_Q
 
@@ -167,8 +181,18 @@ class ActionImagePolicy:
             raise ConfigError("the policy needs a model that generates actions "
                               "(generate_actions 'action_images' or 'joint_states'); this one "
                               f"has {model.config.generate_actions!r}")
+        if planner not in PLANNERS:
+            raise ConfigError(f"policy planner {planner!r}: expected one of {list(PLANNERS)}")
+        if not (np.isfinite(speed_m_s) and speed_m_s > 0):
+            raise ConfigError(f"policy speed_m_s must be a positive number, got {speed_m_s}")
         self.model, self.robot = model, robot
         self.steps, self.seed = steps, seed
+        if label_seeds < 1:
+            raise ConfigError(f"policy label_seeds must be >= 1, got {label_seeds}")
+        self.planner, self.speed_m_s = planner, float(speed_m_s)
+        self.label_seeds = int(label_seeds)
+        self._goal_key: bytes | None = None
+        self._goal_label: tuple[np.ndarray, bool] | None = None
         self.codec = codec or ActionImageCodec()
         self.ik = IKSolver(robot, HOME_Q)
         self.max_width = robot.gripper.max_width_m if robot.gripper else 0.0
@@ -179,11 +203,12 @@ class ActionImagePolicy:
         """One chunk: (JointTrajectory, generated video, action images, decoded poses)."""
         from vap_ros.label.decode import RobustDecoder
         from vap_ros.label.labeller import fill_gaps
-        from vap_ros.sim.ik import PlanningError
 
         T_now = self.robot.tcp_poses(q[None], np.array([width]))[0]
-        state = self.codec.encode(T_now[None], gripper_open([width]), cameras)[:, 0]
         lo, hi = self.robot.lower_limits + 1e-3, self.robot.upper_limits - 1e-3
+        if self.planner == "goal":
+            return self._plan_to_goal(images, cameras, q, width, T_now, goal, vlim)
+        state = self.codec.encode(T_now[None], gripper_open([width]), cameras)[:, 0]
         if self.scale is not None:  # the action head: the joint sequence is the plan
             video, joints = self.model.predict_joint(
                 images, state, goal, steps=self.steps, seed=self.seed + chunk,
@@ -202,14 +227,71 @@ class ActionImagePolicy:
         poses = np.concatenate([T_now[None], dec.T_base_ee])
         grip = np.concatenate([gripper_open([width]), dec.gripper_open])
         poses, grip = fill_gaps(poses, grip, np.concatenate([[True], valid]))
+        return self._timed(q, self._ik(q, poses[1:]), grip, vlim), video, acts, poses, valid
+
+    def _ik(self, q: np.ndarray, poses: np.ndarray) -> np.ndarray:
+        """Joint positions of the poses, each IK seeded by the previous solution, clipped to
+        the limits; an unreachable pose holds the last reachable configuration."""
+        from vap_ros.sim.ik import PlanningError
+
+        lo, hi = self.robot.lower_limits + 1e-3, self.robot.upper_limits - 1e-3
         qs, prev = [], q
-        for T in poses[1:]:
+        for T in poses:
             try:
                 prev = np.clip(self.ik.solve(T, prev), lo, hi)
             except PlanningError:
-                pass  # unreachable: hold the last reachable configuration
+                pass
             qs.append(prev)
-        return self._timed(q, np.asarray(qs), grip, vlim), video, acts, poses, valid
+        return np.asarray(qs)
+
+    def label_still(self, images: np.ndarray, cameras) -> tuple[np.ndarray, bool] | None:
+        """The tool position (3,) and gripper state the model labels in still images (V, H,
+        W, 3): each view repeated for the model's T frames, labelled with ``label_seeds``
+        seeds; the median of the positions of every frame where the tool was triangulated
+        (the majority gripper state); None where it was in none."""
+        from vap_ros.label.decode import RobustDecoder
+
+        clip = np.repeat(images[:, None], self.model.config.num_frames, axis=1)
+        xyz, grip = [], []
+        for k in range(self.label_seeds):
+            out = self.model.label(clip, steps=1, seed=self.seed + 1000 * k)
+            if self.scale is not None:  # the action head: joints -> FK
+                q_all, w_all = self.scale.denormalise(out.mean(axis=0))
+                xyz.append(self.robot.tcp_poses(q_all, w_all)[:, :3, 3])
+                grip.append(gripper_open(w_all))
+            else:
+                dec = RobustDecoder(self.codec).decode(out, cameras)
+                xyz.append(dec.T_base_ee[:, :3, 3])
+                grip.append(dec.gripper_open)
+        p, g = np.concatenate(xyz), np.concatenate(grip)
+        ok = np.isfinite(p).all(axis=1)
+        if not ok.any():
+            return None
+        return np.median(p[ok], axis=0), bool(g[ok].mean() >= 0.5)
+
+    def _plan_to_goal(self, images, cameras, q, width, T_now, goal, vlim):
+        """One chunk of the goal planner (see the module docstring)."""
+        if goal is None:
+            raise ConfigError("the goal planner needs goal images")
+        key = np.ascontiguousarray(goal).tobytes()
+        if key != self._goal_key:
+            self._goal_key, self._goal_label = key, self.label_still(goal, cameras)
+        n = self.model.config.num_frames - 1
+        poses = np.repeat(T_now[None], n + 1, axis=0)
+        grip = np.full(n + 1, bool(gripper_open([width])[0]))
+        valid = np.zeros(n, bool)
+        if self._goal_label is not None:  # else: hold, and the chunk counts as undecoded
+            step = self._goal_label[0] - T_now[:3, 3]
+            dist = float(np.linalg.norm(step))
+            reach = min(dist, self.speed_m_s * n / self.model.config.fps)
+            if dist > 1e-6:
+                poses[:, :3, 3] += np.arange(n + 1)[:, None] / n * step / dist * reach
+            grip[1:] = self._goal_label[1]
+            valid[:] = True
+        acts = self.codec.encode(poses, grip, cameras)
+        video = np.repeat(images[:, None], n + 1, axis=1)  # nothing generated: the still
+        return (self._timed(q, self._ik(q, poses[1:]), grip, vlim), video, acts, poses,
+                valid)
 
     def _timed(self, q: np.ndarray, q_plan: np.ndarray, grip: np.ndarray, vlim: np.ndarray):
         """The plan (T - 1, n) from ``q`` at the model's frame rate, stretched where a joint
@@ -270,14 +352,15 @@ def run_policy(policy: ActionImagePolicy, scene: PolicyScene, *, chunks: int = 6
 
 def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int = 6,
                     steps: int | None = None, randomize_cameras: bool = False,
-                    progress: bool = True) -> dict[str, Any]:
+                    progress: bool = True, planner: str = "generate") -> dict[str, Any]:
     """Success rate and mean final error of the policy, the scripted plan (upper bound) and
     the random-target baseline on ``episodes`` held-out scenes (see the module docstring)."""
     from tqdm import tqdm
 
     from vap_ros.robot import RobotModel
 
-    policy = ActionImagePolicy(model, RobotModel.from_preset("panda"), steps=steps, seed=seed)
+    policy = ActionImagePolicy(model, RobotModel.from_preset("panda"), steps=steps, seed=seed,
+                               planner=planner)
     size = model.config.height
     rows: dict[str, list] = {"policy": [], "scripted": [], "random_target": []}
     skipped = []
@@ -307,6 +390,7 @@ def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int =
     out["per_episode_error_m"] = {k: [round(float(x), 4) for x in v] for k, v in rows.items()}
     out["skipped"] = skipped
     out["rejected_chunks"] = rejected
-    out["settings"] = {"seed": seed, "chunks": chunks, "steps": steps or model.config.steps,
+    out["settings"] = {"seed": seed, "chunks": chunks, "planner": planner,
+                       "steps": steps or model.config.steps,
                        "randomize_cameras": randomize_cameras, "success_m": SUCCESS_M}
     return out

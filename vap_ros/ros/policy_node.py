@@ -104,6 +104,10 @@ class PolicyParams(NodeParams):
     dtype: str = param("float32", "model weights and activations: float32, bfloat16, float16")
     steps: int = param(0, "sampler steps (0 = the model's default)")
     seed: int = param(0, "sampler seed (plan k uses seed + k)")
+    planner: str = param(
+        "generate", "generate: the next frames' actions generated with the video; goal: move "
+                    "the tool towards the position the model labels in the goal images "
+                    "(docs/policy.md)")
     time_jump_threshold_s: float = param(1.0, "stamps going back more than this clear the "
                                               "caches (bag loop)")
     diagnostics_period_s: float = param(1.0, "period of /diagnostics messages (0 = off)")
@@ -115,6 +119,8 @@ class PolicyParams(NodeParams):
         require(self.rate_hz >= 0, "rate_hz", self.rate_hz, "a number >= 0")
         require(bool(self.plan_topic), "plan_topic", self.plan_topic, "a topic name")
         require(self.steps >= 0, "steps", self.steps, "an integer >= 0")
+        require(self.planner in ("generate", "goal"), "planner", self.planner,
+                "'generate' or 'goal'")
         for key in ("time_jump_threshold_s", "diagnostics_period_s"):
             require(getattr(self, key) >= 0, key, getattr(self, key), "a number >= 0")
 
@@ -126,7 +132,8 @@ def _default_policy_factory(p: PolicyParams, robot) -> tuple[Any, str]:
 
     model, model_id = load_world_model(p.model, device=p.device, seed=p.model_seed,
                                        dtype=p.dtype)
-    return ActionImagePolicy(model, robot, steps=p.steps or None, seed=p.seed), model_id
+    return ActionImagePolicy(model, robot, steps=p.steps or None, seed=p.seed,
+                             planner=p.planner), model_id
 
 
 def velocity_limits(robot) -> np.ndarray:
