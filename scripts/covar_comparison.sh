@@ -4,7 +4,8 @@
 # (`small_joint`) was -- the 1,025-step cosine schedule that `--time-budget 22m` sized for it,
 # stopped after step 875 (7,000 samples) -- on fixed cameras and, for both forms, on randomised
 # cameras; then `experiment labelling` (fixed + randomised test cameras) and `policy eval`
-# (3 tasks x 6 scenes of seed 3001, fixed and randomised cameras), and the table.
+# (3 tasks x 6 scenes of seed 3001, fixed and randomised cameras), the goal planner (3 tasks x
+# 12 scenes), and the table.
 #
 # Usage: scripts/covar_comparison.sh DATA_DIR [WORK_DIR]     (default WORK_DIR: out/covar)
 #   DATA_DIR holds sim_test_fixed, sim_test_rand, clips_train_fixed, clips_train_rand (docs/
@@ -56,6 +57,19 @@ for m in joint_rand joint_states_rand; do
   labelling "$W/model_$m" "$L/clips_train_rand" "$W/eval_label_$m" 1
   policy "$W/model_$m" "$W/policy_${m}_rand_" --randomize-cameras
 done
+# the goal planner (docs/policy.md, "The goal planner"): 12 scenes per task
+goal() {  # MODEL PREFIX [--randomize-cameras]
+  for t in reach push pick_place; do
+    $VAP policy eval --model "$1" --task "$t" --episodes 12 --seed 3001 --chunks 8 ${3:-} \
+      --planner goal --json "$2$t.json" --no-progress
+  done
+}
+goal "$L/model_joint" "$W/goal_ai_fixed_"
+goal "$L/model_joint" "$W/goal_ai_rand_" --randomize-cameras
+goal "$W/model_joint_rand" "$W/goal_ai_randtrained_rand_" --randomize-cameras
+goal "$W/model_joint_states" "$W/goal_js_fixed_"
+goal "$W/model_joint_states" "$W/goal_js_rand_" --randomize-cameras
+goal "$W/model_joint_states_rand" "$W/goal_js_randtrained_rand_" --randomize-cameras
 python "$repo/scripts/covar_table.py" \
   "action images=$L/eval_label_s1:$L/policy_:$W/policy_ai_rand_" \
   "action head=$W/eval_label_js:$W/policy_js_fixed_:$W/policy_js_rand_" \
