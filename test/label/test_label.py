@@ -129,6 +129,37 @@ def test_label_bag_recovers_the_logged_trajectory(oracle, episode, tmp_path):
     assert set(doc["gripper_width_m"]) <= {0.0, 0.08} and t_open.any() and not t_open.all()
 
 
+def test_the_models_axis_length_sets_the_codec(oracle, episode):
+    """``action_axis_length_m`` of a model's config is the codec its action images are
+    decoded with (labeller, policy) and its training clips are drawn with (``vap-ros
+    train``: ``label.data.action_dataset``)."""
+    from vap_ros.label import action_codec
+    from vap_ros.label.data import model_value
+    from vap_ros.label.evaluate import errors
+    from vap_ros.label.labeller import label_video
+    from vap_ros.model.config import load_preset
+    from vap_ros.policy import ActionImagePolicy
+    from vap_ros.prompts import ActionImageCodec
+    from vap_ros.robot import RobotModel
+    from vap_ros.train.config import load_train_config
+
+    _, bv, truth, t_open = oracle
+    long = load_preset("tiny", conditioning="none", generate_actions="action_images",
+                       action_axis_length_m=0.25)
+    assert action_codec(long).axis_length_m == 0.25
+    assert action_codec(load_preset("tiny")).axis_length_m == 0.1  # the default
+    model = Oracle(long, bv.video, ActionImageCodec(axis_length_m=0.25).encode(
+        truth, t_open, bv.cameras))
+    pos, rot = errors(label_video(model, bv.video, bv.cameras).T_base_ee, truth)
+    assert pos.max() < 2e-3 and rot.max() < 3.0
+    assert ActionImagePolicy(model, RobotModel.from_preset("panda")).codec.axis_length_m == 0.25
+    cfg = load_train_config("small_joint", **{"model.overrides.action_axis_length_m": 0.2})
+    assert model_value(cfg, "action_axis_length_m") == 0.2
+    assert model_value(load_train_config("small_joint"), "action_axis_length_m") == 0.1
+    with pytest.raises(ConfigError, match="action_axis_length_m"):
+        load_preset("tiny", action_axis_length_m=0.0)
+
+
 def test_label_bag_refuses_a_model_without_action_images(episode):
     from vap_ros.label.labeller import label_bag
     from vap_ros.model import WorldModel
@@ -174,6 +205,19 @@ def test_action_image_clips(episode, tmp_path):
     robot = RobotModel.from_preset("panda")
     q, w = JointStateScale(robot).denormalise(x)
     np.testing.assert_allclose(robot.tcp_poses(q, w), item["ee_poses"].numpy(), atol=1e-4)
+    # what `vap-ros train` trains a model with action_axis_length_m 0.25 on
+    from vap_ros.label.data import action_dataset
+    from vap_ros.train.config import load_train_config
+
+    long = action_dataset(load_train_config(
+        "small_joint", per_view=False, **{"model.overrides.action_axis_length_m": 0.25}),
+        tmp_path / "cache")
+    assert type(long) is ActionImageClips and long.codec.axis_length_m == 0.25
+    la = np.round((long[1]["action_images"].permute(0, 2, 3, 4, 1).numpy() + 1) * 127.5)
+    assert not np.array_equal(la, u8)  # the axis points drawn farther out
+    dec = ActionImageCodec(axis_length_m=0.25).decode(la.astype(np.uint8), cams)
+    err = np.linalg.norm(dec.T_base_ee[:, :3, 3] - item["ee_poses"].numpy()[:, :3, 3], axis=1)
+    assert err.max() < 2e-3
 
 
 def test_evaluate_labelling_and_the_cli(oracle, episode, tmp_path, monkeypatch):

@@ -74,19 +74,13 @@ def run(args) -> int:
         config = load_saved_config(args.out).replace(**overrides)
     else:
         raise ConfigError("--config is required for a new run")
-    from vap_ros.label.data import (
-        ActionImageClips,
-        JointStateClips,
-        wants_action_images,
-        wants_joint_states,
-    )
+    from vap_ros.label.data import action_dataset, wants_action_images
 
     if wants_action_images(config):  # joint video + action images: logged FK as targets
         if args.source not in (None, "logged"):
             raise ConfigError(f"--source {args.source}: a model that generates actions "
                               "trains on the logged end-effector poses (--source logged)")
-        dataset = (JointStateClips if wants_joint_states(config) else ActionImageClips)(
-            args.data, per_view=config.per_view)
+        dataset = action_dataset(config, args.data)
     else:
         dataset = ClipDataset(args.data, source=args.source, per_view=config.per_view)
     if args.time_budget is not None:

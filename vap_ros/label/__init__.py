@@ -10,6 +10,7 @@ from vap_ros.label.data import (
     ActionImageClips,
     JointStateClips,
     JointStateScale,
+    action_codec,
     clip_cameras,
     gripper_open,
     wants_action_images,
@@ -17,4 +18,5 @@ from vap_ros.label.data import (
 )
 
 __all__ = ["OPEN_WIDTH_M", "ActionImageClips", "JointStateClips", "JointStateScale",
-           "clip_cameras", "gripper_open", "wants_action_images", "wants_joint_states"]
+           "action_codec", "clip_cameras", "gripper_open", "wants_action_images",
+           "wants_joint_states"]

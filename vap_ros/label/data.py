@@ -178,22 +178,43 @@ def _to_float(u8: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(u8).permute(0, 4, 1, 2, 3).float().div_(127.5).sub_(1.0)
 
 
-def generated_actions(train_config) -> str:
-    """A training config's model's ``generate_actions`` ("none", "action_images",
-    "joint_states"): its preset or pretrained model's config with the overrides."""
+def model_value(train_config, name: str) -> Any:
+    """A field of a training config's model config: the override, else the pretrained
+    model's saved config, else the preset's."""
     mc = train_config.model
-    if "generate_actions" in mc.overrides:
-        return str(mc.overrides["generate_actions"])
+    if name in mc.overrides:
+        return mc.overrides[name]
+    from vap_ros.model.config import WorldModelConfig, load_preset
+
     if mc.pretrained is not None:
         import json
 
         p = Path(mc.pretrained) / "vap_config.json"
-        if p.is_file():
-            return str(json.loads(p.read_text()).get("generate_actions", "none"))
-        return "none"
-    from vap_ros.model.config import load_preset
+        saved = json.loads(p.read_text()) if p.is_file() else {}
+        return saved.get(name, getattr(WorldModelConfig, name))
+    return getattr(load_preset(mc.preset), name)
 
-    return load_preset(mc.preset).generate_actions
+
+def generated_actions(train_config) -> str:
+    """A training config's model's ``generate_actions`` ("none", "action_images",
+    "joint_states")."""
+    return str(model_value(train_config, "generate_actions"))
+
+
+def action_dataset(train_config, root: str | Path) -> ActionImageClips:
+    """The training data of a model that generates actions: ``JointStateClips`` or
+    ``ActionImageClips`` of the clip cache ``root``, drawn with the model's codec
+    (``action_axis_length_m``)."""
+    codec = ActionImageCodec(
+        axis_length_m=float(model_value(train_config, "action_axis_length_m")))
+    cls = JointStateClips if wants_joint_states(train_config) else ActionImageClips
+    return cls(root, per_view=train_config.per_view, codec=codec)
+
+
+def action_codec(model_config) -> ActionImageCodec:
+    """The action-image codec of a model (its ``action_axis_length_m``): what it is trained on
+    and what its action images are decoded with."""
+    return ActionImageCodec(axis_length_m=float(model_config.action_axis_length_m))
 
 
 def wants_action_images(train_config) -> bool:

@@ -122,10 +122,10 @@ def evaluate_labelling(model, groups: Mapping[str, Sequence[str | Path]], baseli
     from tqdm import tqdm
 
     from vap_ros.data.bag import bag_paths
+    from vap_ros.label.data import action_codec
     from vap_ros.label.labeller import label_bag
-    from vap_ros.prompts import ActionImageCodec
 
-    codec = ActionImageCodec()
+    codec = action_codec(model.config)
     outp = Path(out) if out is not None else None
     report: dict[str, Any] = {"model": model_id, "steps": steps or model.config.steps,
                               "seed": seed, "decoder": decoder, "smooth_frames": smooth_frames,

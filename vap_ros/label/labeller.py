@@ -26,6 +26,7 @@ import numpy as np
 
 from vap_ros.camera import Camera
 from vap_ros.errors import ModelError
+from vap_ros.label.data import action_codec
 from vap_ros.prompts import ActionImageCodec
 
 __all__ = ["DECODERS", "Labels", "decode_labels", "fill_gaps", "joints_to_labels", "label_bag",
@@ -141,6 +142,7 @@ def label_video(model, video: np.ndarray, cameras: Sequence[Camera], *,
         model: a ``WorldModel`` with ``generate_actions: action_images`` or ``joint_states``.
         cameras: the V calibrations at the frame size.
         steps, seed: sampler settings (each window samples with ``seed``).
+        codec: the action-image codec (default: the model's, ``label.action_codec``).
         decoder, smooth_frames: see ``decode_labels`` (``decoder``: action images only).
         robot: the ``RobotModel`` of a joint-state model's joints (default: panda).
     Raises:
@@ -148,6 +150,7 @@ def label_video(model, video: np.ndarray, cameras: Sequence[Camera], *,
             frame whose pose could be triangulated.
     """
     cfg = model.config
+    codec = codec or action_codec(cfg)
     if not cfg.joint_actions:
         raise ModelError("labelling needs a model that generates actions "
                          f"(generate_actions 'action_images' or 'joint_states'); this one has "

@@ -113,6 +113,10 @@ class WorldModelConfig(StrictConfig):
             policy samples (first frame + current action image + goal -> video + actions).
         action_loss_weight: loss weight of the action-image channels relative to RGB (or of the
             joint-state sequence's mean loss relative to the video's, ``joint_states``).
+        action_axis_length_m: the action-image codec's axis points' distance from the end
+            effector (``prompts.ActionImageCodec.axis_length_m``): the images a model is trained
+            on and decoded with (``label.action_codec``); longer axes separate the three points
+            in small images, where the rotation is read from their offsets.
         steps: default number of sampling steps.
         cond_dropout: probability of dropping the action condition per sample in training
             (enables classifier-free guidance).
@@ -152,6 +156,7 @@ class WorldModelConfig(StrictConfig):
     generate_actions: GenerateActions = "none"
     action_label_fraction: float = 0.5
     action_loss_weight: float = 1.0
+    action_axis_length_m: float = 0.1
     steps: int = 8
     cond_dropout: float = 0.1
     lr_scales: dict[str, float] = field(default_factory=dict)
@@ -286,6 +291,8 @@ class WorldModelConfig(StrictConfig):
                 self.action_label_fraction, "a probability in [0, 1]")
         require(self.action_loss_weight > 0, "action_loss_weight", self.action_loss_weight,
                 "> 0")
+        require(0.0 < self.action_axis_length_m <= 0.5, "action_axis_length_m",
+                self.action_axis_length_m, "metres in (0, 0.5]")
         require(not self.joint_states or self.space == "pixel", "space", self.space,
                 "'pixel' with generate_actions 'joint_states' (one action token per video "
                 "frame needs one token-frame per video frame)")

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from vap_ros.errors import ConfigError, TrajectoryError, VapError
-from vap_ros.label.data import JointStateScale, gripper_open
+from vap_ros.label.data import JointStateScale, action_codec, gripper_open
 from vap_ros.prompts import ActionImageCodec
 
 __all__ = ["ActionImagePolicy", "PolicyScene", "evaluate_policy", "make_scene", "run_policy",
@@ -193,7 +193,7 @@ class ActionImagePolicy:
         self.label_seeds = int(label_seeds)
         self._goal_key: bytes | None = None
         self._goal_label: tuple[np.ndarray, bool] | None = None
-        self.codec = codec or ActionImageCodec()
+        self.codec = codec or action_codec(model.config)
         self.ik = IKSolver(robot, HOME_Q)
         self.max_width = robot.gripper.max_width_m if robot.gripper else 0.0
         self.scale = JointStateScale(robot) if model.config.joint_states else None
