@@ -166,7 +166,7 @@ class ActionImagePolicy:
         robot: the ``RobotModel`` (FK, IK, gripper width).
         steps, seed: sampler settings.
         planner: ``"generate"`` (the next frames' actions generated with the video) or
-            ``"goal"`` (servoing on the labelled positions of the goal and current images).
+            ``"goal"`` (the tool moved to where the model labels it in the goal images).
         speed_m_s: the goal planner's largest tool speed.
         label_seeds: the goal planner's draws of the goal's label (median).
     """
@@ -273,8 +273,10 @@ class ActionImagePolicy:
         """One chunk of the goal planner (see the module docstring)."""
         if goal is None:
             raise ConfigError("the goal planner needs goal images")
-        key = np.ascontiguousarray(goal).tobytes()
-        if key != self._goal_key:
+        key = np.ascontiguousarray(goal).tobytes() + b"".join(
+            np.ascontiguousarray(c.K).tobytes() + np.ascontiguousarray(c.T_cam_base).tobytes()
+            for c in cameras)
+        if key != self._goal_key:  # a new goal, or a new calibration: label it again
             self._goal_key, self._goal_label = key, self.label_still(goal, cameras)
         n = self.model.config.num_frames - 1
         poses = np.repeat(T_now[None], n + 1, axis=0)
