@@ -357,3 +357,24 @@ def test_cli_experiment_selects_trials_and_refuses_unknown_ones(tmp_path, capsys
     # the camera index (which seeds the trial's start) is the run's, not the selection's
     assert [(e["path"], k, c) for e, k, c in jobs] == [("x/episode_0009", 0, "front"),
                                                       ("x/episode_0009", 2, "right")]
+
+
+def test_cli_experiment_real_passes_intrinsics(tmp_path, monkeypatch, capsys):
+    """`calibrate experiment real --intrinsics` refines the intrinsics in every trial and
+    says so in its settings (the refinement itself is replaced: it is tested above)."""
+    from vap_ros.calib import experiment
+    from vap_ros.calib.errors import RefinementRefused
+
+    seen: list[dict] = []
+
+    def refuse(frames, renderer, **kw):
+        seen.append(kw)
+        raise RefinementRefused("stopped by the test", camera=frames.camera.name)
+
+    monkeypatch.setattr(experiment, "refine_camera", refuse)
+    assert main(["calibrate", "experiment", "real", "--out", str(tmp_path / "r"),
+                 "--trials", "2", "--restarts", "0", "--intrinsics"]) == 0
+    assert [k["intrinsics"] for k in seen] == [True, True]
+    res = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert res["settings"]["intrinsics"] is True
+    assert all("stopped by the test" in r["refused"] for r in res["rows"])

@@ -48,12 +48,13 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
                    randomize_cameras: bool = False, size: int = 256,
                    tasks=("pick_place", "push", "reach", "poke"), progress: bool = True,
                    episodes: Sequence[int] | None = None, cameras: Sequence[str] | None = None,
-                   restarts: int = 2) -> dict:
+                   restarts: int = 2, intrinsics: bool = False) -> dict:
     """Refine every camera of ``trials`` simulated episodes from perturbed calibrations.
 
     ``episodes`` / ``cameras`` restrict the trials to those episode indices / camera names
     (a trial's perturbation depends only on the seed, the episode and the camera, so one
-    trial of a full run is reproduced on its own); ``restarts`` goes to ``refine_camera``.
+    trial of a full run is reproduced on its own); ``restarts`` and ``intrinsics`` go to
+    ``refine_camera``.
 
     Raises:
         ConfigError: an episode index or camera name the recorded episodes do not have.
@@ -80,7 +81,7 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
         start = perturb_camera(truth, np.random.default_rng([seed, index, k]))
         row = {"episode": index, "task": ep.get("task"), "camera": cam_name,
                "frames": len(fr), "distinct_poses": fr.distinct_poses}
-        res = _trial(fr, renderer, start, truth, row, restarts)
+        res = _trial(fr, renderer, start, truth, row, restarts, intrinsics)
         rows.append(row)
         if res is None:
             continue
@@ -94,7 +95,7 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
                           out / "overlays" / f"{bag.name}_{cam_name}.png")
     return _finish(out, rows, {"which": "sim", "trials": trials, "seed": seed, "frames": frames,
                                "randomize_cameras": randomize_cameras, "size": size,
-                               "restarts": restarts,
+                               "restarts": restarts, "intrinsics": intrinsics,
                                "episodes": list(episodes) if episodes else None,
                                "cameras": list(cameras) if cameras else None})
 
@@ -123,8 +124,10 @@ def _select(recorded: list[dict], names: list[str], episodes, cameras
 
 def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: int = 60,
                     episode: str | Path | None = None, progress: bool = True,
-                    restarts: int = 2) -> dict:
-    """Refine the real teleop episode's camera from perturbed published calibrations."""
+                    restarts: int = 2, intrinsics: bool = False) -> dict:
+    """Refine the real teleop episode's camera from perturbed published calibrations (with
+    ``intrinsics``, its focal length and principal point too: the perturbation is of the
+    extrinsics only)."""
     from tqdm import tqdm
 
     from vap_ros.calib.episode_bag import episode_to_bag
@@ -147,7 +150,7 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
         start = perturb_camera(published, np.random.default_rng([seed, i]))
         row = {"trial": i, "frames": len(fr), "distinct_poses": fr.distinct_poses,
                "start_px": _px(start, origins, ref)}
-        res = _trial(fr, renderer, start, published, row, restarts)
+        res = _trial(fr, renderer, start, published, row, restarts, intrinsics)
         rows.append(row)
         if res is None:
             continue
@@ -158,11 +161,12 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
                                          ("refined", res.camera, (60, 255, 60))],
                           out / "overlays" / "trial_0000.png", n=6)
     return _finish(out, rows, {"which": "real", "trials": trials, "seed": seed,
-                               "frames": frames, "episode": str(src), "restarts": restarts})
+                               "frames": frames, "episode": str(src), "restarts": restarts,
+                               "intrinsics": intrinsics})
 
 
 def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
-           row: dict, restarts: int = 2) -> RefineResult | None:
+           row: dict, restarts: int = 2, intrinsics: bool = False) -> RefineResult | None:
     """One trial: score ``truth`` and the perturbed ``start``, refine from ``start`` and
     measure the result against ``truth``, all into ``row``; None (and ``row["refused"]``)
     when the refinement refuses."""
@@ -171,7 +175,7 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
     row["score_perturbed"] = alignment_score(fr, renderer, start).error_px256
     try:
         res = refine_camera(replace(fr, camera=start), renderer, progress=False,
-                            restarts=restarts)
+                            restarts=restarts, intrinsics=intrinsics)
     except RefinementRefused as err:
         row["refused"] = str(err)
         return None

@@ -75,6 +75,9 @@ def register(sub) -> None:
                         "start depends only on --seed, the episode and the camera)")
     x.add_argument("--only-cameras", type=_name_list, default=None, metavar="NAME,...",
                    help="sim: run only these cameras")
+    x.add_argument("--intrinsics", action="store_true",
+                   help="also refine the focal length and principal point (as calibrate "
+                        "refine --intrinsics; the perturbation stays extrinsic)")
     _restarts_arg(x)
     x.set_defaults(func=run_experiment)
 
@@ -221,7 +224,7 @@ def run_experiment(args) -> int:
         res = sim_experiment(args.out, trials=args.trials, seed=args.seed, frames=args.frames,
                              randomize_cameras=args.randomize_cameras, size=args.size,
                              episodes=args.only_episodes, cameras=args.only_cameras,
-                             restarts=args.restarts)
+                             restarts=args.restarts, intrinsics=args.intrinsics)
     else:
         if args.only_episodes or args.only_cameras:
             from vap_ros.errors import ConfigError
@@ -229,7 +232,7 @@ def run_experiment(args) -> int:
             raise ConfigError("--only-episodes / --only-cameras apply to `experiment sim`")
         res = real_experiment(args.out, trials=args.trials, seed=args.seed,
                               frames=args.frames, episode=args.episode,
-                              restarts=args.restarts)
+                              restarts=args.restarts, intrinsics=args.intrinsics)
     print(res["table"])
     print(f"wrote {args.out}/results.json")
     return 0
