@@ -154,6 +154,56 @@ def test_low_confidence_when_parts_of_the_recording_disagree(sim_bag, frames, re
         res.consistency_mm, abs=1e-3)
 
 
+def test_a_camera_the_images_barely_constrain_gets_low_confidence(frames, renderer):
+    """The same arm motion seen by a close wide-angle camera and by a telephoto one 6 m away
+    that sees the same image of the arm (synthetic images, the same pixel noise): far away
+    the outlines hardly change when the camera slides sideways and turns back towards the
+    arm, so the posterior along that direction is wide and the answer is not confident."""
+    from vap_ros.calib.refine import (
+        WEAK_SIGMA_MAX,
+        RefineResult,
+        _weak_direction,
+        build_contours,
+        render_depth,
+    )
+    from vap_ros.camera.camera import look_at
+
+    stage = DEFAULT_STAGES[-1]
+    poses = renderer.geometry_poses(frames.arm_q, frames.gripper_width_m)
+    target, view = np.array([0.35, 0.0, 0.35]), np.array([0.75, 0.55, 0.45])
+    view /= np.linalg.norm(view)
+    rng = np.random.default_rng(0)
+    out = {}
+    for dist in (1.3, 6.0):
+        fov = 2 * np.degrees(np.arctan(np.tan(np.radians(27.5)) * 1.3 / dist))
+        cam = look_at("x", target + dist * view, target, width=128, height=128, fov_y_deg=fov)
+        _, cover = render_depth(renderer, poses, cam, (128, 128), 5)
+        img = (np.array([60.0, 90.0, 120.0]) * (1 - cover[..., None])
+               + np.array([200.0, 190.0, 170.0]) * cover[..., None])
+        img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+        depth, cover = render_depth(renderer, poses, cam, (128, 128), stage.supersample)
+        cs, es, _ = build_contours(cam, img, depth, guided=True, cap=stage.cap,
+                                   factor=stage.factor, coverage=cover, edges=stage.edges,
+                                   contrast=True)
+        out[dist] = _weak_direction(cam, cs, es, stage, 6)
+    (near, _), (far, direction) = out[1.3], out[6.0]
+    assert near < WEAK_SIGMA_MAX < far and far > 2.5 * near, (near, far)
+    t = np.abs(direction["translation_mm"])
+    assert np.argmax(t) == 0 and t[0] > 0.5  # sliding sideways
+    res = RefineResult(frames.camera, frames.camera, 0.0, 0.0, 0.5, 0.02, len(frames), 1.0,
+                       consistency_mm=1.0, consistency_deg=0.04, weak_sigma=far,
+                       weak_sigma_mm=float(np.linalg.norm(direction["translation_mm"])),
+                       weak_sigma_deg=float(np.linalg.norm(direction["rotation_deg"])),
+                       weak_direction=direction)
+    assert res.confidence == "low"
+    assert res.confidence_reason.startswith(
+        "the images barely constrain the camera's sideways slide: +-"), (
+        res.confidence_reason)
+    s = res.summary()
+    assert s["weak_sigma"] == pytest.approx(far, abs=1e-4) and s["weak_direction"] == direction
+    assert replace(res, weak_sigma=near).confidence == "high"
+
+
 def test_refine_rejects_bad_check_counts(frames, renderer):
     for kw in ({"restarts": -1}, {"bootstrap": -2}, {"phases": 1}, {"restarts": 1.5}):
         with pytest.raises(ValueError, match=f"^{next(iter(kw))} must be"):
