@@ -135,9 +135,10 @@ SPREAD_TOL = (2.0, 0.2)
 #: The weakest direction: camera moves are measured in units of WEAK_UNIT (mm, deg), the
 #: error a confident answer must not have; the posterior 1-sigma along the least constrained
 #: direction may be at most WEAK_SIGMA_MAX of it (0.74 mm / 0.032 deg along a pure move or
-#: turn). Chosen on the 20 fixed-camera simulated trials: 10 % below the smallest value of an
-#: answer there that was > 7 mm or > 0.3 deg off (0.116); checked on the randomised-camera
-#: trials (docs/calibration.md). WEAK_BLOCK: consecutive frames per block of the sandwich.
+#: turn). Chosen on the 20 fixed-camera simulated trials: below the smallest value (0.114)
+#: of an answer there > 7 mm or > 0.3 deg off that no other check flags; checked on the
+#: randomised-camera trials (docs/calibration.md). WEAK_BLOCK: consecutive frames per
+#: block of the sandwich.
 WEAK_UNIT = (7.0, 0.3)
 WEAK_SIGMA_MAX = 0.105
 WEAK_BLOCK = 5
