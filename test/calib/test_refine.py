@@ -216,6 +216,9 @@ def test_a_camera_the_images_barely_constrain_gets_low_confidence(frames, render
     s = res.summary()
     assert s["weak_sigma"] == pytest.approx(far, abs=1e-4) and s["weak_direction"] == direction
     assert replace(res, weak_sigma=near).confidence == "high"
+    assert replace(res, weak_sigma=float("nan")).confidence == "high"  # not measured
+    singular = replace(res, weak_sigma=float("inf"), weak_direction=None)
+    assert singular.confidence_reason.startswith("the images do not constrain the camera")
 
 
 def test_refine_rejects_bad_check_counts(frames, renderer):
