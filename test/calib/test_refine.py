@@ -19,7 +19,13 @@ from vap_ros.calib import (
     refine_camera,
 )
 from vap_ros.calib.experiment import perturb_camera
-from vap_ros.calib.refine import AGREE_TOL, CONSISTENCY_TOL, DEFAULT_STAGES, SPREAD_TOL
+from vap_ros.calib.refine import (
+    AGREE_TOL,
+    CONSISTENCY_TOL,
+    DEFAULT_STAGES,
+    SPREAD_TOL,
+    WEAK_SIGMA_MAX,
+)
 from vap_ros.calib.report import mesh_renderer
 from vap_ros.camera import load_calibration, save_calibration
 from vap_ros.cli import main
@@ -61,8 +67,15 @@ def test_refinement_recovers_perturbed_extrinsics(sim_bag, frames, renderer):
     assert res.score_after.error_px < 0.3 * res.score_before.error_px
     assert np.isfinite(res.spread_mm) and res.spread_mm < 5.0
     np.testing.assert_allclose(res.camera.K, truth.K)  # extrinsics only
-    # every confidence check passes: restarts join the fit's path, the parts agree
-    assert res.confidence == "high", res.confidence_reason
+    # every confidence check but one passes: restarts join the fit's path, the parts agree.
+    # The weakest direction (a swing about the arm, ~0.17 of 7 mm / 0.3 deg) is beyond the
+    # limit set on the 256 px / 60 frame measurements: at 128 px and 30 frames the images
+    # constrain the camera about half as well, and the answer (2.5 mm off) is LOW for that
+    # reason alone.
+    assert res.confidence == "low"
+    assert res.confidence_reason.startswith("the images barely constrain the camera's ")
+    assert res.confidence_reason.count("; ") == 1  # one check (its own text has one "; ")
+    assert WEAK_SIGMA_MAX < res.weak_sigma < 3 * WEAK_SIGMA_MAX, res.weak_sigma
     assert len(res.restarts) == 2 and not res.restart_used
     for run in res.restarts:
         assert run["agrees"] and run["joined_level"] is not None, run
@@ -152,6 +165,60 @@ def test_low_confidence_when_parts_of_the_recording_disagree(sim_bag, frames, re
     s = res.summary()
     assert s["confidence"] == "low" and s["consistency_mm"] == pytest.approx(
         res.consistency_mm, abs=1e-3)
+
+
+def test_a_camera_the_images_barely_constrain_gets_low_confidence(frames, renderer):
+    """The same arm motion seen by a close wide-angle camera and by a telephoto one 10 m
+    away that sees the same image of the arm (synthetic images, the same pixel noise): far
+    away the outlines hardly change when the camera slides along its optical axis (a move
+    of d rescales the arm's image by d / distance: 7.7 times less than at 1.3 m), so the
+    posterior along that direction is wide and the answer is not confident; the close
+    camera's stays within the limit."""
+    from vap_ros.calib.refine import (
+        RefineResult,
+        _weak_direction,
+        build_contours,
+        render_depth,
+    )
+    from vap_ros.camera.camera import look_at
+
+    stage = DEFAULT_STAGES[-1]
+    poses = renderer.geometry_poses(frames.arm_q, frames.gripper_width_m)
+    target, view = np.array([0.35, 0.0, 0.35]), np.array([0.75, 0.55, 0.45])
+    view /= np.linalg.norm(view)
+    rng = np.random.default_rng(0)
+    out = {}
+    for dist in (1.3, 10.0):
+        fov = 2 * np.degrees(np.arctan(np.tan(np.radians(27.5)) * 1.3 / dist))
+        cam = look_at("x", target + dist * view, target, width=128, height=128, fov_y_deg=fov)
+        _, cover = render_depth(renderer, poses, cam, (128, 128), 5)
+        img = (np.array([60.0, 90.0, 120.0]) * (1 - cover[..., None])
+               + np.array([200.0, 190.0, 170.0]) * cover[..., None])
+        img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+        depth, cover = render_depth(renderer, poses, cam, (128, 128), stage.supersample)
+        cs, es, _ = build_contours(cam, img, depth, guided=True, cap=stage.cap,
+                                   factor=stage.factor, coverage=cover, edges=stage.edges,
+                                   contrast=True)
+        out[dist] = _weak_direction(cam, cs, es, stage, 6)
+    (near, _), (far, direction) = out[1.3], out[10.0]
+    assert near < WEAK_SIGMA_MAX < far and far > 3 * near, (near, far)
+    t = np.abs(direction["translation_mm"])
+    assert np.argmax(t) == 2 and t[2] > 1.0, direction  # along the optical axis
+    res = RefineResult(frames.camera, frames.camera, 0.0, 0.0, 0.5, 0.02, len(frames), 1.0,
+                       consistency_mm=1.0, consistency_deg=0.04, weak_sigma=far,
+                       weak_sigma_mm=float(np.linalg.norm(direction["translation_mm"])),
+                       weak_sigma_deg=float(np.linalg.norm(direction["rotation_deg"])),
+                       weak_direction=direction)
+    assert res.confidence == "low"
+    assert res.confidence_reason.startswith(
+        "the images barely constrain the camera's slide along the optical axis: +-"), (
+        res.confidence_reason)
+    s = res.summary()
+    assert s["weak_sigma"] == pytest.approx(far, abs=1e-4) and s["weak_direction"] == direction
+    assert replace(res, weak_sigma=near).confidence == "high"
+    assert replace(res, weak_sigma=float("nan")).confidence == "high"  # not measured
+    singular = replace(res, weak_sigma=float("inf"), weak_direction=None)
+    assert singular.confidence_reason.startswith("the images do not constrain the camera")
 
 
 def test_refine_rejects_bad_check_counts(frames, renderer):
@@ -254,13 +321,19 @@ def test_cli_refine_writes_a_calibration_that_fits(sim_bag, tmp_path, capsys):
     assert rc == 0, text
     for word in ("before:", "after:", "correction:", "confidence:", "collision meshes"):
         assert word in text
-    assert "confidence: high (" in text and "1 of 1 restarts agree" in text, text
+    # 128 px, 24 frames: every check but the weakest direction passes (see
+    # test_refinement_recovers_perturbed_extrinsics)
+    assert "confidence: LOW (" in text and "1 of 1 restarts agree" in text, text
+    assert "weakest direction +-" in text and "the images barely constrain" in text, text
     cam = load_calibration(out)["side"]
     mm, deg = camera_change(cam, truth)
     assert mm < 10.0 and deg < 0.5, (mm, deg)
     assert (tmp_path / "side_overlay.png").stat().st_size > 1000
     r = json.loads((tmp_path / "r.json").read_text())
-    assert r["confidence"] == "high" and r["confidence_reason"] == ""
+    assert r["confidence"] == "low"
+    assert r["confidence_reason"].startswith("the images barely constrain the camera's ")
+    assert r["weak_sigma"] > WEAK_SIGMA_MAX and set(r["weak_direction"]) == {
+        "translation_mm", "rotation_deg"}
     assert len(r["restarts"]) == 1 and r["consistency_mm"] < CONSISTENCY_TOL[0]
     assert r["consistency_block"]["last"] < 24
     # the number of restarts is a flag; a bad value is one clear error

@@ -184,6 +184,8 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
     row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
                consistency_mm=res.consistency_mm, consistency_deg=res.consistency_deg,
                restarts=res.restarts, restart_used=res.restart_used,
+               weak_sigma=res.weak_sigma, weak_sigma_mm=res.weak_sigma_mm,
+               weak_sigma_deg=res.weak_sigma_deg, weak_direction=res.weak_direction,
                confidence=res.confidence, confidence_reason=res.confidence_reason,
                score_after=(res.score_after.error_px256 if res.score_after is not None
                             else float("nan")),

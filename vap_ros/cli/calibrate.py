@@ -182,6 +182,9 @@ def _checks(res) -> str:
     if res.restarts:
         agree = sum(r["agrees"] for r in res.restarts)
         parts.append(f"{agree} of {len(res.restarts)} restarts agree")
+    if res.weak_sigma == res.weak_sigma:
+        parts.append(f"weakest direction +-{res.weak_sigma_mm:.1f} mm, "
+                     f"{res.weak_sigma_deg:.2f} deg (1 sigma)")
     return "; ".join(parts)
 
 
