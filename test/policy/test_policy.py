@@ -28,8 +28,9 @@ class GoToTarget:
                                               np.ones(config.num_frames, bool), cameras)
         self.calls = 0
 
-    def predict_joint(self, images, action_state, goal, steps=None, seed=0):
+    def predict_joint(self, images, action_state, goal, steps=None, seed=0, **kw):
         self.calls += 1
+        self.kwargs = kw
         assert images.shape == goal.shape == action_state.shape
         return np.repeat(images[:, None], self.config.num_frames, 1), self.acts.copy()
 
@@ -57,9 +58,14 @@ def test_policy_closes_the_loop_to_the_decoded_target(scene):
     fake = GoToTarget(cfg, cams, scene.info["target_m"])
     policy = ActionImagePolicy(fake, RobotModel.from_preset("panda"))
     res = run_policy(policy, scene, chunks=2, record=True)
-    assert fake.calls == 2 and res["triangulated"] == 1.0
+    assert fake.calls == 2 and res["triangulated"] == 1.0 and fake.kwargs == {}
     assert res["success"] and res["error_m"] < 0.01, res["error_m"]
     assert len(res["frames"]) == 2 and res["frames"][0].shape == (3, 32, 32, 3)
+    guided = ActionImagePolicy(fake, RobotModel.from_preset("panda"), guidance_scale=4.0)
+    run_policy(guided, scene, chunks=1)
+    assert fake.kwargs == {"guidance_scale": 4.0}  # towards the goal images
+    with pytest.raises(ConfigError, match="guidance_scale"):
+        ActionImagePolicy(fake, RobotModel.from_preset("panda"), guidance_scale=0.5)
 
 
 class GoToJoints:

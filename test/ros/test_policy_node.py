@@ -273,3 +273,5 @@ def test_parameter_file_holds_declared_parameters():
     assert p.planner == "generate"
     with pytest.raises(ConfigError, match="planner"):
         PolicyParams.from_dict({**PolicyParams.defaults(), "planner": "dream"}, source=path)
+    with pytest.raises(ConfigError, match="guidance_scale"):
+        PolicyParams.from_dict({**PolicyParams.defaults(), "guidance_scale": 0.0}, source=path)

@@ -20,6 +20,9 @@ def _common(p) -> None:
                         "(Action Images' policy); goal: move the tool by the difference of "
                         "the positions the model labels in the goal and the current images "
                         "(default: generate)")
+    p.add_argument("--guidance", type=float, default=1.0, metavar="SCALE",
+                   help="generate planner: classifier-free guidance towards the goal images "
+                        "(1: none, the default; docs/policy.md measures 3 and 6)")
     p.add_argument("--randomize-cameras", action="store_true",
                    help="jitter the cameras per scene (as sim record --randomize-cameras)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:0")
@@ -74,7 +77,8 @@ def run_eval(args) -> int:
     model, model_id = _model(args)
     res = evaluate_policy(model, args.task, args.episodes, args.seed, chunks=args.chunks,
                           steps=args.steps, randomize_cameras=args.randomize_cameras,
-                          progress=not args.no_progress, planner=args.planner)
+                          progress=not args.no_progress, planner=args.planner,
+                          guidance_scale=args.guidance)
     res["model"] = model_id
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +104,8 @@ def run_run(args) -> int:
                        randomize_cameras=args.randomize_cameras)
     scripted = run_scripted(scene)
     policy = ActionImagePolicy(model, RobotModel.from_preset("panda"), steps=args.steps,
-                               seed=args.seed, planner=args.planner)
+                               seed=args.seed, planner=args.planner,
+                               guidance_scale=args.guidance)
     res = run_policy(policy, scene, chunks=args.chunks, record=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -169,11 +169,13 @@ class ActionImagePolicy:
             ``"goal"`` (the tool moved to where the model labels it in the goal images).
         speed_m_s: the goal planner's largest tool speed.
         label_seeds: the goal planner's draws of the goal's label (median).
+        guidance_scale: the generating planner's classifier-free guidance towards the goal
+            images (1.0: none; the model's ``predict_joint``).
     """
 
     def __init__(self, model, robot, *, steps: int | None = None, seed: int = 0,
                  codec: ActionImageCodec | None = None, planner: str = "generate",
-                 speed_m_s: float = 0.15, label_seeds: int = 5):
+                 speed_m_s: float = 0.15, label_seeds: int = 5, guidance_scale: float = 1.0):
         from vap_ros.sim.ik import IKSolver
         from vap_ros.sim.tasks import HOME_Q
 
@@ -189,6 +191,10 @@ class ActionImagePolicy:
         self.steps, self.seed = steps, seed
         if label_seeds < 1:
             raise ConfigError(f"policy label_seeds must be >= 1, got {label_seeds}")
+        if not (np.isfinite(guidance_scale) and guidance_scale >= 1.0):
+            raise ConfigError(f"policy guidance_scale must be a number >= 1 (1: no guidance), "
+                              f"got {guidance_scale}")
+        self.guidance_scale = float(guidance_scale)
         self.planner, self.speed_m_s = planner, float(speed_m_s)
         self.label_seeds = int(label_seeds)
         self._goal_key: bytes | None = None
@@ -212,7 +218,7 @@ class ActionImagePolicy:
         if self.scale is not None:  # the action head: the joint sequence is the plan
             video, joints = self.model.predict_joint(
                 images, state, goal, steps=self.steps, seed=self.seed + chunk,
-                joint_state=self.scale.normalise(q, width))
+                joint_state=self.scale.normalise(q, width), **self._guidance())
             q_all, w_all = self.scale.denormalise(joints.mean(axis=0))
             q_all[0], w_all[0] = q, width
             poses = self.robot.tcp_poses(q_all, w_all)
@@ -221,13 +227,17 @@ class ActionImagePolicy:
             traj = self._timed(q, np.clip(q_all[1:], lo, hi), grip, vlim)
             return traj, video, acts, poses, np.ones(len(poses) - 1, bool)
         video, acts = self.model.predict_joint(images, state, goal, steps=self.steps,
-                                               seed=self.seed + chunk)
+                                               seed=self.seed + chunk, **self._guidance())
         dec = RobustDecoder(self.codec).decode(acts[:, 1:], cameras)
         valid = np.isfinite(dec.T_base_ee).all(axis=(1, 2))
         poses = np.concatenate([T_now[None], dec.T_base_ee])
         grip = np.concatenate([gripper_open([width]), dec.gripper_open])
         poses, grip = fill_gaps(poses, grip, np.concatenate([[True], valid]))
         return self._timed(q, self._ik(q, poses[1:]), grip, vlim), video, acts, poses, valid
+
+    def _guidance(self) -> dict[str, float]:
+        """``predict_joint``'s guidance argument (none when there is no guidance)."""
+        return {"guidance_scale": self.guidance_scale} if self.guidance_scale != 1.0 else {}
 
     def _ik(self, q: np.ndarray, poses: np.ndarray) -> np.ndarray:
         """Joint positions of the poses, each IK seeded by the previous solution, clipped to
@@ -354,7 +364,8 @@ def run_policy(policy: ActionImagePolicy, scene: PolicyScene, *, chunks: int = 6
 
 def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int = 6,
                     steps: int | None = None, randomize_cameras: bool = False,
-                    progress: bool = True, planner: str = "generate") -> dict[str, Any]:
+                    progress: bool = True, planner: str = "generate",
+                    guidance_scale: float = 1.0) -> dict[str, Any]:
     """Success rate and mean final error of the policy, the scripted plan (upper bound) and
     the random-target baseline on ``episodes`` held-out scenes (see the module docstring)."""
     from tqdm import tqdm
@@ -362,7 +373,7 @@ def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int =
     from vap_ros.robot import RobotModel
 
     policy = ActionImagePolicy(model, RobotModel.from_preset("panda"), steps=steps, seed=seed,
-                               planner=planner)
+                               planner=planner, guidance_scale=guidance_scale)
     size = model.config.height
     rows: dict[str, list] = {"policy": [], "scripted": [], "random_target": []}
     skipped = []
@@ -393,6 +404,7 @@ def evaluate_policy(model, task: str, episodes: int, seed: int, *, chunks: int =
     out["skipped"] = skipped
     out["rejected_chunks"] = rejected
     out["settings"] = {"seed": seed, "chunks": chunks, "planner": planner,
+                       "guidance_scale": guidance_scale,
                        "steps": steps or model.config.steps,
                        "randomize_cameras": randomize_cameras, "success_m": SUCCESS_M}
     return out

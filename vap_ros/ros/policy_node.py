@@ -108,6 +108,8 @@ class PolicyParams(NodeParams):
         "generate", "generate: the next frames' actions generated with the video; goal: move "
                     "the tool towards the position the model labels in the goal images "
                     "(docs/policy.md)")
+    guidance_scale: float = param(
+        1.0, "generate planner: classifier-free guidance towards the goal images (1 = none)")
     time_jump_threshold_s: float = param(1.0, "stamps going back more than this clear the "
                                               "caches (bag loop)")
     diagnostics_period_s: float = param(1.0, "period of /diagnostics messages (0 = off)")
@@ -121,6 +123,8 @@ class PolicyParams(NodeParams):
         require(self.steps >= 0, "steps", self.steps, "an integer >= 0")
         require(self.planner in ("generate", "goal"), "planner", self.planner,
                 "'generate' or 'goal'")
+        require(self.guidance_scale >= 1.0, "guidance_scale", self.guidance_scale,
+                "a number >= 1 (1 = no guidance)")
         for key in ("time_jump_threshold_s", "diagnostics_period_s"):
             require(getattr(self, key) >= 0, key, getattr(self, key), "a number >= 0")
 
@@ -133,7 +137,7 @@ def _default_policy_factory(p: PolicyParams, robot) -> tuple[Any, str]:
     model, model_id = load_world_model(p.model, device=p.device, seed=p.model_seed,
                                        dtype=p.dtype)
     return ActionImagePolicy(model, robot, steps=p.steps or None, seed=p.seed,
-                             planner=p.planner), model_id
+                             planner=p.planner, guidance_scale=p.guidance_scale), model_id
 
 
 def velocity_limits(robot) -> np.ndarray:
