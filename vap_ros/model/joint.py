@@ -186,6 +186,23 @@ def check_sample_inputs(cfg, first_frames: Any, action_state: Any, goal: Any, vi
     return frames, video, state, goal_u8
 
 
+def condition_tensors(wm: WorldModel, frames: np.ndarray, state: np.ndarray | None,
+                      goal: np.ndarray | None, video: np.ndarray | None
+                      ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
+                                 torch.Tensor | None]:
+    """The checked uint8 inputs of a joint sampler (``check_sample_inputs``) as the model's
+    tensors: first frame, current action image and goal (V, 3, 1, H, W), clean video
+    (V, 3, T, H, W); None stays None."""
+    dev, dtype = wm.device, wm.dtype
+
+    def one_frame(x: np.ndarray) -> torch.Tensor:
+        return inputs.from_uint8(x[:, None], dev, dtype)
+
+    return (one_frame(frames), None if state is None else one_frame(state),
+            None if goal is None else one_frame(goal),
+            None if video is None else inputs.from_uint8(video, dev, dtype))
+
+
 def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray | None = None,
            goal: np.ndarray | None = None, video: np.ndarray | None = None,
            steps: int | None = None, seed: int = 0, guidance_scale: float = 1.0,
@@ -212,11 +229,7 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray
                          "WorldModel.predict_joint ('joint_states')")
     frames, video, state, goal_u8 = check_sample_inputs(cfg, first_frames, action_state, goal,
                                                         video, guidance_scale)
-    dev, dtype = wm.device, wm.dtype
-    first = inputs.from_uint8(frames[:, None], dev, dtype)
-    t_state = None if state is None else inputs.from_uint8(state[:, None], dev, dtype)
-    t_goal = None if goal_u8 is None else inputs.from_uint8(goal_u8[:, None], dev, dtype)
-    t_video = None if video is None else inputs.from_uint8(video, dev, dtype)
+    first, t_state, t_goal, t_video = condition_tensors(wm, frames, state, goal_u8, video)
     cond = conditions(wm, first, t_state, t_goal, t_video)
     kw: dict[str, Any] = {}
     if guidance_scale != 1.0:
@@ -228,7 +241,7 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, action_state: np.ndarray
         rotary=wm.rotary(cond), eta=eta, callback=callback, **kw)
     rgb, act = latents[:, :, :c], latents[:, :, c:]
     out_video = video.copy() if video is not None else wm.decode_video(rgb, first)
-    acts = inputs.to_uint8(wm.codec.decode(act.to(dtype)).float())
+    acts = inputs.to_uint8(wm.codec.decode(act.to(wm.dtype)).float())
     if state is not None:
         acts[:, 0] = state
     return out_video, acts

@@ -33,7 +33,12 @@ import torch
 from vap_ros.errors import ModelError
 from vap_ros.model import inputs
 from vap_ros.model.action_head import ActionHead
-from vap_ros.model.joint import check_joint_batch, check_sample_inputs, conditions
+from vap_ros.model.joint import (
+    check_joint_batch,
+    check_sample_inputs,
+    condition_tensors,
+    conditions,
+)
 
 if TYPE_CHECKING:
     from vap_ros.model.world_model import WorldModel
@@ -160,10 +165,7 @@ def sample(wm: WorldModel, first_frames: np.ndarray, *, joint_state: np.ndarray 
     steps = steps or cfg.steps
     sched = _scheduler(wm, steps)
     dev, dtype = wm.device, wm.dtype
-    first = inputs.from_uint8(frames[:, None], dev, dtype)
-    t_state = None if state is None else inputs.from_uint8(state[:, None], dev, dtype)
-    t_goal = None if goal_u8 is None else inputs.from_uint8(goal_u8[:, None], dev, dtype)
-    t_video = None if video is None else inputs.from_uint8(video, dev, dtype)
+    first, t_state, t_goal, t_video = condition_tensors(wm, frames, state, goal_u8, video)
     cond = conditions(wm, first, t_state, t_goal, t_video)
     q_t = None if q is None else torch.from_numpy(q).to(dev, dtype)
     use_cfg = guidance_scale != 1.0
