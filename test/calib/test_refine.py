@@ -433,8 +433,9 @@ def test_cli_experiment_selects_trials_and_refuses_unknown_ones(tmp_path, capsys
 
 
 def test_cli_experiment_real_passes_intrinsics(tmp_path, monkeypatch, capsys):
-    """`calibrate experiment real --intrinsics` refines the intrinsics in every trial and
-    says so in its settings (the refinement itself is replaced: it is tested above)."""
+    """`calibrate experiment real --intrinsics --distortion` refines the intrinsics and the
+    lens in every trial and says so in its settings (the refinement itself is replaced: it is
+    tested above and in test_lens.py)."""
     from vap_ros.calib import experiment
     from vap_ros.calib.errors import RefinementRefused
 
@@ -446,8 +447,49 @@ def test_cli_experiment_real_passes_intrinsics(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(experiment, "refine_camera", refuse)
     assert main(["calibrate", "experiment", "real", "--out", str(tmp_path / "r"),
-                 "--trials", "2", "--restarts", "0", "--intrinsics"]) == 0
-    assert [k["intrinsics"] for k in seen] == [True, True]
+                 "--trials", "2", "--restarts", "0", "--intrinsics", "--distortion"]) == 0
+    assert [(k["intrinsics"], k["distortion"]) for k in seen] == [(True, True)] * 2
     res = json.loads((tmp_path / "r" / "results.json").read_text())
-    assert res["settings"]["intrinsics"] is True
+    assert res["settings"]["intrinsics"] is True and res["settings"]["distortion"] is True
     assert all("stopped by the test" in r["refused"] for r in res["rows"])
+
+
+def test_cli_experiment_real_measures_against_a_reference(tmp_path, monkeypatch, capsys):
+    """--reference CALIB.yaml: every answer's joint origins are measured against that
+    calibration too, each camera with its own lens. Here the "refinement" returns the
+    reference itself: 0 px from it, and as far from the published calibration as the
+    reference is."""
+    from vap_ros.calib import experiment
+    from vap_ros.calib.refine import RefineResult
+    from vap_ros.data.panda_dataset import load_panda_episode
+
+    published = load_panda_episode(experiment.Path(experiment.__file__).resolve().parents[3]
+                                   / "shared" / "data" / "real" / "panda_teleop_episode").camera
+    other = replace(perturb_camera(published, np.random.default_rng(1), cm=(1, 1), deg=(1, 1)),
+                    dist=np.array([0.05, 0, 0, 0, 0]), distortion_model="plumb_bob")
+    ref_yaml = save_calibration(other, tmp_path / "board.yaml")
+
+    def answer(frames, renderer, **kw):
+        return RefineResult(replace(other, name=frames.camera.name), frames.camera, 0.0, 0.0,
+                            0.0, 0.0, len(frames), 0.0)
+
+    monkeypatch.setattr(experiment, "refine_camera", answer)
+    assert main(["calibrate", "experiment", "real", "--out", str(tmp_path / "r"), "--trials",
+                 "1", "--restarts", "0", "--reference", str(ref_yaml)]) == 0
+    out = capsys.readouterr().out
+    res = json.loads((tmp_path / "r" / "results.json").read_text())
+    row = res["rows"][0]
+    assert row["joint_px_reference"] == pytest.approx(0.0, abs=1e-9)
+    assert row["joint_px"] == pytest.approx(res["settings"]["published_vs_reference_px"])
+    assert 1.0 < row["joint_px"] < 30.0  # 1 cm / 1 deg and a lens at 320 x 240
+    assert "refined: joint origins vs the reference, px | 1 | 0.0 |" in out
+    assert "the published calibration's joint origins lie" in out
+    # a reference whose camera is not there, and a reference for the simulated runs
+    cams = save_calibration({"a": replace(other, name="a"), "b": replace(other, name="b")},
+                            tmp_path / "two.yaml")
+    assert main(["calibrate", "experiment", "real", "--out", str(tmp_path / "r2"), "--trials",
+                 "1", "--restarts", "0", "--reference", str(cams)]) == 2
+    assert "has no camera" in capsys.readouterr().err
+    assert main(["calibrate", "experiment", "sim", "--out", str(tmp_path / "s"),
+                 "--reference", str(ref_yaml)]) == 2
+    assert "--reference applies to `experiment real`" in capsys.readouterr().err

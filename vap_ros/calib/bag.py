@@ -24,8 +24,8 @@ def _geometry(bag, geometry: str | None) -> str:
 
 
 def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path | None = None,
-               frames: int = 60, intrinsics: bool = False, geometry: str | None = None,
-               progress: bool = True, restarts: int = 2
+               frames: int = 60, intrinsics: bool = False, distortion: bool = False,
+               geometry: str | None = None, progress: bool = True, restarts: int = 2
                ) -> tuple[RefineResult, CalibrationFrames]:
     """Refine camera ``camera`` of ``bag`` from its own images and joint states.
 
@@ -34,6 +34,7 @@ def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path
         initial: calibration YAML to start from (default: the bag's camera_info + TF).
         frames: at most this many images (the most distinct robot poses).
         intrinsics: also refine focal length and principal point.
+        distortion: also refine the lens's first radial distortion coefficient k1.
         geometry: robot meshes to render: ``visual``, ``collision`` or ``auto`` (the
             collision meshes for bags of the simulated rig, else the visual ones).
         restarts: restarts whose answers must agree for a high confidence
@@ -57,8 +58,8 @@ def refine_bag(bag: str | Path, camera: str, *, config=None, initial: str | Path
     renderer = mesh_renderer(cfg.robot, _geometry(bag, geometry))
     fr = load_frames(bag, camera, config=cfg, initial=initial, frames=frames,
                      robot=renderer.robot)
-    return refine_camera(fr, renderer, intrinsics=intrinsics, progress=progress,
-                         restarts=restarts), fr
+    return refine_camera(fr, renderer, intrinsics=intrinsics, distortion=distortion,
+                         progress=progress, restarts=restarts), fr
 
 
 def check_bag(bag: str | Path, cameras: Sequence[str] | None = None, *, config=None,

@@ -59,12 +59,20 @@ class ContourSet:
 def apply_correction(cam: Camera, x: np.ndarray) -> Camera:
     """The camera after a correction ``x``: rotation vector (rad) and translation (m) of a
     rigid motion in the camera's own optical frame (``T_cam_base <- D @ T_cam_base``), then
-    optionally [log focal scale, dcx, dcy (px at the camera's size)]."""
+    optionally [log focal scale, dcx, dcy (px at the camera's size)] and [dk1] (the first
+    radial distortion coefficient of any OpenCV model; a camera without distortion becomes
+    plumb_bob)."""
     x = np.asarray(x, np.float64)
     D = np.eye(4)
     D[:3, :3] = Rotation.from_rotvec(x[:3]).as_matrix()
     D[:3, 3] = x[3:6]
-    K = cam.K
+    K, dist, model = _intrinsics(cam, x)
+    return replace(cam, T_cam_base=D @ cam.T_cam_base, K=K, dist=dist, distortion_model=model)
+
+
+def _intrinsics(cam: Camera, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(K, dist, distortion model) after the intrinsic part of a correction ``x``."""
+    K, dist, model = cam.K, cam.dist, cam.distortion_model
     if x.size > 6:
         K = K.copy()
         s = float(np.exp(x[6]))
@@ -72,7 +80,12 @@ def apply_correction(cam: Camera, x: np.ndarray) -> Camera:
         K[1, 1] *= s
         K[0, 2] += x[7]
         K[1, 2] += x[8]
-    return replace(cam, T_cam_base=D @ cam.T_cam_base, K=K)
+    if x.size > 9:
+        dist = dist.astype(np.float64).copy()
+        if model == "none":
+            model, dist = "plumb_bob", np.zeros(5)
+        dist[0] += x[9]
+    return K, dist, model
 
 
 def project_points(cam: Camera, points_base: np.ndarray) -> np.ndarray:
@@ -92,8 +105,9 @@ def project_points(cam: Camera, points_base: np.ndarray) -> np.ndarray:
 
 class Projector:
     """Pixels of fixed surface points under a camera correction ``x`` (see
-    ``apply_correction``: 6 pose parameters, or 9 with [log focal scale, dcx, dcy]) and
-    their derivatives, from OpenCV's ``projectPoints`` (distortion included)."""
+    ``apply_correction``: 6 pose parameters, 9 with [log focal scale, dcx, dcy], 10 with
+    [dk1] too) and their derivatives, from OpenCV's ``projectPoints`` (distortion
+    included)."""
 
     def __init__(self, cam: Camera, points_base: np.ndarray, n_params: int = 6):
         self.cam, self.n = cam, int(n_params)
@@ -110,30 +124,28 @@ class Projector:
         if key == self._key:
             return self._cached
         c = self.cam
-        K = c.K.copy()
-        if self.n > 6:
-            s = float(np.exp(x[6]))
-            K[0, 0] *= s
-            K[1, 1] *= s
-            K[0, 2] += x[7]
-            K[1, 2] += x[8]
+        K, dist, model = _intrinsics(c, x)
         rvec, tvec = x[:3].reshape(3, 1), x[3:6].reshape(3, 1)
         if not self.points_cam.shape[0]:
             out = (np.zeros((0, 2)), np.zeros((0, 2, self.n)), np.zeros(0, bool))
             self._key, self._cached = key, out
             return out
-        if c.distortion_model == "equidistant":
-            uv, jac = cv2.fisheye.projectPoints(self.points_cam, rvec, tvec, K, c.dist)
+        if model == "equidistant":
+            uv, jac = cv2.fisheye.projectPoints(self.points_cam, rvec, tvec, K, dist)
             jac = jac.reshape(-1, 2, jac.shape[-1])
             # fisheye columns: f(2) c(2) k(4) r(3) t(3) alpha
             jr, jt, jf, jc = jac[..., 8:11], jac[..., 11:14], jac[..., 0:2], jac[..., 2:4]
+            jk = jac[..., 4:5]
         else:
-            uv, jac = cv2.projectPoints(self.points_cam, rvec, tvec, K, c.dist)
+            uv, jac = cv2.projectPoints(self.points_cam, rvec, tvec, K, dist)
             jac = jac.reshape(-1, 2, jac.shape[-1])
             jr, jt, jf, jc = jac[..., 0:3], jac[..., 3:6], jac[..., 6:8], jac[..., 8:10]
+            jk = jac[..., 10:11]
         cols = [jr, jt]
         if self.n > 6:
             cols += [(jf * np.array([K[0, 0], K[1, 1]])).sum(axis=-1, keepdims=True), jc]
+        if self.n > 9:
+            cols.append(jk)
         R = cv2.Rodrigues(rvec)[0]
         z = self.points_cam.reshape(-1, 3) @ R[2] + tvec[2, 0]
         self._key = key

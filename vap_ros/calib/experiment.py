@@ -48,13 +48,14 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
                    randomize_cameras: bool = False, size: int = 256,
                    tasks=("pick_place", "push", "reach", "poke"), progress: bool = True,
                    episodes: Sequence[int] | None = None, cameras: Sequence[str] | None = None,
-                   restarts: int = 2, intrinsics: bool = False) -> dict:
+                   restarts: int = 2, intrinsics: bool = False,
+                   distortion: bool = False) -> dict:
     """Refine every camera of ``trials`` simulated episodes from perturbed calibrations.
 
     ``episodes`` / ``cameras`` restrict the trials to those episode indices / camera names
     (a trial's perturbation depends only on the seed, the episode and the camera, so one
-    trial of a full run is reproduced on its own); ``restarts`` and ``intrinsics`` go to
-    ``refine_camera``.
+    trial of a full run is reproduced on its own); ``restarts``, ``intrinsics`` and
+    ``distortion`` go to ``refine_camera``.
 
     Raises:
         ConfigError: an episode index or camera name the recorded episodes do not have.
@@ -81,7 +82,7 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
         start = perturb_camera(truth, np.random.default_rng([seed, index, k]))
         row = {"episode": index, "task": ep.get("task"), "camera": cam_name,
                "frames": len(fr), "distinct_poses": fr.distinct_poses}
-        res = _trial(fr, renderer, start, truth, row, restarts, intrinsics)
+        res = _trial(fr, renderer, start, truth, row, restarts, intrinsics, distortion)
         rows.append(row)
         if res is None:
             continue
@@ -96,6 +97,7 @@ def sim_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: 
     return _finish(out, rows, {"which": "sim", "trials": trials, "seed": seed, "frames": frames,
                                "randomize_cameras": randomize_cameras, "size": size,
                                "restarts": restarts, "intrinsics": intrinsics,
+                               "distortion": distortion,
                                "episodes": list(episodes) if episodes else None,
                                "cameras": list(cameras) if cameras else None})
 
@@ -124,10 +126,16 @@ def _select(recorded: list[dict], names: list[str], episodes, cameras
 
 def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames: int = 60,
                     episode: str | Path | None = None, progress: bool = True,
-                    restarts: int = 2, intrinsics: bool = False) -> dict:
+                    restarts: int = 2, intrinsics: bool = False, distortion: bool = False,
+                    reference: str | Path | None = None) -> dict:
     """Refine the real teleop episode's camera from perturbed published calibrations (with
-    ``intrinsics``, its focal length and principal point too: the perturbation is of the
-    extrinsics only)."""
+    ``intrinsics``, its focal length and principal point too, with ``distortion`` also its
+    radial distortion: the perturbation is of the extrinsics only).
+
+    Each answer's joint origins are measured against the published calibration's projections
+    (``joint_px``) and, with ``reference`` (a calibration YAML of the same camera, for example
+    an independent checkerboard calibration), against that one's too (``joint_px_reference``;
+    each camera projects with its own intrinsics and distortion)."""
     from tqdm import tqdm
 
     from vap_ros.calib.episode_bag import episode_to_bag
@@ -145,16 +153,21 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
     published = fr.camera
     origins = renderer.robot.frame_poses(ep.joint_positions, list(JOINT_FRAMES))[..., :3, 3]
     ref = published.project(origins)
+    other = None
+    if reference is not None:
+        other = _reference_camera(reference, published.name).project(origins)
     rows = []
     for i in tqdm(range(trials), desc="refine", unit="trial", disable=not progress):
         start = perturb_camera(published, np.random.default_rng([seed, i]))
         row = {"trial": i, "frames": len(fr), "distinct_poses": fr.distinct_poses,
                "start_px": _px(start, origins, ref)}
-        res = _trial(fr, renderer, start, published, row, restarts, intrinsics)
+        res = _trial(fr, renderer, start, published, row, restarts, intrinsics, distortion)
         rows.append(row)
         if res is None:
             continue
         row["joint_px"] = _px(res.camera, origins, ref)
+        if other is not None:
+            row["joint_px_reference"] = _px(res.camera, origins, other)
         if i == 0:
             outline_sheet(fr, renderer, [("published", published, (60, 160, 255)),
                                          ("perturbed start", start, (255, 60, 60)),
@@ -162,11 +175,29 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
                           out / "overlays" / "trial_0000.png", n=6)
     return _finish(out, rows, {"which": "real", "trials": trials, "seed": seed,
                                "frames": frames, "episode": str(src), "restarts": restarts,
-                               "intrinsics": intrinsics})
+                               "intrinsics": intrinsics, "distortion": distortion,
+                               "reference": str(reference) if reference else None,
+                               "published_vs_reference_px": (
+                                   _px(published, origins, other) if other is not None
+                                   else None)})
+
+
+def _reference_camera(path: str | Path, name: str) -> Camera:
+    """Camera ``name`` of a calibration YAML (or its only camera)."""
+    from vap_ros.camera import load_calibration
+
+    cams = load_calibration(path)
+    if name in cams:
+        return cams[name]
+    if len(cams) == 1:
+        return next(iter(cams.values()))
+    raise ConfigError(f"reference {str(path)!r} has no camera {name!r} (it has "
+                      f"{sorted(cams)})")
 
 
 def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
-           row: dict, restarts: int = 2, intrinsics: bool = False) -> RefineResult | None:
+           row: dict, restarts: int = 2, intrinsics: bool = False,
+           distortion: bool = False) -> RefineResult | None:
     """One trial: score ``truth`` and the perturbed ``start``, refine from ``start`` and
     measure the result against ``truth``, all into ``row``; None (and ``row["refused"]``)
     when the refinement refuses."""
@@ -175,7 +206,7 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
     row["score_perturbed"] = alignment_score(fr, renderer, start).error_px256
     try:
         res = refine_camera(replace(fr, camera=start), renderer, progress=False,
-                            restarts=restarts, intrinsics=intrinsics)
+                            restarts=restarts, intrinsics=intrinsics, distortion=distortion)
     except RefinementRefused as err:
         row["refused"] = str(err)
         return None
@@ -225,6 +256,8 @@ def _finish(out: Path, rows: list[dict], settings: dict) -> dict:
     if done and "joint_px" in done[0]:
         res["joint_px"] = _stats([r["joint_px"] for r in done])
         res["start_px"] = _stats([r["start_px"] for r in rows if "start_px" in r])
+    if done and "joint_px_reference" in done[0]:
+        res["joint_px_reference"] = _stats([r["joint_px_reference"] for r in done])
     high = [r for r in done if r.get("confidence") == "high"]
     res["confidence"] = {
         "high": len(high), "low": len(done) - len(high),
@@ -254,6 +287,7 @@ def _table(res: dict) -> str:
              ("error_mm", "refined error, mm"), ("error_deg", "refined error, deg"),
              ("start_px", f"start: joint origins vs {ref}, px"),
              ("joint_px", f"refined: joint origins vs {ref}, px"),
+             ("joint_px_reference", "refined: joint origins vs the reference, px"),
              ("score_true", "score of the true calibration, px@256"),
              ("score_perturbed", "score of the perturbed one, px@256"),
              ("score_after", "score after refinement, px@256"),
@@ -267,6 +301,9 @@ def _table(res: dict) -> str:
             f"deg against the {ref} calibration)" if conf["high"] else "")
     low = f" (largest error {conf['max_error_mm_low']} mm)" if conf["low"] else ""
     lines.append(f"confidence: {conf['high']} high{high}, {conf['low']} LOW{low}")
+    if s.get("published_vs_reference_px") is not None:
+        lines.append(f"reference {s['reference']}: the published calibration's joint origins "
+                     f"lie {s['published_vs_reference_px']:.2f} px (median) from its")
     sep = res["score_separation"]
     lines.append(f"score separation: worst true {sep['max_true']} px < best perturbed "
                  f"{sep['min_perturbed']} px: {sep['separated']}; refused: {res['refused']}")

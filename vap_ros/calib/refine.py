@@ -1,5 +1,5 @@
-"""Refine a static camera's extrinsics (and optionally focal length and principal point) from
-its own images of the moving robot.
+"""Refine a static camera's extrinsics (and optionally focal length and principal point, and
+the lens's first radial distortion coefficient) from its own images of the moving robot.
 
 Method (coarse to fine, every level the same loop):
 1. render the robot's depth at every frame's joint state through the current calibration
@@ -88,7 +88,8 @@ class Stage:
     size), whether the background is estimated with the rendered silhouettes, iterations;
     ``contrast``: in a guided level, predict the rendered outline with the observed robot's
     contrast (``observe.model_difference``) rather than a uniform one (the default stages:
-    in the last level only)."""
+    in the last level only); ``fixed``: correction parameters (``apply_correction``'s
+    indices) held at zero in this level."""
 
     long_side: int
     f_scale: float
@@ -100,6 +101,7 @@ class Stage:
     edges: float = 0.0
     loss: str = "cauchy"
     contrast: bool = False
+    fixed: tuple[int, ...] = ()
 
 
 #: The observed contrast (``Stage.contrast``) only in the last level: from farther off (the
@@ -184,6 +186,8 @@ class RefineResult:
             shift and turn; weak_direction: {translation_mm, rotation_deg}: the move
             itself, in the camera's optical frame (x right, y down, z along the optical
             axis; the optical centre's shift and the rotation vector).
+        intrinsics / distortion: whether the focal length and principal point / the lens's
+            k1 were refined too.
     """
 
     camera: Camera
@@ -208,6 +212,7 @@ class RefineResult:
     weak_sigma_mm: float = float("nan")
     weak_sigma_deg: float = float("nan")
     weak_direction: dict | None = None
+    distortion: bool = False
 
     @property
     def confidence(self) -> str:
@@ -277,6 +282,7 @@ class RefineResult:
 
         return {
             "camera": self.camera.name, "frames": self.frames, "intrinsics": self.intrinsics,
+            "distortion": self.distortion,
             "correction_mm": round(self.correction_mm, 3),
             "correction_deg": round(self.correction_deg, 4),
             "spread_mm": num(self.spread_mm, 3), "spread_deg": num(self.spread_deg, 4),
@@ -414,21 +420,32 @@ def build_contours(cam: Camera, images: np.ndarray, depth: np.ndarray, *, guided
 
 def _solve(cam: Camera, cs: ContourSet, stage: Stage, n_params: int,
            es: EdgeSet | None = None) -> np.ndarray:
-    scale = np.array([1e-3] * 3 + [1e-3] * 3 + [1e-3, 0.5, 0.5])[:n_params]
+    free = _free(stage, n_params)
+    scale = np.array([1e-3] * 3 + [1e-3] * 3 + [1e-3, 0.5, 0.5, 1e-2])[free]
     objs: list[ContourObjective | EdgeObjective] = [
         ContourObjective(cam, cs, stage.cap, n_params)]
     if es is not None and es.points_base.shape[0]:
         objs.append(EdgeObjective(cam, es, stage.cap, n_params))
 
+    def full(x):
+        out = np.zeros(n_params)
+        out[free] = x
+        return out
+
     def fun(x):
-        return np.concatenate([o.residuals(x) for o in objs])
+        return np.concatenate([o.residuals(full(x)) for o in objs])
 
     def jac(x):
-        return np.concatenate([o.jacobian(x) for o in objs])
+        return np.concatenate([o.jacobian(full(x)) for o in objs])[:, free]
 
-    sol = least_squares(fun, np.zeros(n_params), jac=jac, x_scale=scale, loss=stage.loss,
+    sol = least_squares(fun, np.zeros(free.size), jac=jac, x_scale=scale, loss=stage.loss,
                         f_scale=stage.f_scale, max_nfev=60, method="trf")
-    return sol.x
+    return full(sol.x)
+
+
+def _free(stage: Stage, n_params: int) -> np.ndarray:
+    """Indices of the correction parameters a level estimates."""
+    return np.array([i for i in range(n_params) if i not in stage.fixed], np.intp)
 
 
 @dataclass
@@ -500,8 +517,8 @@ def _fit(frames: CalibrationFrames, renderer, poses, cam: Camera, stages, n_para
 
 
 def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = False,
-                  stages=DEFAULT_STAGES, bootstrap: int = 12, restarts: int = 2,
-                  phases: int = PHASES, progress: bool = True,
+                  distortion: bool = False, stages=DEFAULT_STAGES, bootstrap: int = 12,
+                  restarts: int = 2, phases: int = PHASES, progress: bool = True,
                   seed: int = 0) -> RefineResult:
     """Refine ``frames.camera`` from ``frames``' images (see the module docstring).
 
@@ -509,6 +526,11 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
         frames: images + joint states of one static camera (``load_frames``).
         renderer: a ``MeshRenderer`` of the robot.
         intrinsics: also estimate the focal length (one scale) and the principal point.
+        distortion: also estimate the lens's first radial distortion coefficient (k1 of the
+            camera's OpenCV model; plumb_bob for a camera without distortion); the focal
+            length and principal point stay as given unless ``intrinsics``. One
+            coefficient: an arm's outlines span too few radii to tell k1 from k2 (on the
+            simulated rig a free k2 took k1 from -0.25 to -0.48, with k2 1.1 for 0.05).
         stages: the resolution levels.
         bootstrap: frame resamples for the confidence (0: none, and the confidence is low).
         restarts: fits from starts 1-5 cm / 1-5 deg around the answer, which must agree
@@ -534,7 +556,10 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
     check_frames(frames)
     score_before = alignment_score(frames, renderer, check=True)
     cam0 = frames.camera
-    n_params = 9 if intrinsics else 6
+    n_params = 10 if distortion else 9 if intrinsics else 6
+    if distortion and not intrinsics:  # the lens with the focal length and centre as given
+        stages = tuple(replace(st, fixed=tuple(sorted(set(st.fixed) | {6, 7, 8})))
+                       for st in stages)
     poses = renderer.geometry_poses(frames.arm_q, frames.gripper_width_m)
     images: dict[tuple[int, int], np.ndarray] = {}
     total = sum(s.iterations for s in stages)
@@ -608,7 +633,7 @@ def refine_camera(frames: CalibrationFrames, renderer, *, intrinsics: bool = Fal
                         time.perf_counter() - t0, best.history, intrinsics, score_before,
                         score_after, cons_mm, cons_deg, block_info, [r for _, r in runs],
                         best is not main, float(main_score.error_px256), weak, weak_mm,
-                        weak_deg, direction)
+                        weak_deg, direction, distortion)
 
 
 def _consistency(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stage,
@@ -674,10 +699,11 @@ def _weak_direction(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stag
     if es is not None and es.points_base.shape[0]:
         objs.append(EdgeObjective(c, es, stage.cap, n_params))
         frames.append(es.frame)
+    free = _free(stage, n_params)  # the pose is always free: it comes first
     r = np.concatenate([o.residuals(x) for o in objs])
-    J = np.concatenate([o.jacobian(x) for o in objs])
+    J = np.concatenate([o.jacobian(x) for o in objs])[:, free]
     w = _LOSS_WEIGHT.get(stage.loss, _LOSS_WEIGHT["linear"])((r / stage.f_scale) ** 2)
-    S = np.ones(n_params)  # parameters in units of WEAK_UNIT (intrinsics as they are)
+    S = np.ones(free.size)  # parameters in units of WEAK_UNIT (intrinsics as they are)
     S[:3], S[3:6] = np.radians(WEAK_UNIT[1]), WEAK_UNIT[0] * 1e-3
     Ju = J * S
     H = Ju.T @ (w[:, None] * Ju)
@@ -686,7 +712,7 @@ def _weak_direction(cam: Camera, cs: ContourSet, es: EdgeSet | None, stage: Stag
         return float("inf"), None
     Hi = np.linalg.inv(H)
     blocks = np.concatenate(frames) // block
-    g = np.zeros((int(blocks.max()) + 1, n_params))
+    g = np.zeros((int(blocks.max()) + 1, free.size))
     np.add.at(g, blocks, (w * r)[:, None] * Ju)
     nb = int(np.count_nonzero(np.any(g != 0, axis=1)))
     if nb < 2:

@@ -27,6 +27,10 @@ def register(sub) -> None:
                    help="at most this many images, the most distinct robot poses (default 60)")
     r.add_argument("--intrinsics", action="store_true",
                    help="also refine the focal length and the principal point")
+    r.add_argument("--distortion", action="store_true",
+                   help="also refine the lens's first radial distortion coefficient k1 (with "
+                        "--intrinsics the focal length and principal point too; a camera "
+                        "without distortion becomes plumb_bob)")
     _restarts_arg(r)
     _common(r)
     r.add_argument("--png", default=None,
@@ -78,6 +82,12 @@ def register(sub) -> None:
     x.add_argument("--intrinsics", action="store_true",
                    help="also refine the focal length and principal point (as calibrate "
                         "refine --intrinsics; the perturbation stays extrinsic)")
+    x.add_argument("--distortion", action="store_true",
+                   help="also refine the radial distortion (as calibrate refine --distortion)")
+    x.add_argument("--reference", default=None, metavar="CALIB.yaml",
+                   help="real: also measure the answers' joint origins against this "
+                        "calibration (e.g. an independent checkerboard calibration, "
+                        "scripts/real_board_handeye.py)")
     _restarts_arg(x)
     x.set_defaults(func=run_experiment)
 
@@ -144,6 +154,7 @@ def run_refine(args) -> int:
 
     res, frames = refine_bag(args.bag, args.camera, config=args.config, initial=args.initial,
                              frames=args.frames, intrinsics=args.intrinsics,
+                             distortion=args.distortion,
                              geometry=args.geometry, progress=not args.no_progress,
                              restarts=args.restarts)
     cam = res.camera
@@ -164,6 +175,9 @@ def run_refine(args) -> int:
         print(f"intrinsics: fx {a[0, 0]:.2f} -> {b[0, 0]:.2f}, fy {a[1, 1]:.2f} -> "
               f"{b[1, 1]:.2f}, cx {a[0, 2]:.2f} -> {b[0, 2]:.2f}, cy {a[1, 2]:.2f} -> "
               f"{b[1, 2]:.2f} px")
+    if res.distortion:
+        a, b = res.initial.dist, cam.dist
+        print(f"distortion ({cam.distortion_model}): k1 {a[0]:.4f} -> {b[0]:.4f}")
     conf = res.confidence
     print(f"confidence: {conf.upper() if conf == 'low' else conf} ({_checks(res)})"
           + (f": {res.confidence_reason}" if res.confidence_reason else ""))
@@ -224,18 +238,26 @@ def run_experiment(args) -> int:
     from vap_ros.calib.experiment import real_experiment, sim_experiment
 
     if args.which == "sim":
+        if args.reference:
+            from vap_ros.errors import ConfigError
+
+            raise ConfigError("--reference applies to `experiment real` (the simulated runs "
+                              "measure against the true calibration)")
         res = sim_experiment(args.out, trials=args.trials, seed=args.seed, frames=args.frames,
                              randomize_cameras=args.randomize_cameras, size=args.size,
                              episodes=args.only_episodes, cameras=args.only_cameras,
-                             restarts=args.restarts, intrinsics=args.intrinsics)
+                             restarts=args.restarts, intrinsics=args.intrinsics,
+                             distortion=args.distortion)
     else:
-        if args.only_episodes or args.only_cameras:
+        if args.only_episodes or args.only_cameras or args.randomize_cameras:
             from vap_ros.errors import ConfigError
 
-            raise ConfigError("--only-episodes / --only-cameras apply to `experiment sim`")
+            raise ConfigError("--only-episodes / --only-cameras / --randomize-cameras apply to "
+                              "`experiment sim`")
         res = real_experiment(args.out, trials=args.trials, seed=args.seed,
                               frames=args.frames, episode=args.episode,
-                              restarts=args.restarts, intrinsics=args.intrinsics)
+                              restarts=args.restarts, intrinsics=args.intrinsics,
+                              distortion=args.distortion, reference=args.reference)
     print(res["table"])
     print(f"wrote {args.out}/results.json")
     return 0

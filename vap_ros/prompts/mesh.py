@@ -343,6 +343,8 @@ class MeshRenderer:
             pad = int(np.ceil(min(max(lo.__abs__().max(), hi.max()), max(cam.width,
                                                                          cam.height)))) + 1
             maps = ((und[..., 0] + pad).astype(np.float32), (und[..., 1] + pad).astype(np.float32))
+            if len(self._maps) >= 16:  # a calibration being refined: a new lens each step
+                self._maps.clear()
             hit = self._maps[key] = (maps, pad)
         maps, pad = hit
         K = cam.K.copy()
