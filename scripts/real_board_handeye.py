@@ -5,11 +5,12 @@ The robot holds a checkerboard (9 x 6 inner corners) in its gripper in every ima
 ``shared/data/real/panda_teleop_episode``. Its corners (OpenCV ``findChessboardCornersSB`` on
 the 2x upsampled image) and the robot's FK give a robot-world hand-eye problem: the camera pose
 X (base -> camera), the board's pose Y in the hand frame and the square size s are fitted
-together by the corners' reprojection error (scipy ``least_squares``, soft-L1). Two fits:
-``pinhole``, with the published intrinsics; ``lens``, with the focal length, the principal
-point and the radial distortion k1, k2 free too (OpenCV's plumb_bob model, projected by
-``cv2.projectPoints``). Each is written as a calibration YAML (``vap_ros.camera`` format), for
-``vap-ros calibrate experiment real --reference``. The script prints the fits' residuals and
+together by the corners' reprojection error (scipy ``least_squares``, soft-L1). Three fits:
+``pinhole``, with the published intrinsics; ``lens_k1`` and ``lens``, with the focal length,
+the principal point and the radial distortion k1 (``lens_k1``) or k1 and k2 (``lens``) free
+too (OpenCV's plumb_bob model, projected by ``cv2.projectPoints``). Each is written as a
+calibration YAML (``vap_ros.camera`` format), for ``vap-ros calibrate experiment real
+--reference``. The script prints the fits' residuals and
 how far the published calibration projects the robot's joint origins from each (median px at
 320 x 240, the issue's measure).
 
@@ -73,9 +74,10 @@ def board_corners(ep, robot) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     return grid, corners, robot.frame_poses(np.asarray(qs), ["panda_hand"])[:, 0]
 
 
-def board_calibration(ep, robot, *, lens: bool = False) -> dict:
-    """Fit X, Y, s (and with ``lens`` the intrinsics and k1, k2) to the board corners of
-    every distinct image (see the module docstring); {"camera": Camera, residual stats}."""
+def board_calibration(ep, robot, *, lens: int = 0) -> dict:
+    """Fit X, Y, s (and with ``lens`` 1 or 2 the focal length, the principal point and k1, or
+    k1 and k2) to the board corners of every distinct image (see the module docstring);
+    {"camera": Camera, residual stats}."""
     cam0 = replace(ep.camera, dist=np.zeros(5), distortion_model="plumb_bob")
     grid, corners, hand = board_corners(ep, robot)
     K0 = cam0.K
@@ -92,7 +94,7 @@ def board_calibration(ep, robot, *, lens: bool = False) -> dict:
             K[1, 1] *= np.exp(x[13])
             K[0, 2] += x[14]
             K[1, 2] += x[15]
-            dist[:2] = x[16:18]
+            dist[:lens] = x[16:16 + lens]
         return replace(cam0, K=K, dist=dist, T_cam_base=_se3(x[:6]))
 
     # the 9 x 6 pattern reads the same turned by 180 deg: per image, the corner order that
@@ -110,8 +112,9 @@ def board_calibration(ep, robot, *, lens: bool = False) -> dict:
     x0 = np.r_[_vec(cam0.T_cam_base), _vec(Y0), s0]
     sol = least_squares(residual, x0, loss="soft_l1", f_scale=1.0)
     if lens:  # from the pinhole answer: the intrinsics alone are not well posed from afar
-        sol = least_squares(residual, np.r_[sol.x, np.zeros(5)], loss="soft_l1", f_scale=1.0,
-                            x_scale=np.r_[[1e-3] * 13, 1e-2, 1.0, 1.0, 1e-2, 1e-2])
+        sol = least_squares(residual, np.r_[sol.x, np.zeros(3 + lens)], loss="soft_l1",
+                            f_scale=1.0, x_scale=np.r_[[1e-3] * 13, 1e-2, 1.0, 1.0,
+                                                       [1e-2] * lens])
     err = np.linalg.norm(residual(sol.x).reshape(-1, 2), axis=1)
     return {"camera": camera(sol.x), "square_m": float(sol.x[12]), "images": len(ordered),
             "corner_px_median": float(np.median(err)),
@@ -123,7 +126,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--episode", default=str(EPISODE))
     ap.add_argument("--out", required=True, help="folder for board_pinhole.yaml, "
-                    "board_lens.yaml and board.json")
+                    "board_lens_k1.yaml, board_lens.yaml and board.json")
     args = ap.parse_args()
 
     from vap_ros.calib.experiment import JOINT_FRAMES
@@ -140,7 +143,7 @@ def main() -> None:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {}
-    for name, lens in (("pinhole", False), ("lens", True)):
+    for name, lens in (("pinhole", 0), ("lens_k1", 1), ("lens", 2)):
         fit = board_calibration(ep, robot, lens=lens)
         cam = fit.pop("camera")
         p = cam.project(origins)

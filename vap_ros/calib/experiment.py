@@ -212,6 +212,9 @@ def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,
         return None
     row["error_mm"], row["error_deg"] = camera_change(res.camera, truth)
     row["error_cam_mm"], row["error_cam_deg"] = error_in_camera(res.camera, truth)
+    if res.intrinsics or res.distortion:  # the lens the answer found
+        row["K"] = [round(float(v), 3) for v in res.camera.K[[0, 1, 0, 1], [0, 1, 2, 2]]]
+        row["dist"] = [round(float(v), 5) for v in res.camera.dist]
     row.update(spread_mm=res.spread_mm, spread_deg=res.spread_deg,
                consistency_mm=res.consistency_mm, consistency_deg=res.consistency_deg,
                restarts=res.restarts, restart_used=res.restart_used,
