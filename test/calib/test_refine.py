@@ -217,6 +217,15 @@ def test_a_camera_the_images_barely_constrain_gets_low_confidence(frames, render
     assert s["weak_sigma"] == pytest.approx(far, abs=1e-4) and s["weak_direction"] == direction
     assert replace(res, weak_sigma=near).confidence == "high"
     assert replace(res, weak_sigma=float("nan")).confidence == "high"  # not measured
+    # the limits were measured on pose-only fits: refining the lens or the intrinsics too
+    # never gives a confident answer, and says why
+    for kw, what in ((dict(distortion=True), "with the lens refined too"),
+                     (dict(intrinsics=True), "with the focal length and principal point"),
+                     (dict(intrinsics=True, distortion=True), "with the intrinsics and lens")):
+        lens = replace(res, weak_sigma=near, **kw)
+        assert lens.confidence == "low" and what in lens.confidence_reason
+        assert lens.confidence_reason.startswith("the checks' limits were set on fits of the "
+                                                 "pose alone")
     singular = replace(res, weak_sigma=float("inf"), weak_direction=None)
     assert singular.confidence_reason.startswith("the images do not constrain the camera")
 

@@ -221,7 +221,8 @@ class RefineResult:
         4 mm / 0.15 deg, every restart ends within 3 mm / 0.15 deg of the answer, the
         1-sigma along the least constrained direction is within ``WEAK_SIGMA_MAX`` of
         7 mm / 0.3 deg, and the refined outline fits (score ok); ``low`` otherwise (see
-        ``confidence_reason``)."""
+        ``confidence_reason``), and always when the intrinsics or the lens were refined
+        too: the limits were measured on pose-only fits."""
         return "high" if not self.confidence_reason else "low"
 
     @property
@@ -260,6 +261,12 @@ class RefineResult:
         if self.score_after is not None and not self.score_after.ok:
             why.append(f"the refined outline is still {self.score_after.error_px256:.2f} px "
                        "(at 256 px) off")
+        if self.intrinsics or self.distortion:
+            why.append("the checks' limits were set on fits of the pose alone; with the "
+                       + ("lens" if not self.intrinsics else "focal length and principal "
+                          "point" if not self.distortion else "intrinsics and lens")
+                       + " refined too they let an answer 9.8 mm off through on the "
+                       "simulated rig (docs/calibration.md, The lens)")
         return "; ".join(why)
 
     def weak_text(self) -> str:
