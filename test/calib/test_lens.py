@@ -4,6 +4,7 @@ correction, and recovery on simulated images seen through a lens."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import cv2
@@ -95,3 +96,31 @@ def test_refinement_recovers_a_lens_it_was_not_told_about(sim_bag):
     assert mm_lens < 6.0 and deg_lens < 0.2, (mm_lens, deg_lens)
     assert mm_lens < 0.4 * mm_pose, (mm_lens, mm_pose)
     assert with_lens.score_after.error_px < pose_only.score_after.error_px
+
+
+@pytest.mark.mujoco
+def test_cli_refine_distortion_prints_and_writes_the_lens(sim_bag, tmp_path, capsys):
+    """`calibrate refine --distortion` on a camera without a lens: the written calibration
+    is plumb_bob with a k1 near 0, the printout shows the lens change, and the answer is
+    LOW because the confidence limits were set on pose-only fits."""
+    from vap_ros.camera import load_calibration, save_calibration
+    from vap_ros.cli import main
+
+    truth = bag_camera(sim_bag, "side")
+    start = perturb_camera(truth, np.random.default_rng(8), cm=(2, 2), deg=(2, 2))
+    init = save_calibration(start, tmp_path / "start.yaml")
+    out = tmp_path / "side.yaml"
+    rc = main(["calibrate", "refine", str(sim_bag), "--camera", "side", "--out", str(out),
+               "--initial", str(init), "--frames", "24", "--no-progress", "--restarts", "0",
+               "--distortion", "--json", str(tmp_path / "r.json")])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "distortion (plumb_bob): k1 0.0000 -> " in text and "intrinsics:" not in text
+    cam = load_calibration(out)["side"]
+    assert cam.distortion_model == "plumb_bob" and abs(cam.dist[0]) < 0.05, cam.dist
+    np.testing.assert_allclose(cam.K, truth.K)
+    mm, deg = camera_change(cam, truth)
+    assert mm < 10.0 and deg < 0.5, (mm, deg)
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["distortion"] is True and r["intrinsics"] is False
+    assert r["confidence"] == "low" and "with the lens refined too" in r["confidence_reason"]
