@@ -97,8 +97,11 @@ def test_a_name_map_reads_the_fr3_onto_the_panda_model(ros, tiny_model, fr3):
                                      gripper_joint_states_topic="/franka_gripper/joint_states",
                                      output_namespace="/fr3_as_panda", freeze_inputs=False)))
     try:
-        wait_for(lambda: not node.inputs.missing() and node.joints.latest is not None,
-                 what="the FR3's inputs mapped onto the Panda")
+        # the fingers come on their own topic: until the first gripper message after the
+        # first arm message, the width is unknown and the prompt draws the default opening
+        wait_for(lambda: not node.inputs.missing() and node.joints.latest is not None
+                 and node.joints.latest.gripper_width_m is not None,
+                 what="the FR3's inputs (arm and fingers) mapped onto the Panda")
         panda_client = ActionClient(robot, PredictRollout, "/fr3_as_panda/predict_rollout")
         assert panda_client.wait_for_server(timeout_sec=HANG_S)
         # both nodes see the same frozen inputs

@@ -51,7 +51,8 @@ def _check_time(last_ns: int | None, stamp_ns: int, threshold_ns: int, source: s
 class JointStateInput:
     """Keeps the newest valid joint state. ``update`` raises JointStateError (NaN, unknown or
     missing names, count mismatch) or TimeJump; a message holding only finger joints (a separate
-    gripper driver) updates just the gripper width."""
+    gripper driver) updates just the gripper width (one that comes before the first arm state
+    is kept for it)."""
 
     def __init__(self, mapper: JointStateMapper, topic: str = "/joint_states",
                  time_jump_threshold_s: float = 1.0) -> None:
@@ -61,6 +62,8 @@ class JointStateInput:
         self._lock = threading.Lock()
         self.latest: JointSample | None = None
         self._last_stamp_ns: int | None = None
+        # a gripper width that came before the first arm state (a separate gripper driver)
+        self._pending_width: float | None = None
         self.count = 0
 
     def update(self, msg) -> JointSample:
@@ -74,13 +77,16 @@ class JointStateInput:
                 arm = self.latest.arm_q if self.latest is not None else None
                 width = (float(pos.sum()) if len(names) == len(self.mapper.gripper_joint_names)
                          else None)
-                if arm is None:
+                if arm is None:  # kept for the first arm state
+                    with self._lock:
+                        self._pending_width = width
                     return JointSample(stamp, np.zeros(0), width)
                 sample = JointSample(stamp, arm, width)
             else:
                 arm, width = self.mapper.map(names, pos)
-                if width is None and self.latest is not None:
-                    width = self.latest.gripper_width_m
+                if width is None:
+                    width = (self.latest.gripper_width_m if self.latest is not None
+                             else self._pending_width)
                 sample = JointSample(stamp, arm, width)
         except JointStateError as err:
             raise JointStateError(f"joint state rejected: {err}", names=err.names,
@@ -96,6 +102,7 @@ class JointStateInput:
         with self._lock:
             self.latest = None
             self._last_stamp_ns = None
+            self._pending_width = None
 
 
 class _CameraSlot:
