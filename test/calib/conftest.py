@@ -68,3 +68,26 @@ def bag_camera(bag, name: str) -> Camera:
         if c["camera_name"] == name:
             return camera_from_dict(c)
     raise KeyError(name)
+
+
+def refine_cli(bag, tmp_path, *flags: str, restarts: int = 0) -> tuple[int, str, Camera]:
+    """`calibrate refine` of camera ``side`` from its true calibration 2 cm / 2 deg off
+    (24 frames, ``restarts``, JSON to tmp_path/r.json, YAML to tmp_path/side.yaml):
+    (exit code, printed text, the true camera)."""
+    import contextlib
+    import io
+
+    from vap_ros.calib.experiment import perturb_camera
+    from vap_ros.camera import save_calibration
+    from vap_ros.cli import main
+
+    truth = bag_camera(bag, "side")
+    start = perturb_camera(truth, np.random.default_rng(8), cm=(2, 2), deg=(2, 2))
+    init = save_calibration(start, tmp_path / "start.yaml")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["calibrate", "refine", str(bag), "--camera", "side", "--out",
+                   str(tmp_path / "side.yaml"), "--initial", str(init), "--frames", "24",
+                   "--no-progress", "--restarts", str(restarts), "--json",
+                   str(tmp_path / "r.json"), *flags])
+    return rc, buf.getvalue(), truth

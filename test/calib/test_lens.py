@@ -17,7 +17,7 @@ from vap_ros.calib.experiment import perturb_camera
 from vap_ros.calib.report import mesh_renderer
 from vap_ros.camera import Camera
 
-from .conftest import bag_camera
+from .conftest import bag_camera, refine_cli
 
 
 def _camera(model: str, dist) -> Camera:
@@ -99,21 +99,14 @@ def test_refinement_recovers_a_lens_it_was_not_told_about(sim_bag):
 
 
 @pytest.mark.mujoco
-def test_cli_refine_distortion_prints_and_writes_the_lens(sim_bag, tmp_path, capsys):
+def test_cli_refine_distortion_prints_and_writes_the_lens(sim_bag, tmp_path):
     """`calibrate refine --distortion` on a camera without a lens: the written calibration
     is plumb_bob with a k1 near 0, the printout shows the lens change, and the answer is
     LOW because the confidence limits were set on pose-only fits."""
-    from vap_ros.camera import load_calibration, save_calibration
-    from vap_ros.cli import main
+    from vap_ros.camera import load_calibration
 
-    truth = bag_camera(sim_bag, "side")
-    start = perturb_camera(truth, np.random.default_rng(8), cm=(2, 2), deg=(2, 2))
-    init = save_calibration(start, tmp_path / "start.yaml")
+    rc, text, truth = refine_cli(sim_bag, tmp_path, "--distortion")
     out = tmp_path / "side.yaml"
-    rc = main(["calibrate", "refine", str(sim_bag), "--camera", "side", "--out", str(out),
-               "--initial", str(init), "--frames", "24", "--no-progress", "--restarts", "0",
-               "--distortion", "--json", str(tmp_path / "r.json")])
-    text = capsys.readouterr().out
     assert rc == 0, text
     assert "distortion (plumb_bob): k1 0.0000 -> " in text and "intrinsics:" not in text
     cam = load_calibration(out)["side"]

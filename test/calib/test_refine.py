@@ -30,7 +30,7 @@ from vap_ros.calib.report import mesh_renderer
 from vap_ros.camera import load_calibration, save_calibration
 from vap_ros.cli import main
 
-from .conftest import bag_camera
+from .conftest import bag_camera, refine_cli
 
 pytestmark = pytest.mark.mujoco
 
@@ -319,14 +319,8 @@ def test_refuses_a_runaway_solution(frames, renderer, monkeypatch):
 
 
 def test_cli_refine_writes_a_calibration_that_fits(sim_bag, tmp_path, capsys):
-    truth = bag_camera(sim_bag, "side")
-    start = perturb_camera(truth, np.random.default_rng(8), cm=(2, 2), deg=(2, 2))
-    init = save_calibration(start, tmp_path / "start.yaml")
+    rc, text, truth = refine_cli(sim_bag, tmp_path, restarts=1)
     out = tmp_path / "side.yaml"
-    rc = main(["calibrate", "refine", str(sim_bag), "--camera", "side", "--out", str(out),
-               "--initial", str(init), "--frames", "24", "--no-progress", "--restarts", "1",
-               "--json", str(tmp_path / "r.json")])
-    text = capsys.readouterr().out
     assert rc == 0, text
     for word in ("before:", "after:", "correction:", "confidence:", "collision meshes"):
         assert word in text

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from vap_ros.calib.errors import RefinementRefused
-from vap_ros.calib.frames import CalibrationFrames, load_frames
+from vap_ros.calib.frames import CalibrationFrames, calibration_camera, load_frames
 from vap_ros.calib.refine import RefineResult, camera_change, perturb_camera, refine_camera
 from vap_ros.calib.report import mesh_renderer, outline_sheet
 from vap_ros.calib.score import alignment_score
@@ -155,7 +155,7 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
     ref = published.project(origins)
     other = None
     if reference is not None:
-        other = _reference_camera(reference, published.name).project(origins)
+        other = calibration_camera(reference, published.name).project(origins)
     rows = []
     for i in tqdm(range(trials), desc="refine", unit="trial", disable=not progress):
         start = perturb_camera(published, np.random.default_rng([seed, i]))
@@ -180,19 +180,6 @@ def real_experiment(out: str | Path, *, trials: int = 20, seed: int = 0, frames:
                                "published_vs_reference_px": (
                                    _px(published, origins, other) if other is not None
                                    else None)})
-
-
-def _reference_camera(path: str | Path, name: str) -> Camera:
-    """Camera ``name`` of a calibration YAML (or its only camera)."""
-    from vap_ros.camera import load_calibration
-
-    cams = load_calibration(path)
-    if name in cams:
-        return cams[name]
-    if len(cams) == 1:
-        return next(iter(cams.values()))
-    raise ConfigError(f"reference {str(path)!r} has no camera {name!r} (it has "
-                      f"{sorted(cams)})")
 
 
 def _trial(fr: CalibrationFrames, renderer, start: Camera, truth: Camera,

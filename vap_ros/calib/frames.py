@@ -209,17 +209,28 @@ def load_frames(bag: str | Path, camera: str, *, config=None, initial: str | Pat
                                      max_joint_gap_ms=cfg.sync.max_joint_gap_ms)
 
 
-def _initial_as_file(initial, camera: str, robot: RobotModel, tmp: str) -> Path:
-    """The ``--initial`` calibration of ``camera`` as a one-camera file (a file holding a
-    single camera under another name is taken as this camera's)."""
-    from vap_ros.camera import load_calibration, save_calibration
+def calibration_camera(path, camera: str, *, base_frame: str | None = None) -> Camera:
+    """Camera ``camera`` of a calibration YAML; a file holding a single camera under another
+    name is taken as this camera's (renamed).
 
-    cams = load_calibration(initial, base_frame=robot.base_frame)
+    Raises:
+        CalibrationError: the file cannot be read, or holds several cameras but not this one.
+    """
+    from vap_ros.camera import load_calibration
+
+    cams = load_calibration(path, base_frame=base_frame)
     if camera in cams:
-        cam = cams[camera]
-    elif len(cams) == 1:
-        cam = replace(next(iter(cams.values())), name=camera)
-    else:
-        raise CalibrationError(f"calibration {str(initial)!r} has no camera {camera!r} "
-                               f"(it has {sorted(cams)})")
+        return cams[camera]
+    if len(cams) == 1:
+        return replace(next(iter(cams.values())), name=camera)
+    raise CalibrationError(f"calibration {str(path)!r} has no camera {camera!r} "
+                           f"(it has {sorted(cams)})")
+
+
+def _initial_as_file(initial, camera: str, robot: RobotModel, tmp: str) -> Path:
+    """The ``--initial`` calibration of ``camera`` as a one-camera file
+    (``calibration_camera``)."""
+    from vap_ros.camera import save_calibration
+
+    cam = calibration_camera(initial, camera, base_frame=robot.base_frame)
     return save_calibration({camera: cam}, Path(tmp) / "initial.yaml")
